@@ -1,0 +1,449 @@
+//! Batch validation: the rules of LINE_PROTOCOL.md that look across names,
+//! lines and what is stored. A parsed batch either comes out grouped by
+//! partition, with the schema changes it brings, or is rejected at its first
+//! offending line. Nothing here writes anything: the caller applies the
+//! result only once the batch is durable.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::line_protocol::{self, Batch, FieldType, ParseError, Precision};
+use crate::partition::Day;
+use crate::schema::{ColumnKind, Limits, SchemaChanges, SchemaView};
+
+/// The lines of a batch that fall in one partition, in input order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionRows {
+    pub measurement: String,
+    pub day: Day,
+    /// Indexes into the batch's lines.
+    pub lines: Vec<usize>,
+}
+
+/// A batch that passed every rule.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ValidatedBatch {
+    /// Partitions in the order the batch first touches them.
+    pub partitions: Vec<PartitionRows>,
+    /// Tables, columns and field types the batch adds.
+    pub changes: SchemaChanges,
+    /// Points in the batch (lines), before de-duplication.
+    pub points: usize,
+}
+
+/// The line a rejection names: its physical number and its text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineAt {
+    pub line: u64,
+    pub text: String,
+}
+
+/// A parsed line that breaks a rule across names, lines or stored data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ValidateError {
+    /// A tag key given twice with different values.
+    DuplicateTag { at: LineAt, key: String },
+    /// A field key given twice with values of different types.
+    DuplicateFieldType { at: LineAt, key: String, first: FieldType, second: FieldType },
+    /// A tag or field named `time`.
+    ReservedName { at: LineAt, kind: ColumnKind },
+    /// A name that is a tag in one place and a field in another, in the
+    /// same line (`stored` false) or in the table (`stored` true).
+    TagFieldCollision { at: LineAt, name: String, is: ColumnKind, stored: bool },
+    /// A field whose type differs from the one its partition holds.
+    FieldTypeConflict {
+        at: LineAt,
+        measurement: String,
+        day: Day,
+        field: String,
+        expected: FieldType,
+        got: FieldType,
+    },
+    /// A line that would take its table past the column limit.
+    TooManyColumns { at: LineAt, measurement: String, limit: u32 },
+    /// A line that would take the database past the table limit.
+    TooManyTables { at: LineAt, measurement: String, limit: u32 },
+}
+
+impl ValidateError {
+    pub fn at(&self) -> &LineAt {
+        use ValidateError::*;
+        match self {
+            DuplicateTag { at, .. }
+            | DuplicateFieldType { at, .. }
+            | ReservedName { at, .. }
+            | TagFieldCollision { at, .. }
+            | FieldTypeConflict { at, .. }
+            | TooManyColumns { at, .. }
+            | TooManyTables { at, .. } => at,
+        }
+    }
+
+    pub fn line(&self) -> u64 {
+        self.at().line
+    }
+
+    pub fn reason(&self) -> String {
+        use ValidateError::*;
+        match self {
+            DuplicateTag { key, .. } => format!("tag {key:?} given twice with different values"),
+            DuplicateFieldType { key, first, second, .. } => format!(
+                "field {key:?} given twice, as {} and as {}",
+                first.name(),
+                second.name()
+            ),
+            ReservedName { kind, .. } => format!("{} name \"time\" is reserved", kind.name()),
+            TagFieldCollision { name, is, stored: false, .. } => {
+                let other = if *is == ColumnKind::Tag { "field" } else { "tag" };
+                format!("{name:?} is both a {} and a {other} in this line", is.name())
+            }
+            TagFieldCollision { name, is, stored: true, .. } => {
+                let other = if *is == ColumnKind::Tag { "field" } else { "tag" };
+                format!("{name:?} is a {} of this table and cannot be a {other}", is.name())
+            }
+            FieldTypeConflict { measurement, day, field, expected, got, .. } => format!(
+                "field {field:?} is {} in partition {measurement:?} {day}, got {}",
+                expected.name(),
+                got.name()
+            ),
+            TooManyColumns { measurement, limit, .. } => {
+                format!("table {measurement:?} would have more than {limit} columns")
+            }
+            TooManyTables { measurement, limit, .. } => {
+                format!("table {measurement:?} would make more than {limit} tables")
+            }
+        }
+    }
+}
+
+impl fmt::Display for ValidateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        line_protocol::write_message(f, self.line(), &self.reason(), &self.at().text)
+    }
+}
+
+impl std::error::Error for ValidateError {}
+
+/// Why a batch was rejected: its first bad line did not parse, or broke a rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BatchError {
+    Parse(ParseError),
+    Invalid(ValidateError),
+}
+
+impl BatchError {
+    /// Physical 1-based number of the rejected line.
+    pub fn line(&self) -> u64 {
+        match self {
+            BatchError::Parse(e) => e.line(),
+            BatchError::Invalid(e) => e.line(),
+        }
+    }
+}
+
+impl fmt::Display for BatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BatchError::Parse(e) => e.fmt(f),
+            BatchError::Invalid(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for BatchError {}
+
+/// Parses and validates a batch: the whole check a write makes before it
+/// touches storage. The first rejected line, by its place in the input,
+/// rejects the batch, whether it failed to parse or broke a rule.
+pub fn check_batch<'a, V: SchemaView + ?Sized>(
+    input: &'a [u8],
+    precision: Precision,
+    default_time_ns: i64,
+    view: &V,
+    limits: &Limits,
+    batch: &mut Batch<'a>,
+) -> Result<ValidatedBatch, BatchError> {
+    match line_protocol::parse(input, precision, default_time_ns, batch) {
+        // The batch holds the lines before the bad one: a rule they break
+        // comes first in the input.
+        Err(parse) => match validate(batch, view, limits) {
+            Err(invalid) => Err(BatchError::Invalid(invalid)),
+            Ok(_) => Err(BatchError::Parse(parse)),
+        },
+        Ok(()) => validate(batch, view, limits).map_err(BatchError::Invalid),
+    }
+}
+
+/// Validates a parsed batch against `view`, resolving repeated tags and
+/// fields in place (a repeated tag is kept once; a repeated field keeps its
+/// last value).
+pub fn validate<V: SchemaView + ?Sized>(
+    batch: &mut Batch<'_>,
+    view: &V,
+    limits: &Limits,
+) -> Result<ValidatedBatch, ValidateError> {
+    let mut v = Validator {
+        view,
+        limits,
+        tables: HashMap::new(),
+        out: ValidatedBatch::default(),
+        new_types: HashMap::new(),
+        groups: HashMap::new(),
+        shape: None,
+    };
+    for i in 0..batch.lines.len() {
+        v.line(batch, i)?;
+    }
+    v.out.points = batch.lines.len();
+    Ok(v.out)
+}
+
+/// The names and field types of a line with no repeated names, as last
+/// validated: a following line with the same shape in the same partition
+/// passes every rule without another look-up.
+struct Shape {
+    measurement: String,
+    tags: Vec<String>,
+    fields: Vec<(String, FieldType)>,
+    /// Partitions (days) this shape was checked against, with their group.
+    days: Vec<(Day, usize)>,
+}
+
+impl Shape {
+    fn matches(&self, batch: &Batch<'_>, i: usize) -> bool {
+        let line = batch.line(i);
+        let (tags, fields) = (line.tags(), line.fields());
+        line.measurement() == self.measurement
+            && tags.len() == self.tags.len()
+            && fields.len() == self.fields.len()
+            && tags.iter().zip(&self.tags).all(|(t, k)| t.key == k.as_str())
+            && fields
+                .iter()
+                .zip(&self.fields)
+                .all(|(f, (k, ty))| f.value.field_type() == *ty && f.key == k.as_str())
+    }
+}
+
+/// What the batch so far has added to one table.
+struct TableState {
+    columns: usize,
+    new_columns: HashMap<String, ColumnKind>,
+}
+
+struct Validator<'v, V: ?Sized> {
+    view: &'v V,
+    limits: &'v Limits,
+    tables: HashMap<String, TableState>,
+    out: ValidatedBatch,
+    /// Field types the batch sets, by (measurement, day, field).
+    new_types: HashMap<(String, Day, String), FieldType>,
+    groups: HashMap<(String, Day), usize>,
+    shape: Option<Shape>,
+}
+
+impl<V: SchemaView + ?Sized> Validator<'_, V> {
+    fn line(&mut self, batch: &mut Batch<'_>, i: usize) -> Result<(), ValidateError> {
+        let day = Day::of(batch.lines[i].timestamp);
+        if let Some(shape) = &self.shape {
+            if shape.matches(batch, i) {
+                if let Some(&(_, g)) = shape.days.iter().find(|(d, _)| *d == day) {
+                    self.out.partitions[g].lines.push(i);
+                    return Ok(());
+                }
+                self.check_types(batch, i, day)?;
+                let g = self.group(&batch.lines[i].measurement, day);
+                self.out.partitions[g].lines.push(i);
+                if let Some(shape) = &mut self.shape {
+                    shape.days.push((day, g));
+                }
+                return Ok(());
+            }
+        }
+        let clean = resolve_repeats(batch, i)?;
+        self.check_columns(batch, i)?;
+        self.check_types(batch, i, day)?;
+        let g = self.group(&batch.lines[i].measurement, day);
+        self.out.partitions[g].lines.push(i);
+        if clean {
+            let line = batch.line(i);
+            self.shape = Some(Shape {
+                measurement: line.measurement().to_owned(),
+                tags: line.tags().iter().map(|t| t.key.to_string()).collect(),
+                fields: line.fields().iter().map(|f| (f.key.to_string(), f.value.field_type())).collect(),
+                days: vec![(day, g)],
+            });
+        }
+        Ok(())
+    }
+
+    fn group(&mut self, measurement: &str, day: Day) -> usize {
+        let next = self.out.partitions.len();
+        let g = *self.groups.entry((measurement.to_owned(), day)).or_insert(next);
+        if g == next {
+            self.out.partitions.push(PartitionRows { measurement: measurement.to_owned(), day, lines: Vec::new() });
+        }
+        g
+    }
+
+    /// The table exists (or is added) and every name of the line is a
+    /// column of the right kind (or is added within the limit).
+    fn check_columns(&mut self, batch: &Batch<'_>, i: usize) -> Result<(), ValidateError> {
+        let m = batch.line(i).measurement();
+        let mut table = match self.tables.remove(m) {
+            Some(t) => t,
+            None => match self.view.column_count(m) {
+                Some(columns) => TableState { columns, new_columns: HashMap::new() },
+                None => {
+                    let tables = self.view.table_count() + self.out.changes.tables.len() + 1;
+                    if tables > self.limits.max_tables_per_database as usize {
+                        let limit = self.limits.max_tables_per_database;
+                        return Err(ValidateError::TooManyTables { at: at(batch, i), measurement: m.to_owned(), limit });
+                    }
+                    self.out.changes.tables.push(m.to_owned());
+                    TableState { columns: 1, new_columns: HashMap::new() }
+                }
+            },
+        };
+        let result = self.check_names(&mut table, batch, i);
+        self.tables.insert(m.to_owned(), table);
+        result
+    }
+
+    fn check_names(&mut self, table: &mut TableState, batch: &Batch<'_>, i: usize) -> Result<(), ValidateError> {
+        let line = batch.line(i);
+        let m = line.measurement();
+        let names = line.tags().iter().map(|t| (&t.key, ColumnKind::Tag));
+        let names = names.chain(line.fields().iter().map(|f| (&f.key, ColumnKind::Field)));
+        for (name, kind) in names {
+            let known = match table.new_columns.get(name.as_ref()) {
+                Some(k) => Some(*k),
+                None => self.view.column_kind(m, name),
+            };
+            match known {
+                Some(k) if k == kind => {}
+                Some(k) => {
+                    let name = name.to_string();
+                    return Err(ValidateError::TagFieldCollision { at: at(batch, i), name, is: k, stored: true });
+                }
+                None => {
+                    if table.columns + 1 > self.limits.max_columns_per_table as usize {
+                        let limit = self.limits.max_columns_per_table;
+                        return Err(ValidateError::TooManyColumns { at: at(batch, i), measurement: m.to_owned(), limit });
+                    }
+                    table.columns += 1;
+                    table.new_columns.insert(name.to_string(), kind);
+                    self.out.changes.columns.push((m.to_owned(), name.to_string(), kind));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every field has the type its partition holds, stored or set earlier
+    /// in the batch; new ones are set.
+    fn check_types(&mut self, batch: &Batch<'_>, i: usize, day: Day) -> Result<(), ValidateError> {
+        let line = batch.line(i);
+        let m = line.measurement();
+        for f in line.fields() {
+            let got = f.value.field_type();
+            let key = (m.to_owned(), day, f.key.to_string());
+            let expected = match self.new_types.get(&key) {
+                Some(t) => Some(*t),
+                None => self.view.field_type(m, day, &f.key),
+            };
+            match expected {
+                Some(t) if t == got => {}
+                Some(expected) => {
+                    return Err(ValidateError::FieldTypeConflict {
+                        at: at(batch, i),
+                        measurement: key.0,
+                        day,
+                        field: key.2,
+                        expected,
+                        got,
+                    });
+                }
+                None => {
+                    self.out.changes.field_types.push((key.0.clone(), day, key.2.clone(), got));
+                    self.new_types.insert(key, got);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn at(batch: &Batch<'_>, i: usize) -> LineAt {
+    let line = batch.line(i);
+    LineAt { line: line.number(), text: line_protocol::cut(line.text(), line_protocol::MESSAGE_MAX).to_owned() }
+}
+
+/// The rules within one line: no name `time`, no name both a tag and a
+/// field, a repeated tag only with the same value (kept once), a repeated
+/// field only with the same type (the last value kept). Returns whether the
+/// line had no repeated name at all.
+fn resolve_repeats(batch: &mut Batch<'_>, i: usize) -> Result<bool, ValidateError> {
+    let line = batch.line(i);
+    let (tags, fields) = (line.tags(), line.fields());
+    if tags.iter().any(|t| t.key == "time") {
+        return Err(ValidateError::ReservedName { at: at(batch, i), kind: ColumnKind::Tag });
+    }
+    if fields.iter().any(|f| f.key == "time") {
+        return Err(ValidateError::ReservedName { at: at(batch, i), kind: ColumnKind::Field });
+    }
+    // Sort (name, kind, index) so that repeats are neighbours; the index
+    // keeps the input order among equal names.
+    let mut names: Vec<(&str, ColumnKind, usize)> = Vec::with_capacity(tags.len() + fields.len());
+    names.extend(tags.iter().enumerate().map(|(k, t)| (t.key.as_ref(), ColumnKind::Tag, k)));
+    names.extend(fields.iter().enumerate().map(|(k, f)| (f.key.as_ref(), ColumnKind::Field, k)));
+    names.sort_unstable_by(|a, b| a.0.cmp(b.0).then((a.1 as u8).cmp(&(b.1 as u8))).then(a.2.cmp(&b.2)));
+    let mut drop_tags = Vec::new();
+    let mut drop_fields = Vec::new();
+    for w in names.windows(2) {
+        let ((n0, k0, i0), (n1, k1, i1)) = (w[0], w[1]);
+        if n0 != n1 {
+            continue;
+        }
+        match (k0, k1) {
+            (ColumnKind::Tag, ColumnKind::Tag) => {
+                if tags[i0].value != tags[i1].value {
+                    return Err(ValidateError::DuplicateTag { at: at(batch, i), key: n0.to_owned() });
+                }
+                drop_tags.push(i1);
+            }
+            (ColumnKind::Field, ColumnKind::Field) => {
+                let (first, second) = (fields[i0].value.field_type(), fields[i1].value.field_type());
+                if first != second {
+                    return Err(ValidateError::DuplicateFieldType { at: at(batch, i), key: n0.to_owned(), first, second });
+                }
+                drop_fields.push(i0);
+            }
+            (k, _) => {
+                return Err(ValidateError::TagFieldCollision { at: at(batch, i), name: n0.to_owned(), is: k, stored: false });
+            }
+        }
+    }
+    if drop_tags.is_empty() && drop_fields.is_empty() {
+        return Ok(true);
+    }
+    let line = &mut batch.lines[i];
+    line.tags = compact(&mut batch.tags, line.tags.clone(), &drop_tags);
+    line.fields = compact(&mut batch.fields, line.fields.clone(), &drop_fields);
+    Ok(false)
+}
+
+/// Removes the entries at `drop` (offsets within `range`) from the range of
+/// `items`, keeping order; returns the shortened range.
+fn compact<T>(items: &mut [T], range: std::ops::Range<usize>, drop: &[usize]) -> std::ops::Range<usize> {
+    let (start, end) = (range.start, range.end);
+    let slice = &mut items[start..end];
+    let mut keep = 0;
+    for k in 0..slice.len() {
+        if !drop.contains(&k) {
+            slice.swap(keep, k);
+            keep += 1;
+        }
+    }
+    range.start..range.start + keep
+}
