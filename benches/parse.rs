@@ -12,58 +12,18 @@
 //! change the size and the number of runs).
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use linedb::line_protocol::{Batch, Precision};
 use linedb::schema::{Limits, Schema};
 use linedb::validate::check_batch;
 
+mod support;
+
 const BATCH_LINES: usize = 5_000;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// Generates (once) the workload file with the shared generator.
-fn workload(variant: &str, lines: usize) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let gen = root.join("../shared/data/gen_cpu.py");
-    let dir = root.join("target/bench-data");
-    std::fs::create_dir_all(&dir).expect("create target/bench-data");
-    let path = dir.join(format!("cpu_{lines}_{}.lp", if variant.is_empty() { "int" } else { &variant[2..] }));
-    if !path.exists() {
-        let mut cmd = Command::new("python3");
-        cmd.arg(&gen).args(["--hosts", "100", "--lines", &lines.to_string(), "--seed", "1"]);
-        if !variant.is_empty() {
-            cmd.arg(variant);
-        }
-        let status = cmd.arg(&path).status().expect("run python3 gen_cpu.py");
-        assert!(status.success(), "gen_cpu.py failed");
-    }
-    path
-}
-
-/// Splits the input into batches of whole lines.
-fn batches(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while !rest.is_empty() {
-        let mut end = 0;
-        for _ in 0..BATCH_LINES {
-            match rest[end..].find('\n') {
-                Some(p) => end += p + 1,
-                None => {
-                    end = rest.len();
-                    break;
-                }
-            }
-        }
-        out.push(&rest[..end]);
-        rest = &rest[end..];
-    }
-    out
 }
 
 fn run_linedb(batches: &[&str], schema: &Schema, limits: &Limits) -> usize {
@@ -103,10 +63,10 @@ fn main() {
     println!("parse+validate (linedb) vs parse-only (influxdb-line-protocol 2.0.0)");
     println!("{lines} lines per file, {BATCH_LINES}-line batches, median of {runs} alternating runs");
     println!("{:<8} {:>14} {:>14} {:>8}", "file", "linedb l/s", "iox l/s", "ratio");
-    for variant in ["", "--float", "--mixed"] {
-        let path = workload(variant, lines);
+    for variant in ["int", "float", "mixed"] {
+        let path = support::workload(variant, lines, !quick);
         let text = std::fs::read_to_string(&path).expect("read workload");
-        let batches = batches(&text);
+        let batches = support::batches(&text, BATCH_LINES);
         // The steady state: the schema already holds what the workload writes.
         let limits = Limits::default();
         let mut schema = Schema::new();
@@ -128,7 +88,6 @@ fn main() {
         let (o, t) = (median(ours), median(theirs));
         let ol = lines as f64 / o.as_secs_f64();
         let tl = lines as f64 / t.as_secs_f64();
-        let name = if variant.is_empty() { "int" } else { &variant[2..] };
-        println!("{name:<8} {ol:>14.0} {tl:>14.0} {:>7.2}x", ol / tl);
+        println!("{variant:<8} {ol:>14.0} {tl:>14.0} {:>7.2}x", ol / tl);
     }
 }
