@@ -13,9 +13,17 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![warn(clippy::cast_possible_truncation)]
 
+pub mod catalog;
+pub mod codec;
+pub mod engine;
+pub mod error;
 pub mod line_protocol;
 pub mod partition;
+pub mod rows;
 pub mod schema;
+pub mod segment;
+pub mod storage;
 pub mod validate;
+pub mod wal;
 
 pub mod ffi;

@@ -97,6 +97,29 @@ impl Schema {
         }
     }
 
+    /// Everything the schema holds, as the changes that would build it from
+    /// empty (tables, then columns, then field types; sorted, so the same
+    /// schema always exports the same way).
+    pub fn export(&self) -> SchemaChanges {
+        let mut out = SchemaChanges::default();
+        let mut tables: Vec<(&String, &Table)> = self.tables.iter().collect();
+        tables.sort_by(|a, b| a.0.cmp(b.0));
+        for (name, t) in tables {
+            out.tables.push(name.clone());
+            let mut cols: Vec<_> = t.columns.iter().collect();
+            cols.sort_by(|a, b| a.0.cmp(b.0));
+            out.columns.extend(cols.into_iter().map(|(c, k)| (name.clone(), c.clone(), *k)));
+            let mut days: Vec<_> = t.partitions.iter().collect();
+            days.sort_by_key(|d| *d.0);
+            for (day, types) in days {
+                let mut types: Vec<_> = types.iter().collect();
+                types.sort_by(|a, b| a.0.cmp(b.0));
+                out.field_types.extend(types.into_iter().map(|(f, ty)| (name.clone(), *day, f.clone(), *ty)));
+            }
+        }
+        out
+    }
+
     /// The days of a table that have field types, in no order.
     pub fn days(&self, table: &str) -> Vec<Day> {
         self.tables.get(table).map(|t| t.partitions.keys().copied().collect()).unwrap_or_default()

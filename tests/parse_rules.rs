@@ -408,6 +408,17 @@ fn error_variants_with_line_and_column() {
 }
 
 #[test]
+fn comma_after_the_last_field_is_an_error() {
+    // An empty field key, after one field or several, before the end, a
+    // timestamp or a newline. (The reference parser accepts it after a
+    // line's only field: a documented deviation.)
+    assert_err!("m f=1,", ParseError::EmptyFieldKey { .. }, 1, 7);
+    assert_err!("m f=1, 5", ParseError::EmptyFieldKey { .. }, 1, 7);
+    assert_err!("m f=1,\nm g=2", ParseError::EmptyFieldKey { .. }, 1, 7);
+    assert_err!("m f=1,g=2,", ParseError::EmptyFieldKey { .. }, 1, 11);
+}
+
+#[test]
 fn line_numbers_count_blank_and_comment_lines() {
     let e = assert_err!("# c\n\nm f=1\n  \nm f=x", ParseError::InvalidValue { .. }, 5, 5);
     assert_eq!(e.to_string(), "line 5: invalid value \"x\" for field \"f\": m f=x");

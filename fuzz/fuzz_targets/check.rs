@@ -145,7 +145,6 @@ pub fn check_input(input: &[u8], s: Setting) {
         assert!(keys.insert((p.measurement.clone(), p.day)), "partition {} {} listed twice", p.measurement, p.day);
         let mut last = None;
         for &i in &p.lines {
-            let i = i as usize;
             assert!(i < batch.len(), "partition line index {i} out of range");
             assert!(!seen[i], "line index {i} in two partition groups");
             assert!(last < Some(i), "partition lines out of input order");

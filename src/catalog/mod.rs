@@ -1,0 +1,49 @@
+//! The catalog: what a store holds as of a checkpoint (databases, their
+//! tables and ids, schemas, partitions and how much of each segment is
+//! durable) and the WAL sequence it covers. Persisted atomically by
+//! [`file::save`]; read at open by [`file::load`].
+//!
+//! Between checkpoints the truth is the catalog plus the WAL records after
+//! its sequence: each record carries the ids and schema changes it made.
+
+mod file;
+mod format;
+
+pub use file::{load, save, CATALOG_FILE};
+pub use format::{decode, encode, FORMAT_VERSION};
+
+/// The schema encoding, shared with WAL records.
+pub mod format_schema {
+    pub use super::format::{decode_schema, encode_schema};
+}
+
+use crate::partition::Day;
+use crate::schema::SchemaChanges;
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CatalogData {
+    /// Every WAL record at or below this sequence is reflected here and in
+    /// the segments up to their durable lengths.
+    pub seq: u64,
+    pub next_db_id: u32,
+    pub databases: Vec<DatabaseData>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DatabaseData {
+    pub id: u32,
+    pub name: String,
+    pub next_table_id: u32,
+    /// (id, measurement)
+    pub tables: Vec<(u32, String)>,
+    pub schema: SchemaChanges,
+    pub partitions: Vec<PartitionData>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartitionData {
+    pub table_id: u32,
+    pub day: Day,
+    /// (segment number, bytes of it made durable by the checkpoint)
+    pub segments: Vec<(u32, u64)>,
+}

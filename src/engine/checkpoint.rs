@@ -1,0 +1,66 @@
+//! Checkpoints: make the segments durable, persist the catalog, trim the
+//! WAL. Order matters: the catalog may only claim what the msync made
+//! durable, and the WAL may only lose records the saved catalog covers.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::catalog::{self, CatalogData, DatabaseData, PartitionData};
+use crate::segment::Segment;
+
+use super::state::segment_number;
+use super::{Error, Inner};
+
+pub fn run(inner: &Inner) -> Result<(), Error> {
+    inner.check_failed()?;
+    // A snapshot under the read lock: no group is half applied in it.
+    let (mut cat, segments) = {
+        let st = inner.state.read();
+        let mut cat = CatalogData { seq: st.applied_seq, next_db_id: st.next_db_id, databases: Vec::new() };
+        let mut segments: Vec<Vec<Vec<Arc<Segment>>>> = Vec::new();
+        for db in st.dbs.values() {
+            let mut d = DatabaseData {
+                id: db.id,
+                name: db.name.clone(),
+                next_table_id: db.next_table_id,
+                tables: db.tables.iter().map(|(n, t)| (t.id, n.clone())).collect(),
+                schema: db.schema.export(),
+                partitions: Vec::new(),
+            };
+            d.tables.sort();
+            let mut segs = Vec::new();
+            let mut tables: Vec<_> = db.tables.values().collect();
+            tables.sort_by_key(|t| t.id);
+            for t in tables {
+                for (day, p) in &t.partitions {
+                    d.partitions.push(PartitionData { table_id: t.id, day: *day, segments: Vec::new() });
+                    segs.push(p.segments.clone());
+                }
+            }
+            cat.databases.push(d);
+            segments.push(segs);
+        }
+        (cat, segments)
+    };
+    // Make the segments durable; record how much is.
+    for (d, segs) in cat.databases.iter_mut().zip(&segments) {
+        for (p, segs) in d.partitions.iter_mut().zip(segs) {
+            for seg in segs {
+                let durable = match seg.flush() {
+                    Ok(n) => n,
+                    Err(e) => return Err(inner.fail(format!("segment msync failed: {e}"))),
+                };
+                let name = seg.path().file_name().and_then(|n| n.to_str()).unwrap_or("");
+                let number = segment_number(name).ok_or_else(|| Error::Failed(format!("bad segment name {name:?}")))?;
+                p.segments.push((number, durable));
+            }
+        }
+    }
+    // A failed catalog write leaves the old catalog, which the WAL still
+    // backs: report it, but the store stays usable.
+    catalog::save(inner.opts.storage.as_ref(), &inner.dir, &cat)?;
+    let mut wal = inner.writer.lock();
+    wal.trim(cat.seq)?;
+    inner.wal_bytes.store(wal.backlog_bytes(), Ordering::Relaxed);
+    Ok(())
+}

@@ -1,0 +1,398 @@
+//! The storage engine: open and recover a store, write batches, query,
+//! report status, checkpoint, close. The C layer (`ffi`) maps one to one
+//! onto this API; see API.md for the meaning of each call.
+//!
+//! The way a write travels (DESIGN.md): the caller's thread parses and
+//! validates its batch against the stored schema and encodes the WAL record
+//! and the rows; then a commit leader (whichever waiting writer holds the
+//! commit lock) takes every queued batch, reserves segment space for them,
+//! appends their records to the WAL with one fdatasync, applies them to the
+//! segments and publishes them, all under the state's write lock, and
+//! answers each. See `write.rs`.
+
+mod checkpoint;
+mod query;
+mod record;
+mod recovery;
+mod state;
+mod write;
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::line_protocol::FieldType;
+use crate::partition::Day;
+use crate::schema::{Limits, SchemaView};
+use crate::storage::{FsStorage, LockGuard, Storage};
+use crate::wal::Wal;
+
+pub use record::Record;
+
+/// Settings of an open store.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Un-checkpointed WAL bytes, the new batch included, above which
+    /// writes answer 503. Default 1 GiB.
+    pub max_wal_bytes: u64,
+    pub limits: Limits,
+    /// Size at which a partition starts a new segment file. Default 64 MiB.
+    pub segment_bytes: u64,
+    /// Preallocated size of each WAL file. Default 64 MiB.
+    pub wal_file_bytes: u64,
+    /// WAL backlog at which a write runs a checkpoint. Default 256 MiB.
+    pub checkpoint_wal_bytes: u64,
+    /// Where the files live: the real disk unless a test says otherwise.
+    pub storage: Arc<dyn Storage>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_wal_bytes: 1 << 30,
+            limits: Limits::default(),
+            segment_bytes: 64 << 20,
+            wal_file_bytes: 64 << 20,
+            checkpoint_wal_bytes: 256 << 20,
+            storage: Arc::new(FsStorage),
+        }
+    }
+}
+
+/// The answer to a write or a query, as InfluxDB Clustered gives it over
+/// HTTP (API.md's `linedb_result`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// 204 written, 200 query done, 400, 401, 404, 500, 503.
+    pub status: u16,
+    /// With 503: seconds after which to try again (at least 1).
+    pub retry_after_secs: u32,
+    /// Write: points in the batch. Query: lines delivered.
+    pub count: u64,
+    /// With 400: the 1-based number of the first rejected line.
+    pub error_line: u64,
+    /// Empty on success.
+    pub message: String,
+}
+
+impl Outcome {
+    fn ok(status: u16, count: u64) -> Self {
+        Outcome { status, retry_after_secs: 0, count, error_line: 0, message: String::new() }
+    }
+    fn error(status: u16, message: impl Into<String>) -> Self {
+        Outcome { status, retry_after_secs: 0, count: 0, error_line: 0, message: message.into() }
+    }
+    fn unavailable(message: impl Into<String>) -> Self {
+        Outcome { retry_after_secs: 1, ..Outcome::error(503, message) }
+    }
+}
+
+/// Why an operation on an open store failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A name that breaks the rules (empty, too long, with `/`).
+    InvalidArgument(String),
+    NotFound(String),
+    AlreadyExists(String),
+    /// The operating system refused; the error names the file.
+    Io(io::Error),
+    /// An earlier failure (a failed fsync, a failed apply) left the store
+    /// unable to take writes: reopen it.
+    Failed(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidArgument(m) | Error::NotFound(m) | Error::AlreadyExists(m) => f.write_str(m),
+            Error::Io(e) => write!(f, "{e}"),
+            Error::Failed(m) => write!(f, "the store failed earlier and must be reopened: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+/// API.md's `linedb_stats`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub databases: u64,
+    pub partitions: u64,
+    /// Points as stored, before de-duplication.
+    pub points: u64,
+    pub wal_bytes: u64,
+    pub segment_bytes: u64,
+    pub writes_accepted: u64,
+    pub writes_rejected: u64,
+    pub last_sequence: u64,
+}
+
+/// One partition of a database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionInfo {
+    pub measurement: String,
+    pub day: Day,
+    pub points: u64,
+    pub bytes: u64,
+}
+
+/// An open store. Cheap to share between threads (`&Engine` is enough:
+/// every method takes `&self`).
+#[derive(Debug)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    dir: PathBuf,
+    opts: Options,
+    state: RwLock<State>,
+    /// The commit lock: its holder is the leader and owns the WAL.
+    writer: Mutex<Wal>,
+    queue: Mutex<Vec<Arc<write::Pending>>>,
+    /// Taken by a checkpoint, so two never run at once.
+    checkpointing: Mutex<()>,
+    failed: AtomicBool,
+    failure: Mutex<String>,
+    wal_bytes: AtomicU64,
+    writes_accepted: AtomicU64,
+    writes_rejected: AtomicU64,
+    _lock: Box<dyn LockGuard>,
+}
+
+use state::State;
+
+/// Rules for database names: non-empty UTF-8, no `/`, at most 64 bytes.
+pub const MAX_DATABASE_NAME: usize = 64;
+
+fn check_database_name(name: &str) -> Result<(), Error> {
+    if name.is_empty() {
+        return Err(Error::InvalidArgument("database name is empty".into()));
+    }
+    if name.len() > MAX_DATABASE_NAME {
+        return Err(Error::InvalidArgument(format!(
+            "database name is {} bytes long; the most is {MAX_DATABASE_NAME}",
+            name.len()
+        )));
+    }
+    if name.contains('/') {
+        return Err(Error::InvalidArgument(format!("database name {name:?} contains '/'")));
+    }
+    if name.contains('\0') {
+        return Err(Error::InvalidArgument(format!("database name {name:?} contains a NUL byte")));
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// Opens the store in `dir` (created if missing; its parent must
+    /// exist), takes its lock, and recovers: segments are verified past the
+    /// last checkpoint and WAL records after it are replayed.
+    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Engine, crate::error::OpenError> {
+        let inner = recovery::open(dir.as_ref(), opts)?;
+        Ok(Engine { inner: Arc::new(inner) })
+    }
+
+    /// Checkpoints and closes. The lock is released when this returns,
+    /// whatever the result.
+    pub fn close(self) -> Result<(), Error> {
+        if self.inner.failed.load(Ordering::Acquire) {
+            return Err(self.inner.failed_error());
+        }
+        self.checkpoint()
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Creates a database, durably.
+    pub fn create_database(&self, name: &str) -> Result<(), Error> {
+        check_database_name(name)?;
+        let inner = &self.inner;
+        let mut wal = inner.writer.lock();
+        inner.check_failed()?;
+        let id = {
+            let st = inner.state.read();
+            if st.dbs.contains_key(name) {
+                return Err(Error::AlreadyExists(format!("database {name:?} exists")));
+            }
+            st.next_db_id.max(1)
+        };
+        let payload = record::encode_create_database(id, name);
+        let seq = match wal.append(&[&payload]) {
+            Ok(seq) => seq,
+            Err(crate::wal::WalError::NoSpace(e)) => return Err(Error::Io(e)),
+            Err(e) => return Err(inner.fail(format!("WAL append: {e}"))),
+        };
+        if let Err(e) = wal.sync() {
+            return Err(inner.fail(format!("WAL sync: {e}")));
+        }
+        inner.wal_bytes.store(wal.backlog_bytes(), Ordering::Relaxed);
+        let mut st = inner.state.write();
+        st.dbs.insert(name.to_owned(), state::Database::new(id, name.to_owned()));
+        st.next_db_id = id + 1;
+        st.applied_seq = seq;
+        Ok(())
+    }
+
+    /// Database names, sorted.
+    pub fn databases(&self) -> Vec<String> {
+        self.inner.state.read().dbs.keys().cloned().collect()
+    }
+
+    /// Writes a batch of line protocol; lines without a timestamp get the
+    /// current time. See API.md's write status table.
+    pub fn write(&self, database: &str, lines: &[u8], precision: crate::line_protocol::Precision) -> Outcome {
+        self.write_at(database, lines, precision, now_ns())
+    }
+
+    /// [`Engine::write`] with the time of the call given.
+    pub fn write_at(
+        &self,
+        database: &str,
+        lines: &[u8],
+        precision: crate::line_protocol::Precision,
+        now_ns: i64,
+    ) -> Outcome {
+        let out = write::write(&self.inner, database, lines, precision, now_ns);
+        let counter = if out.status == 204 { &self.inner.writes_accepted } else { &self.inner.writes_rejected };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if out.status == 204 && self.inner.wal_bytes.load(Ordering::Relaxed) >= self.inner.opts.checkpoint_wal_bytes {
+            // Best effort: a failure here has failed the store, and the next
+            // write says so.
+            let _ = self.checkpoint_if_idle();
+        }
+        out
+    }
+
+    /// Calls `f` with each stored point with `start_ns <= time < end_ns`
+    /// as canonical line protocol, in API.md's order; `f` returns false to
+    /// stop. Answers 200 with the number of lines delivered.
+    pub fn query(
+        &self,
+        database: &str,
+        measurement: Option<&str>,
+        start_ns: i64,
+        end_ns: i64,
+        f: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Outcome {
+        query::query(&self.inner, database, measurement, start_ns, end_ns, f)
+    }
+
+    pub fn stats(&self) -> Stats {
+        let inner = &self.inner;
+        let st = inner.state.read();
+        let mut s = Stats {
+            databases: st.dbs.len() as u64,
+            wal_bytes: inner.wal_bytes.load(Ordering::Relaxed),
+            writes_accepted: inner.writes_accepted.load(Ordering::Relaxed),
+            writes_rejected: inner.writes_rejected.load(Ordering::Relaxed),
+            last_sequence: st.applied_seq,
+            ..Stats::default()
+        };
+        for db in st.dbs.values() {
+            for t in db.tables.values() {
+                for p in t.partitions.values() {
+                    s.partitions += 1;
+                    for seg in &p.segments {
+                        s.segment_bytes += seg.used_len();
+                        s.points += seg.blocks().iter().map(|b| u64::from(b.rows)).sum::<u64>();
+                    }
+                }
+            }
+        }
+        s
+    }
+
+    /// The type `field` has in the partition of `measurement` that `time_ns`
+    /// falls in; `None` when not set.
+    pub fn field_type(
+        &self,
+        database: &str,
+        measurement: &str,
+        time_ns: i64,
+        field: &str,
+    ) -> Result<Option<FieldType>, Error> {
+        let st = self.inner.state.read();
+        let db = st.dbs.get(database).ok_or_else(|| Error::NotFound(format!("database {database:?} not found")))?;
+        Ok(db.schema.field_type(measurement, Day::of(time_ns), field))
+    }
+
+    /// Every partition of a database, by measurement then day.
+    pub fn partitions(&self, database: &str) -> Result<Vec<PartitionInfo>, Error> {
+        let st = self.inner.state.read();
+        let db = st.dbs.get(database).ok_or_else(|| Error::NotFound(format!("database {database:?} not found")))?;
+        let mut names: Vec<&String> = db.tables.keys().collect();
+        names.sort();
+        let mut out = Vec::new();
+        for name in names {
+            for (day, p) in &db.tables[name].partitions {
+                let mut info = PartitionInfo { measurement: name.clone(), day: *day, points: 0, bytes: 0 };
+                for seg in &p.segments {
+                    info.bytes += seg.used_len();
+                    info.points += seg.blocks().iter().map(|b| u64::from(b.rows)).sum::<u64>();
+                }
+                out.push(info);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Makes every segment durable, persists the catalog, and trims the WAL.
+    pub fn checkpoint(&self) -> Result<(), Error> {
+        let _one = self.inner.checkpointing.lock();
+        checkpoint::run(&self.inner)
+    }
+
+    fn checkpoint_if_idle(&self) -> Result<(), Error> {
+        match self.inner.checkpointing.try_lock() {
+            Some(_one) => checkpoint::run(&self.inner),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Inner {
+    fn check_failed(&self) -> Result<(), Error> {
+        if self.failed.load(Ordering::Acquire) {
+            Err(self.failed_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn failed_error(&self) -> Error {
+        Error::Failed(self.failure.lock().clone())
+    }
+
+    /// Puts the store in the failed state (DESIGN.md: after a failed fsync
+    /// the page cache cannot be trusted) and returns the error to report.
+    fn fail(&self, why: String) -> Error {
+        let mut f = self.failure.lock();
+        if !self.failed.swap(true, Ordering::AcqRel) {
+            *f = why;
+        }
+        Error::Failed(f.clone())
+    }
+}
+
+/// Nanoseconds since the epoch, now.
+pub fn now_ns() -> i64 {
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_nanos()).map(|n| -n).unwrap_or(i64::MIN),
+    }
+}

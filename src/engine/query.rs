@@ -1,0 +1,132 @@
+//! Queries: stored points in a time range as canonical line protocol.
+//!
+//! A query takes a snapshot under the state's read lock (the segments of
+//! the partitions in range and their published blocks) and then reads
+//! without any lock: blocks are immutable once published, and the snapshot
+//! holds the segments (and so their mappings) alive. It works one partition
+//! at a time: partitions are per measurement and day, and the output is
+//! ordered by measurement, then time, so memory is bounded by the largest
+//! partition's rows in range, never by the store.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::partition::Day;
+use crate::rows::{self, merge_fields, Rows, StoredField};
+use crate::segment::{BlockMeta, Segment};
+
+use super::{Inner, Outcome};
+
+struct PartSnap {
+    blocks: Vec<(Arc<Segment>, Vec<BlockMeta>)>,
+}
+
+struct TableSnap {
+    escaped: String,
+    parts: Vec<PartSnap>,
+}
+
+pub fn query(
+    inner: &Inner,
+    database: &str,
+    measurement: Option<&str>,
+    start: i64,
+    end: i64,
+    f: &mut dyn FnMut(&[u8]) -> bool,
+) -> Outcome {
+    if inner.failed.load(Ordering::Acquire) {
+        return Outcome::error(500, inner.failed_error().to_string());
+    }
+    let tables = {
+        let st = inner.state.read();
+        let Some(db) = st.dbs.get(database) else {
+            return Outcome::error(404, format!("database not found: {database:?}"));
+        };
+        let mut names: Vec<&String> = match measurement {
+            Some(m) => db.tables.get_key_value(m).map(|(k, _)| k).into_iter().collect(),
+            None => db.tables.keys().collect(),
+        };
+        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        let mut tables = Vec::new();
+        if start < end {
+            let (first, last) = (Day::of(start), Day::of(end - 1));
+            for name in names {
+                let t = &db.tables[name];
+                let parts = t
+                    .partitions
+                    .range(first..=last)
+                    .map(|(_, p)| PartSnap {
+                        blocks: p
+                            .segments
+                            .iter()
+                            .map(|s| {
+                                let blocks = s
+                                    .blocks()
+                                    .iter()
+                                    .filter(|b| b.max_time >= start && b.min_time < end)
+                                    .cloned()
+                                    .collect();
+                                (Arc::clone(s), blocks)
+                            })
+                            .collect(),
+                    })
+                    .collect();
+                tables.push(TableSnap { escaped: rows::escaped_measurement(name), parts });
+            }
+        }
+        tables
+    };
+
+    let mut count = 0u64;
+    let mut line = Vec::new();
+    let mut scratch = Vec::new();
+    for t in &tables {
+        for part in &t.parts {
+            // (time, series, write order, fields) of every row in range.
+            let mut pts: Vec<(i64, &[u8], usize, rows::Fields<'_>)> = Vec::new();
+            for (seg, blocks) in &part.blocks {
+                for b in blocks {
+                    for row in Rows::new(seg.block_body(b)) {
+                        let Ok(row) = row else {
+                            return Outcome::error(500, format!("damaged row in {} at block offset {}", seg.path().display(), b.offset));
+                        };
+                        if row.time >= start && row.time < end {
+                            let n = pts.len();
+                            pts.push((row.time, row.series, n, row.fields));
+                        }
+                    }
+                }
+            }
+            // Stable order for equal (time, series): write order, so the
+            // later write wins when merged.
+            pts.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+            let mut i = 0;
+            let mut acc: Vec<StoredField<'_>> = Vec::new();
+            let mut next: Vec<StoredField<'_>> = Vec::new();
+            while i < pts.len() {
+                let (time, series) = (pts[i].0, pts[i].1);
+                acc.clear();
+                if pts[i].3.decode(&mut acc).is_err() {
+                    return Outcome::error(500, "damaged row fields");
+                }
+                let mut j = i + 1;
+                while j < pts.len() && pts[j].0 == time && pts[j].1 == series {
+                    next.clear();
+                    if pts[j].3.decode(&mut next).is_err() {
+                        return Outcome::error(500, "damaged row fields");
+                    }
+                    merge_fields(&mut acc, &next, &mut scratch);
+                    j += 1;
+                }
+                i = j;
+                line.clear();
+                rows::write_line(&mut line, t.escaped.as_bytes(), series, &acc, time);
+                count += 1;
+                if !f(&line) {
+                    return Outcome::ok(200, count);
+                }
+            }
+        }
+    }
+    Outcome::ok(200, count)
+}

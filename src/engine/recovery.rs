@@ -1,0 +1,209 @@
+//! Opening a store: take the lock, read the catalog, open the segments it
+//! lists (verifying what lies past their checkpointed length and cutting a
+//! torn tail), then replay the WAL records after the catalog's sequence.
+//! Replay is idempotent: a block is appended only to a partition whose
+//! segments do not hold that sequence yet.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::catalog;
+use crate::error::OpenError;
+use crate::segment::{AppendError, Segment};
+use crate::storage::Storage;
+use crate::wal::{Wal, WalOptions};
+
+use super::record::{self, Record};
+use super::state::{partition_dir, segment_number, Database, Partition, State, Table};
+use super::write::create_segment;
+use super::{Inner, Options};
+
+pub const LOCK_FILE: &str = "LOCK";
+pub const WAL_DIR: &str = "wal";
+
+pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
+    if opts.segment_bytes < 4096 || opts.wal_file_bytes < 4096 {
+        return Err(OpenError::InvalidArgument("segment and WAL file sizes must be at least 4096 bytes".into()));
+    }
+    let storage = Arc::clone(&opts.storage);
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if let Err(e) = storage.list_dir(parent) {
+            return Err(OpenError::Io(e));
+        }
+    }
+    storage.create_dir_all(dir)?;
+    let lock = storage.try_lock(&dir.join(LOCK_FILE))?.ok_or_else(|| OpenError::Locked { dir: dir.to_owned() })?;
+
+    let cat = catalog::load(storage.as_ref(), dir)?.unwrap_or_default();
+    let mut st = State { next_db_id: cat.next_db_id.max(1), applied_seq: cat.seq, ..State::default() };
+    for d in &cat.databases {
+        let mut db = Database::new(d.id, d.name.clone());
+        db.next_table_id = d.next_table_id.max(1);
+        db.schema.apply(&d.schema);
+        for (id, name) in &d.tables {
+            db.tables.insert(name.clone(), Table { id: *id, partitions: BTreeMap::new() });
+        }
+        for p in &d.partitions {
+            let part = open_partition(&storage, dir, &opts, (d.id, p.table_id, p.day), &p.segments)?;
+            let Some(t) = db.tables.values_mut().find(|t| t.id == p.table_id) else {
+                return Err(OpenError::corrupt(
+                    dir.join(catalog::CATALOG_FILE),
+                    0,
+                    format!("partition of unknown table id {}", p.table_id),
+                ));
+            };
+            t.partitions.insert(p.day, part);
+        }
+        st.dbs.insert(d.name.clone(), db);
+    }
+
+    let wal_dir = dir.join(WAL_DIR);
+    let wal = Wal::open(
+        Arc::clone(&storage),
+        &wal_dir,
+        WalOptions { file_size: opts.wal_file_bytes },
+        cat.seq,
+        &mut |seq, payload| replay(&storage, dir, &opts, &mut st, seq, payload).map_err(|e| match e {
+            ReplayError::Open(e) => e,
+            ReplayError::Bad(why) => OpenError::corrupt(&wal_dir, 0, format!("record {seq}: {why}")),
+        }),
+    )?;
+    st.applied_seq = st.applied_seq.max(wal.next_seq().saturating_sub(1));
+    let wal_bytes = wal.backlog_bytes();
+    Ok(Inner {
+        dir: dir.to_owned(),
+        opts,
+        state: RwLock::new(st),
+        writer: Mutex::new(wal),
+        queue: Mutex::new(Vec::new()),
+        checkpointing: Mutex::new(()),
+        failed: AtomicBool::new(false),
+        failure: Mutex::new(String::new()),
+        wal_bytes: AtomicU64::new(wal_bytes),
+        writes_accepted: AtomicU64::new(0),
+        writes_rejected: AtomicU64::new(0),
+        _lock: lock,
+    })
+}
+
+/// Opens a partition's segments: those the catalog lists, trusted up to
+/// their checkpointed length, then any later ones on disk (made after the
+/// checkpoint, so everything in them is also in the WAL).
+fn open_partition(
+    storage: &Arc<dyn Storage>,
+    root: &Path,
+    opts: &Options,
+    key: (u32, u32, crate::partition::Day),
+    listed: &[(u32, u64)],
+) -> Result<Partition, OpenError> {
+    let dir = partition_dir(root, key.0, key.1, key.2);
+    let mut segments = Vec::new();
+    for (n, durable) in listed {
+        let path = dir.join(super::state::segment_file(*n));
+        let seg = Segment::open(storage, &path, *durable, opts.segment_bytes)?;
+        segments.push(Arc::new(seg));
+    }
+    let last = listed.iter().map(|(n, _)| *n).max().unwrap_or(0);
+    let mut later: Vec<u32> = match storage.list_dir(&dir) {
+        Ok(names) => names.iter().filter_map(|n| n.to_str().and_then(segment_number)).filter(|n| *n > last).collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    later.sort_unstable();
+    for n in later {
+        let path = dir.join(super::state::segment_file(n));
+        match Segment::open(storage, &path, 0, opts.segment_bytes) {
+            Ok(seg) => segments.push(Arc::new(seg)),
+            // Never checkpointed: a damaged header means it was being made
+            // when the process stopped; its blocks are all in the WAL.
+            Err(OpenError::Corrupt { .. }) => storage.remove_file(&path)?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Partition { segments })
+}
+
+enum ReplayError {
+    Open(OpenError),
+    Bad(String),
+}
+
+impl From<OpenError> for ReplayError {
+    fn from(e: OpenError) -> Self {
+        ReplayError::Open(e)
+    }
+}
+
+impl From<io::Error> for ReplayError {
+    fn from(e: io::Error) -> Self {
+        ReplayError::Open(OpenError::Io(e))
+    }
+}
+
+fn replay(
+    storage: &Arc<dyn Storage>,
+    root: &Path,
+    opts: &Options,
+    st: &mut State,
+    seq: u64,
+    payload: &[u8],
+) -> Result<(), ReplayError> {
+    let rec = record::decode(payload).ok_or_else(|| ReplayError::Bad("does not decode".into()))?;
+    st.applied_seq = seq;
+    match rec {
+        Record::CreateDatabase { id, name } => {
+            st.next_db_id = st.next_db_id.max(id + 1);
+            st.dbs.entry(name.clone()).or_insert_with(|| Database::new(id, name));
+        }
+        Record::Batch { db_id, new_tables, changes, blocks } => {
+            let db = st.db_by_id_mut(db_id).ok_or_else(|| ReplayError::Bad(format!("unknown database id {db_id}")))?;
+            for (id, name) in new_tables {
+                db.next_table_id = db.next_table_id.max(id + 1);
+                db.tables.entry(name).or_insert(Table { id, partitions: BTreeMap::new() });
+            }
+            if !changes.is_empty() {
+                db.schema.apply(&changes);
+                st.schema_version += 1;
+            }
+            let db = st.db_by_id_mut(db_id).ok_or_else(|| ReplayError::Bad(format!("unknown database id {db_id}")))?;
+            for b in blocks {
+                let table = db
+                    .tables
+                    .values_mut()
+                    .find(|t| t.id == b.table_id)
+                    .ok_or_else(|| ReplayError::Bad(format!("unknown table id {}", b.table_id)))?;
+                let key = (db_id, b.table_id, b.day);
+                let part = match table.partitions.entry(b.day) {
+                    std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(v) => v.insert(open_partition(storage, root, opts, key, &[])?),
+                };
+                if part.max_seq() >= seq {
+                    continue; // already in the segments
+                }
+                let body = payload.get(b.body.clone()).ok_or_else(|| ReplayError::Bad("block outside the record".into()))?;
+                let size = Segment::block_len(body.len());
+                let fits = part.segments.last().is_some_and(|s| s.used_len() + size <= s.capacity());
+                if !fits {
+                    let n = part
+                        .segments
+                        .last()
+                        .and_then(|s| s.path().file_name()?.to_str().and_then(segment_number))
+                        .unwrap_or(0)
+                        + 1;
+                    part.segments.push(create_segment(storage, root, opts.segment_bytes, key, n, size)?);
+                }
+                let Some(seg) = part.segments.last() else { continue };
+                seg.append(seq, b.rows, b.min_time, b.max_time, body).map_err(|e| match e {
+                    AppendError::NoSpace(e) | AppendError::Io(e) => ReplayError::Open(OpenError::Io(e)),
+                    other => ReplayError::Bad(other.to_string()),
+                })?;
+            }
+        }
+    }
+    Ok(())
+}

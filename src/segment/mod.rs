@@ -1,0 +1,464 @@
+//! One per-partition segment: an mmap'd, append-only file of blocks, each
+//! block one batch's rows for the partition (see `format` for the bytes).
+//!
+//! # Concurrency
+//!
+//! One writer at a time ([`Segment::append`], serialized by the tail lock
+//! in `map`) and any number of readers ([`Segment::blocks`],
+//! [`Segment::block_body`]) at once, without blocking each other:
+//!
+//! - The file is mapped ONCE at its capacity; the mapping's address never
+//!   changes (no remap), and only bytes within the file's allocated length
+//!   are touched (`File::allocate` runs before the mapping is written, so a
+//!   full disk is [`AppendError::NoSpace`], never SIGBUS).
+//! - The writer copies a whole block into the mapping beyond the published
+//!   end, THEN publishes it: first the byte end (an atomic, Release), then
+//!   its [`BlockMeta`] (pushed under a lock). Readers only read the ranges of
+//!   published blocks, which are never written again. So the writer and
+//!   readers touch disjoint bytes, and a reader never sees part of a block.
+//!
+//! `map.rs` holds the only `unsafe` and states this invariant in full.
+//!
+//! # Durability
+//!
+//! Appends are not durable by themselves (the WAL is). [`Segment::flush`]
+//! (checkpoint) msyncs what was published since the last flush and syncs
+//! the file, and returns the length now durable; the engine records it and
+//! passes it back to [`Segment::open`] as `trusted_len`. A failed flush
+//! poisons the segment's flushes: every later one fails too, since the page
+//! cache can no longer be trusted (never retry an fsync and acknowledge).
+
+mod format;
+mod map;
+mod recovery;
+#[cfg(test)]
+mod tests;
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::error::OpenError;
+use crate::storage::{is_no_space, with_path, OpenMode, Storage};
+use format::{BlockHeader, BLOCK_HEADER_LEN_U64};
+use map::{Mapped, TailGuard};
+
+pub use format::{FORMAT_VERSION, MAX_KEY_LEN};
+
+/// The smallest step the file grows by.
+const GROW_MIN: u64 = 1 << 20;
+
+/// A published block: where it is and what it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockMeta {
+    /// Where the block (its header) starts in the file.
+    pub offset: u64,
+    /// Body length in bytes (> 0).
+    pub len: u32,
+    /// The WAL sequence of the batch; strictly increasing within a segment.
+    pub seq: u64,
+    /// Rows in the block (> 0).
+    pub rows: u32,
+    pub min_time: i64,
+    pub max_time: i64,
+    /// The block's stored CRC32 (chained: see [`Segment::verify_block`]).
+    pub crc: u32,
+}
+
+impl BlockMeta {
+    fn from_header(offset: u64, h: &BlockHeader) -> BlockMeta {
+        BlockMeta {
+            offset,
+            len: h.body_len,
+            seq: h.seq,
+            rows: h.rows,
+            min_time: h.min_time,
+            max_time: h.max_time,
+            crc: h.crc,
+        }
+    }
+
+    /// Where the next block starts.
+    pub fn end(&self) -> u64 {
+        self.offset.saturating_add(format::block_len(self.len))
+    }
+}
+
+/// A snapshot of a segment's published blocks, in file order.
+pub type Blocks = Arc<[BlockMeta]>;
+
+/// Why [`Segment::append`] did not append. In every case nothing was
+/// published and the segment is still usable.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AppendError {
+    /// The disk (or quota) is full: reserving space for the block failed.
+    NoSpace(io::Error),
+    /// Any other I/O failure.
+    Io(io::Error),
+    /// The block would pass the segment's capacity: rotate to a new segment.
+    Full,
+    /// The block breaks a rule: empty body or zero rows, `min_time >
+    /// max_time`, or a seq not above the segment's highest.
+    Invalid(&'static str),
+}
+
+impl fmt::Display for AppendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AppendError::NoSpace(e) => write!(f, "no space for the block: {e}"),
+            AppendError::Io(e) => write!(f, "{e}"),
+            AppendError::Full => f.write_str("segment is full"),
+            AppendError::Invalid(why) => write!(f, "invalid block: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for AppendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AppendError::NoSpace(e) | AppendError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The writer's bookkeeping, kept under the tail lock.
+#[derive(Debug)]
+struct Writer {
+    /// The crc the next block chains to: the last block's, or the file header's.
+    chain: u32,
+    /// The last block's seq, 0 if none.
+    max_seq: u64,
+}
+
+/// The published blocks, and a cached snapshot of them.
+#[derive(Debug, Default)]
+struct Published {
+    blocks: Vec<BlockMeta>,
+    /// `blocks` as handed out by [`Segment::blocks`]; dropped on append and
+    /// rebuilt by the next reader, so appends stay O(1).
+    snapshot: Option<Blocks>,
+}
+
+#[derive(Debug)]
+struct FlushState {
+    /// Bytes below this are known durable.
+    durable: u64,
+    /// A flush failed: no later flush may claim durability.
+    failed: bool,
+}
+
+/// One segment file, open for appending and reading. `Send + Sync`.
+pub struct Segment {
+    path: PathBuf,
+    key: Box<[u8]>,
+    header_crc: u32,
+    capacity: u64,
+    map: Mapped<Writer>,
+    published: RwLock<Published>,
+    flush: Mutex<FlushState>,
+    /// Whether `open` cut a torn tail.
+    repaired: bool,
+}
+
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Segment>();
+};
+
+impl fmt::Debug for Segment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Segment")
+            .field("path", &self.path)
+            .field("key_len", &self.key.len())
+            .field("capacity", &self.capacity)
+            .field("used_len", &self.used_len())
+            .field("blocks", &self.published.read().blocks.len())
+            .finish()
+    }
+}
+
+impl Segment {
+    /// Creates a new segment file at `path` (which must not exist) holding
+    /// `key` (at most [`MAX_KEY_LEN`] bytes) in its header. `capacity` is the
+    /// most bytes the file may grow to.
+    ///
+    /// The header is written to `<path>.tmp` (a leftover one is replaced),
+    /// synced, renamed to `path`, and the parent directory synced: a crash
+    /// never leaves a segment without a whole header under its name.
+    pub fn create(storage: &Arc<dyn Storage>, path: &Path, key: &[u8], capacity: u64) -> io::Result<Segment> {
+        let header = format::encode_file_header(key)
+            .ok_or_else(|| invalid_input("partition key longer than 64 KiB", path))?;
+        let header_crc = format::check_file_header(&header, key.len())
+            .map_err(|_| io::Error::other("segment header does not check"))?;
+        let header_len = header.len() as u64;
+        if header_len > capacity {
+            return Err(invalid_input("segment capacity is smaller than its header", path));
+        }
+        match storage.open(path, OpenMode::Read) {
+            Ok(_) => return Err(with_path(io::ErrorKind::AlreadyExists.into(), "create", path)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let tmp = tmp_path(path)?;
+        match storage.remove_file(&tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let file = storage.open(&tmp, OpenMode::CreateNew)?;
+        let written = file.write_at(&header, 0).and_then(|()| file.sync_data()).and_then(|()| storage.rename(&tmp, path));
+        if let Err(e) = written {
+            // Best effort: the name was never published.
+            let _ = storage.remove_file(&tmp);
+            return Err(e);
+        }
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        storage.sync_dir(parent)?;
+
+        let map = Mapped::new(file, capacity, Writer { chain: header_crc, max_seq: 0 })?;
+        map.lock_tail().publish(header_len)?;
+        Ok(Segment {
+            path: path.to_path_buf(),
+            key: key.into(),
+            header_crc,
+            capacity,
+            map,
+            published: RwLock::new(Published::default()),
+            flush: Mutex::new(FlushState { durable: header_len, failed: false }),
+            repaired: false,
+        })
+    }
+
+    /// Opens an existing segment: checks the header (an unknown version is
+    /// [`OpenError::Version`]), walks the blocks and cuts a torn tail (see
+    /// `recovery`). `trusted_len` is a length an earlier [`Segment::flush`]
+    /// returned (durable, so damage below it is [`OpenError::Corrupt`]), or 0
+    /// to verify every block. `capacity` as in [`Segment::create`]; a file
+    /// already longer uses its length.
+    pub fn open(storage: &Arc<dyn Storage>, path: &Path, trusted_len: u64, capacity: u64) -> Result<Segment, OpenError> {
+        let file = storage.open(path, OpenMode::ReadWrite)?;
+        let map = Mapped::new(file, capacity, Writer { chain: 0, max_seq: 0 })?;
+        let (rec, file_len) = {
+            let mut tail = map.lock_tail();
+            let file_len = tail.allocated();
+            let rec = recovery::recover(&mut tail, path, trusted_len)?;
+            let w = tail.state_mut();
+            w.chain = rec.blocks.last().map_or(rec.header_crc, |b| b.crc);
+            w.max_seq = rec.blocks.last().map_or(0, |b| b.seq);
+            (rec, file_len)
+        };
+        Ok(Segment {
+            path: path.to_path_buf(),
+            key: rec.key.into_boxed_slice(),
+            header_crc: rec.header_crc,
+            capacity: capacity.max(file_len),
+            map,
+            published: RwLock::new(Published { blocks: rec.blocks, snapshot: None }),
+            // Blocks verified above `trusted_len` may still be only in the
+            // page cache (the process crashed, not the machine): the next
+            // flush syncs them too.
+            flush: Mutex::new(FlushState { durable: trusted_len.min(rec.end), failed: false }),
+            repaired: rec.repaired,
+        })
+    }
+
+    /// Bytes a block with a body of `body_len` bytes takes in a segment
+    /// (header, body, padding); `u64::MAX` for a body too long to store.
+    pub fn block_len(body_len: usize) -> u64 {
+        u32::try_from(body_len).map_or(u64::MAX, format::block_len)
+    }
+
+    /// Bytes the file header takes for `key` (at most [`MAX_KEY_LEN`]
+    /// bytes): where the first block starts.
+    pub fn header_len_for(key: &[u8]) -> u64 {
+        format::file_header_len(key.len().min(MAX_KEY_LEN))
+    }
+
+    /// The partition key from the header.
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether [`Segment::open`] found a torn tail and zero-filled it.
+    pub fn tail_repaired(&self) -> bool {
+        self.repaired
+    }
+
+    /// The most bytes the file may grow to.
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    /// Appends one block and publishes it: after return, [`Segment::blocks`]
+    /// includes it. `seq` must be above [`Segment::max_seq`]. Space is
+    /// reserved on disk before the mapping is written, so a full disk is
+    /// [`AppendError::NoSpace`]; a block that would pass the capacity is
+    /// [`AppendError::Full`]. On any error nothing is published.
+    pub fn append(&self, seq: u64, rows: u32, min_time: i64, max_time: i64, body: &[u8]) -> Result<(), AppendError> {
+        let body_len = u32::try_from(body.len()).map_err(|_| AppendError::Invalid("block body of 4 GiB or more"))?;
+        let mut h = BlockHeader::new(body_len, rows, seq, min_time, max_time);
+        h.check().map_err(AppendError::Invalid)?;
+
+        let mut tail = self.map.lock_tail();
+        if seq <= tail.state().max_seq {
+            return Err(AppendError::Invalid("seq not above the segment's highest"));
+        }
+        let start = self.map.published();
+        let end = start.checked_add(h.block_len()).filter(|&e| e <= self.capacity).ok_or(AppendError::Full)?;
+        if end > tail.allocated() {
+            self.grow(&mut tail, end)?;
+        }
+        h.crc = h.compute_crc(tail.state().chain, body);
+
+        // Fill the whole block (padding too: the tail may hold stale bytes)
+        // above the published end, then publish it.
+        let body_at = start + BLOCK_HEADER_LEN_U64;
+        let pad_at = body_at + u64::from(body_len);
+        let pad = usize::try_from(end - pad_at).unwrap_or(0);
+        tail.write(start, &h.encode()).map_err(AppendError::Io)?;
+        tail.write(body_at, body).map_err(AppendError::Io)?;
+        tail.write(pad_at, &[0u8; 8][..pad.min(8)]).map_err(AppendError::Io)?;
+        tail.publish(end).map_err(AppendError::Io)?;
+        let w = tail.state_mut();
+        w.chain = h.crc;
+        w.max_seq = seq;
+        // Still under the tail lock, so the list stays in file order.
+        let mut p = self.published.write();
+        p.blocks.push(BlockMeta::from_header(start, &h));
+        p.snapshot = None;
+        Ok(())
+    }
+
+    /// Reserves disk space for `bytes` more bytes of blocks beyond
+    /// [`Segment::used_len`], so that appending them cannot fail for lack of
+    /// space ([`AppendError::NoSpace`] now instead). [`AppendError::Full`]
+    /// if they would pass the capacity. Publishes nothing.
+    pub fn reserve(&self, bytes: u64) -> Result<(), AppendError> {
+        let mut tail = self.map.lock_tail();
+        let end = self.map.published().checked_add(bytes).filter(|&e| e <= self.capacity).ok_or(AppendError::Full)?;
+        if end > tail.allocated() {
+            self.grow(&mut tail, end)?;
+        }
+        Ok(())
+    }
+
+    /// Grows the file to hold `end` bytes: by the larger of [`GROW_MIN`],
+    /// the block and the current size, capped at the capacity; if that much
+    /// is not free, by just the block.
+    fn grow(&self, tail: &mut TailGuard<'_, Writer>, end: u64) -> Result<(), AppendError> {
+        let want = end.max(GROW_MIN).max(tail.allocated().saturating_mul(2)).min(self.capacity);
+        let classify = |e: io::Error| if is_no_space(&e) { AppendError::NoSpace(e) } else { AppendError::Io(e) };
+        match tail.reserve(want) {
+            Ok(()) => Ok(()),
+            Err(e) if want > end && is_no_space(&e) => tail.reserve(end).map_err(classify),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    /// The published blocks, in order: a snapshot (cheap: shared until the
+    /// next append).
+    pub fn blocks(&self) -> Blocks {
+        if let Some(s) = &self.published.read().snapshot {
+            return Arc::clone(s);
+        }
+        let mut p = self.published.write();
+        if let Some(s) = &p.snapshot {
+            return Arc::clone(s);
+        }
+        let s: Blocks = Arc::from(p.blocks.as_slice());
+        p.snapshot = Some(Arc::clone(&s));
+        s
+    }
+
+    /// The body of a published block, borrowed from the mapping. Empty if
+    /// `b` does not lie within this segment's published bytes (a
+    /// [`BlockMeta`] of another segment, say).
+    pub fn block_body(&self, b: &BlockMeta) -> &[u8] {
+        self.try_block_body(b).unwrap_or(&[])
+    }
+
+    /// [`Segment::block_body`], `None` for a block not published here.
+    pub fn try_block_body(&self, b: &BlockMeta) -> Option<&[u8]> {
+        let start = usize::try_from(b.offset.checked_add(BLOCK_HEADER_LEN_U64)?).ok()?;
+        let end = start.checked_add(usize::try_from(b.len).ok()?)?;
+        self.map.published_bytes().get(start..end)
+    }
+
+    /// Re-reads a published block's header and body from the mapping and
+    /// checks them against `b` and the crc. `prev` is the block before it
+    /// (`None` for the first), whose crc the block's crc chains to.
+    pub fn verify_block(&self, prev: Option<&BlockMeta>, b: &BlockMeta) -> Result<(), &'static str> {
+        let start = usize::try_from(b.offset).map_err(|_| "block not published")?;
+        let raw = self
+            .map
+            .published_bytes()
+            .get(start..)
+            .and_then(BlockHeader::decode)
+            .ok_or("block not published")?;
+        raw.check()?;
+        if BlockMeta::from_header(b.offset, &raw) != *b {
+            return Err("block header does not match its meta");
+        }
+        let body = self.try_block_body(b).ok_or("block not published")?;
+        let chain = prev.map_or(self.header_crc, |p| p.crc);
+        if raw.compute_crc(chain, body) != raw.crc {
+            return Err("block checksum mismatch");
+        }
+        Ok(())
+    }
+
+    /// Bytes in use (header and published blocks): the end of the last block.
+    pub fn used_len(&self) -> u64 {
+        self.map.published()
+    }
+
+    /// The highest block seq, 0 if none.
+    pub fn max_seq(&self) -> u64 {
+        self.published.read().blocks.last().map_or(0, |b| b.seq)
+    }
+
+    /// msync of everything published since the last flush, then
+    /// `File::sync_data` (allocation metadata). Returns the used length now
+    /// durable. After a failure every later flush fails.
+    pub fn flush(&self) -> io::Result<u64> {
+        let mut f = self.flush.lock();
+        if f.failed {
+            return Err(io::Error::other(format!(
+                "an earlier flush of {} failed; its durability is unknown until reopened",
+                self.path.display()
+            )));
+        }
+        let used = self.map.published();
+        if used <= f.durable {
+            return Ok(f.durable);
+        }
+        if let Err(e) = self.map.sync(f.durable, used) {
+            f.failed = true;
+            return Err(e);
+        }
+        f.durable = used;
+        Ok(used)
+    }
+}
+
+fn invalid_input(msg: &str, path: &Path) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, format!("{msg}: {}", path.display()))
+}
+
+/// `<path>.tmp`, where a new segment's header is written before it gets its name.
+fn tmp_path(path: &Path) -> io::Result<PathBuf> {
+    let mut name: OsString =
+        path.file_name().ok_or_else(|| invalid_input("segment path has no file name", path))?.to_os_string();
+    name.push(".tmp");
+    Ok(path.with_file_name(name))
+}

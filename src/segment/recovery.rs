@@ -1,0 +1,149 @@
+//! Opening an existing segment: check the file header, walk the blocks,
+//! and cut a torn tail by zero-filling it.
+//!
+//! Blocks that end at or below `trusted_len` (made durable by a checkpoint)
+//! get the cheap header checks only; later blocks are fully verified (crc of
+//! header and body, chained to the previous block). The walk stops at:
+//!
+//! - a clean end: a zero block header, or fewer than a header's bytes left,
+//!   all zero;
+//! - a bad block: failed checks, a seq not above the previous block's
+//!   (stale), or a block running past the end of the file.
+//!
+//! A stop below `trusted_len` means durable data is damaged or missing:
+//! `OpenError::Corrupt`. A bad block at or above it is a torn tail (a write
+//! that a crash cut short): it and every byte after it are zeroed through
+//! the file, and the file synced, so nothing stale can be read later. The
+//! file is never shrunk.
+
+use std::path::Path;
+
+use super::format::{self, BlockHeader, FileHeaderError, BLOCK_HEADER_LEN, BLOCK_HEADER_LEN_U64};
+use super::map::TailGuard;
+use super::BlockMeta;
+use crate::error::OpenError;
+
+/// Zero-filling works through the tail in pieces this big, writing only
+/// those that hold a non-zero byte.
+const ZERO_CHUNK: usize = 64 * 1024;
+
+/// What the walk found.
+#[derive(Debug)]
+pub(super) struct Recovered {
+    pub key: Vec<u8>,
+    pub header_crc: u32,
+    pub blocks: Vec<BlockMeta>,
+    /// The end of the last good block: bytes in use.
+    pub end: u64,
+    /// Whether a torn tail was zero-filled.
+    pub repaired: bool,
+}
+
+/// Reads and repairs the segment behind `tail`, then publishes its good
+/// blocks (`published` becomes [`Recovered::end`]).
+pub(super) fn recover<W>(tail: &mut TailGuard<'_, W>, path: &Path, trusted_len: u64) -> Result<Recovered, OpenError> {
+    let file_len = tail.allocated();
+    let corrupt = |offset: u64, reason: &str| OpenError::corrupt(path, offset, reason);
+    let header_err = |e: FileHeaderError| match e {
+        FileHeaderError::Corrupt(offset, reason) => corrupt(offset, reason),
+        FileHeaderError::Version(found) => {
+            OpenError::Version { path: path.to_path_buf(), found, supported: format::FORMAT_VERSION }
+        }
+    };
+
+    // The file header: written and synced before the file got its name, so
+    // any damage to it is corruption.
+    let prefix = tail
+        .read(0, format::FILE_PREFIX_LEN)
+        .ok_or_else(|| corrupt(0, "file is shorter than a segment header"))?;
+    let key_len = format::decode_file_prefix(prefix).map_err(header_err)?;
+    let header_len = format::file_header_len(key_len);
+    let header = usize::try_from(header_len)
+        .ok()
+        .and_then(|n| tail.read(0, n))
+        .ok_or_else(|| corrupt(0, "file is shorter than its header"))?;
+    let header_crc = format::check_file_header(header, key_len).map_err(header_err)?;
+    let key = header[format::FILE_PREFIX_LEN..format::FILE_PREFIX_LEN + key_len].to_vec();
+
+    if trusted_len > file_len {
+        return Err(corrupt(file_len, &format!("file ends before its checkpointed length {trusted_len}")));
+    }
+
+    let mut at = header_len;
+    let mut chain = header_crc;
+    let mut prev_seq = 0u64;
+    let mut blocks = Vec::new();
+    let bad: Option<&'static str> = loop {
+        let left = file_len - at;
+        if left < BLOCK_HEADER_LEN_U64 {
+            let rest = usize::try_from(left).ok().and_then(|n| tail.read(at, n)).unwrap_or(&[]);
+            break if format::all_zero(rest) { None } else { Some("partial block header at the end of the file") };
+        }
+        let Some(raw) = tail.read(at, BLOCK_HEADER_LEN) else {
+            break Some("unreadable block header");
+        };
+        if format::all_zero(raw) {
+            break None;
+        }
+        let Some(h) = BlockHeader::decode(raw) else {
+            break Some("unreadable block header");
+        };
+        if let Err(reason) = h.check() {
+            break Some(reason);
+        }
+        if h.seq <= prev_seq {
+            break Some("stale block: seq not above the previous block's");
+        }
+        let end = at + h.block_len(); // at <= file_len and block_len < 2^33: no overflow
+        if end > file_len {
+            break Some("block runs past the end of the file");
+        }
+        if end > trusted_len {
+            let body = usize::try_from(h.body_len)
+                .ok()
+                .and_then(|n| tail.read(at + BLOCK_HEADER_LEN_U64, n))
+                .unwrap_or(&[]);
+            if h.compute_crc(chain, body) != h.crc {
+                break Some("block checksum mismatch");
+            }
+        }
+        blocks.push(BlockMeta::from_header(at, &h));
+        chain = h.crc;
+        prev_seq = h.seq;
+        at = end;
+    };
+
+    let mut repaired = false;
+    match bad {
+        None if at < trusted_len => {
+            return Err(corrupt(at, &format!("blocks end here, before the checkpointed length {trusted_len}")));
+        }
+        Some(reason) if at < trusted_len => return Err(corrupt(at, reason)),
+        Some(_) => {
+            repaired = zero_tail(tail, at, file_len)?;
+        }
+        None => {}
+    }
+    tail.publish(at)?;
+    Ok(Recovered { key, header_crc, blocks, end: at, repaired })
+}
+
+/// Zeroes `[from, to)` through the file, writing only the chunks that are
+/// not zero already, and syncs if it wrote. Returns whether it wrote.
+fn zero_tail<W>(tail: &mut TailGuard<'_, W>, from: u64, to: u64) -> Result<bool, OpenError> {
+    let mut wrote = false;
+    let mut at = from;
+    while at < to {
+        let n = usize::try_from(to - at).unwrap_or(usize::MAX).min(ZERO_CHUNK);
+        let dirty = tail.read(at, n).is_none_or(|b| !format::all_zero(b));
+        if dirty {
+            tail.zero_through_file(at, n)?;
+            wrote = true;
+        }
+        at += n as u64;
+    }
+    if wrote {
+        tail.sync_file()?;
+    }
+    Ok(wrote)
+}

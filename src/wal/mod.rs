@@ -1,0 +1,179 @@
+//! The write-ahead log: every batch becomes one record, framed with its
+//! length, sequence and CRC32, appended to preallocated files in `wal/`, and
+//! made durable by [`Wal::sync`] before the batch is acknowledged.
+//!
+//! - `format`: the bytes (file header, record framing, names).
+//! - `writer`: appending, preallocation, rotation, syncing, trimming.
+//! - `reader`: reading the records of one file with bounded memory.
+//! - `recovery`: opening: replay, torn tail (cut) versus corruption (refuse).
+//!
+//! The engine drives the log from one thread at a time (the group-commit
+//! leader), so [`Wal`] has no locking of its own: its methods take
+//! `&mut self`.
+//!
+//! # Files
+//!
+//! `NNNNNNNN.wal` (increasing file numbers), each preallocated to
+//! [`WalOptions::file_size`] when created, so appends within it cannot meet
+//! a full disk. A file starts with a header naming its number and the
+//! sequence of its first record; records follow with consecutive sequences,
+//! and the sequences continue from file to file. `NNNNNNNN.wal.tmp` is a
+//! file being created (removed at open); `spare.wal` is a trimmed file kept
+//! to be recycled as the next file, so steady writing does not allocate.
+
+mod format;
+mod reader;
+mod recovery;
+#[cfg(test)]
+mod tests;
+mod writer;
+
+use std::fmt;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::error::OpenError;
+use crate::storage::Storage;
+
+pub use format::{record_size, FORMAT_VERSION, MAX_PAYLOAD_LEN};
+
+/// The most bytes a record takes beyond its payload (header and padding):
+/// a record of `n` payload bytes adds at most `n + RECORD_OVERHEAD` to
+/// [`Wal::backlog_bytes`] (exactly [`record_size`]`(n)`).
+pub const RECORD_OVERHEAD: u64 = format::RECORD_HEADER_LEN + format::ALIGN - 1;
+
+use writer::Writer;
+
+/// The smallest [`WalOptions::file_size`] accepted.
+pub const MIN_FILE_SIZE: u64 = 256;
+
+/// How the log lays out its files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WalOptions {
+    /// Preallocated size of each WAL file, in bytes (rounded up to a
+    /// multiple of 8; at least [`MIN_FILE_SIZE`]). A record that does not
+    /// fit in a file of this size gets a file of its own, sized to fit.
+    pub file_size: u64,
+}
+
+impl Default for WalOptions {
+    fn default() -> Self {
+        WalOptions { file_size: 64 << 20 }
+    }
+}
+
+/// Why an append failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum WalError {
+    /// No space to create (or grow) a WAL file. Nothing was written; the
+    /// log is unchanged and usable (the next append gets the same sequence).
+    NoSpace(io::Error),
+    /// Anything else (including an empty or over-large payload, rejected
+    /// before anything is written). After an I/O failure the log refuses
+    /// further appends and syncs: treat it as failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for WalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WalError::NoSpace(e) => write!(f, "no space for the write-ahead log: {e}"),
+            WalError::Io(e) => write!(f, "write-ahead log: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for WalError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            WalError::NoSpace(e) | WalError::Io(e) => Some(e),
+        }
+    }
+}
+
+impl From<WalError> for io::Error {
+    fn from(e: WalError) -> io::Error {
+        match e {
+            WalError::NoSpace(e) | WalError::Io(e) => e,
+        }
+    }
+}
+
+/// What [`Wal::open`] calls for each record to replay: `(seq, payload)`.
+pub type Replay<'a> = &'a mut dyn FnMut(u64, &[u8]) -> Result<(), OpenError>;
+
+/// The write-ahead log of one store.
+#[derive(Debug)]
+pub struct Wal {
+    writer: Writer,
+}
+
+impl Wal {
+    /// Opens (creating if missing) the WAL directory `dir`, recovers, and
+    /// calls `replay(seq, payload)` for every valid record with
+    /// `seq > after_seq`, in sequence order. Returns the log positioned to
+    /// append after the last valid record.
+    ///
+    /// A torn record at the end of the log is cut. A bad record followed by
+    /// a valid later one, or a gap in sequences above `after_seq`, is
+    /// [`OpenError::Corrupt`] naming the file and offset; a file of an
+    /// unknown format version is [`OpenError::Version`]. If replay fails its
+    /// error is returned (records before it were already replayed).
+    pub fn open(
+        storage: Arc<dyn Storage>,
+        dir: &Path,
+        opts: WalOptions,
+        after_seq: u64,
+        replay: Replay<'_>,
+    ) -> Result<Wal, OpenError> {
+        if opts.file_size < MIN_FILE_SIZE {
+            return Err(OpenError::InvalidArgument(format!(
+                "WAL file size {} is below the minimum of {MIN_FILE_SIZE} bytes",
+                opts.file_size
+            )));
+        }
+        let Some(file_size) = opts.file_size.checked_next_multiple_of(format::ALIGN) else {
+            return Err(OpenError::InvalidArgument(format!("WAL file size {} is too large", opts.file_size)));
+        };
+        let state = recovery::recover(&*storage, dir, file_size, after_seq, replay)?;
+        Ok(Wal { writer: Writer::new(storage, dir, file_size, state) })
+    }
+
+    /// Sequence the next appended record gets (last valid seq + 1;
+    /// `after_seq + 1` if the log is empty).
+    pub fn next_seq(&self) -> u64 {
+        self.writer.next_seq()
+    }
+
+    /// Appends records with consecutive sequences starting at
+    /// [`Wal::next_seq`], in one write per file. Not durable until
+    /// [`Wal::sync`]. Returns the sequence of the first record.
+    ///
+    /// [`WalError::NoSpace`]: no space to create a new WAL file; nothing was
+    /// written and the log is unchanged and usable. [`WalError::Io`]:
+    /// anything else; the caller treats the log as failed.
+    pub fn append(&mut self, payloads: &[&[u8]]) -> Result<u64, WalError> {
+        self.writer.append(payloads)
+    }
+
+    /// fdatasync of the current file and of every file written since the
+    /// last sync. An error is final: the log refuses further work.
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.writer.sync()
+    }
+
+    /// Bytes of records in live WAL files (not yet trimmed): the backlog
+    /// that `max_wal_bytes` bounds.
+    pub fn backlog_bytes(&self) -> u64 {
+        self.writer.backlog_bytes()
+    }
+
+    /// Removes (or keeps one, to recycle) every WAL file all of whose
+    /// records have `seq <= upto`, never the file being appended to, and
+    /// syncs the directory.
+    pub fn trim(&mut self, upto: u64) -> io::Result<()> {
+        self.writer.trim(upto)
+    }
+}

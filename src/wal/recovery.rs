@@ -1,0 +1,293 @@
+//! Opening the log: reading every file in number order, replaying the valid
+//! records, and telling a torn tail (cut it) from corruption (refuse).
+//!
+//! The log is the records read file by file, each file from its header's
+//! first sequence, each record the next sequence. A file's records end at
+//! an all-zero record header (preallocated space, or the marker each append
+//! leaves), at the end of the file, at a stale record (sequence below the
+//! expected one: a leftover of a recycled file), or at a bad record.
+//!
+//! A bad record is a torn write only if nothing valid comes after it: no
+//! record with a later sequence (above what the checkpoint holds) in the
+//! rest of its file, and no later file continuing the log other than
+//! exactly where it stopped. Otherwise opening fails with
+//! [`OpenError::Corrupt`] naming the file and offset of the bad record: the
+//! records after it prove it was written and acknowledged, and cutting
+//! there would drop them.
+//!
+//! Sequences the checkpoint already holds (`<= after_seq`) are verified but
+//! not replayed, and a gap among them is no loss: it is tolerated.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+
+use crate::error::OpenError;
+use crate::storage::{File, OpenMode, Storage};
+
+use super::format::{
+    file_name, parse_file_name, parse_temp_name, HeaderError, ALIGN, FILE_HEADER_LEN, FORMAT_VERSION, SPARE_NAME,
+};
+use super::reader::{Entry, FileReader};
+use super::writer::{zero_range, LiveFile, WriterState};
+use super::Replay;
+
+/// Where the log may have ended at a bad record.
+#[derive(Debug)]
+struct BadEnd {
+    path: PathBuf,
+    offset: u64,
+    /// Bytes the bad record claims: zeroed if it is cut.
+    span: u64,
+    reason: &'static str,
+    /// The file number it is in.
+    number: u64,
+}
+
+/// A file after the end of the log (no valid records): recycled or removed.
+#[derive(Debug)]
+struct Orphan {
+    path: PathBuf,
+    /// Its length, if its header is good (it could become the spare).
+    reusable_len: Option<u64>,
+}
+
+/// The last file with valid records, kept open: it may become current.
+#[derive(Debug)]
+struct Last {
+    file: Box<dyn File>,
+    index: usize,
+}
+
+/// Recovers the log in `dir` (created if missing).
+pub fn recover(
+    storage: &dyn Storage,
+    dir: &Path,
+    file_size: u64,
+    after_seq: u64,
+    replay: Replay<'_>,
+) -> Result<WriterState, OpenError> {
+    storage.create_dir_all(dir)?;
+    let mut numbers = Vec::new();
+    let mut max_number = 0u64;
+    let mut dir_changed = false;
+    let mut spare: Option<u64> = None;
+    for name in storage.list_dir(dir)? {
+        if let Some(n) = parse_file_name(&name) {
+            numbers.push(n);
+            max_number = max_number.max(n);
+        } else if let Some(n) = parse_temp_name(&name) {
+            // A file whose creation did not finish: never part of the log.
+            storage.remove_file(&dir.join(&name))?;
+            dir_changed = true;
+            max_number = max_number.max(n);
+        } else if name == SPARE_NAME {
+            let path = dir.join(SPARE_NAME);
+            let len = storage.open(&path, OpenMode::Read)?.len()?;
+            if len >= file_size {
+                spare = Some(len);
+            } else {
+                // Too small to be reused at this file size.
+                storage.remove_file(&path)?;
+                dir_changed = true;
+            }
+        }
+    }
+    numbers.sort_unstable();
+
+    let mut scan =
+        Scan { after_seq, expected: None, pending_bad: None, live: Vec::new(), last: None, orphans: Vec::new() };
+    for (i, &number) in numbers.iter().enumerate() {
+        scan.file(storage, dir, number, i + 1 == numbers.len(), replay)?;
+    }
+    let Scan { expected, pending_bad, mut live, last, orphans, .. } = scan;
+
+    // Files after the last one with records hold nothing: the end of the log.
+    let last_index = last.as_ref().map(|l| l.index);
+    let mut orphans = orphans;
+    let tail = live.split_off(last_index.map_or(0, |i| i + 1));
+    orphans.extend(
+        tail.into_iter().map(|f| Orphan { path: dir.join(file_name(f.number)), reusable_len: Some(f.capacity) }),
+    );
+
+    let next_seq = expected.unwrap_or(0).max(after_seq.saturating_add(1));
+    let mut current = None;
+    if let Some(last) = last {
+        let tail_live = live.last().copied();
+        if let Some(tail_live) = tail_live {
+            // A bad record ending the last file with records is a torn tail:
+            // cut it, zeroing its bytes so no later recovery reads them.
+            if let Some(bad) = pending_bad.as_ref().filter(|b| b.number == tail_live.number) {
+                zero_range(&*last.file, bad.offset, bad.span)?;
+                last.file.sync_data()?;
+            }
+            if tail_live.end_seq == next_seq {
+                current = Some(last.file);
+            }
+        }
+    }
+
+    for orphan in orphans {
+        match orphan.reusable_len {
+            Some(len) if spare.is_none() && len == file_size => {
+                storage.rename(&orphan.path, &dir.join(SPARE_NAME))?;
+                spare = Some(len);
+            }
+            _ => storage.remove_file(&orphan.path)?,
+        }
+        dir_changed = true;
+    }
+    if dir_changed {
+        storage.sync_dir(dir)?;
+    }
+
+    Ok(WriterState {
+        files: live.into_iter().collect::<VecDeque<_>>(),
+        current,
+        next_seq,
+        next_number: max_number + 1,
+        spare,
+    })
+}
+
+/// The state of the scan across files.
+struct Scan {
+    after_seq: u64,
+    /// The sequence the log continues with: one past the last valid record.
+    expected: Option<u64>,
+    /// The first bad record not yet shown to be a file's harmless end.
+    pending_bad: Option<BadEnd>,
+    /// Files with a good header, in order.
+    live: Vec<LiveFile>,
+    last: Option<Last>,
+    orphans: Vec<Orphan>,
+}
+
+impl Scan {
+    fn file(
+        &mut self,
+        storage: &dyn Storage,
+        dir: &Path,
+        number: u64,
+        newest: bool,
+        replay: Replay<'_>,
+    ) -> Result<(), OpenError> {
+        let path = dir.join(file_name(number));
+        let file = storage.open(&path, OpenMode::ReadWrite)?;
+        let len = file.len()?;
+        let mut reader = FileReader::new(&*file, len);
+        let header = match reader.header()? {
+            Ok(h) => h,
+            Err(HeaderError::Version(found)) => {
+                return Err(OpenError::Version { path, found, supported: FORMAT_VERSION });
+            }
+            Err(HeaderError::Bad(reason)) => {
+                // A torn creation if it is the newest file and holds nothing.
+                let min_seq = self.expected.unwrap_or(0).max(self.after_seq.saturating_add(1));
+                let found = reader.find_valid(FILE_HEADER_LEN, min_seq)?;
+                if newest && found.is_none() {
+                    self.orphans.push(Orphan { path, reusable_len: None });
+                    return Ok(());
+                }
+                let reason = match found {
+                    Some((o, s)) => format!("{reason}; a valid record (sequence {s}) is at offset {o}"),
+                    None => format!("{reason}; later WAL files exist"),
+                };
+                return Err(OpenError::corrupt(path, 0, reason));
+            }
+        };
+        if header.number != number {
+            return Err(OpenError::corrupt(path, 0, format!("header names file number {}", header.number)));
+        }
+
+        let first_seq = header.first_seq;
+        let mut exp = first_seq;
+        let mut off = FILE_HEADER_LEN;
+        let mut count = 0u64;
+        let mut bad: Option<BadEnd> = None;
+        loop {
+            match reader.entry_at(off)? {
+                Entry::Record { seq, payload, size } => {
+                    if seq < exp {
+                        break; // stale: a leftover of the file's previous life
+                    }
+                    if seq > exp {
+                        return Err(OpenError::corrupt(
+                            &path,
+                            off,
+                            format!("expected sequence {exp}, found {seq}: records are missing"),
+                        ));
+                    }
+                    if count == 0 {
+                        self.continues(&path, first_seq)?;
+                    }
+                    if seq > self.after_seq {
+                        replay(seq, payload)?;
+                    }
+                    count += 1;
+                    off += size;
+                    let Some(next) = exp.checked_add(1) else {
+                        return Err(OpenError::corrupt(&path, off, "sequence overflow"));
+                    };
+                    exp = next;
+                }
+                Entry::Zero | Entry::Eof => break,
+                Entry::Bad { reason, span } => {
+                    let min_seq = exp.max(self.after_seq.saturating_add(1));
+                    if let Some((o, s)) = reader.find_valid(off + ALIGN, min_seq)? {
+                        return Err(OpenError::corrupt(
+                            &path,
+                            off,
+                            format!("{reason}, but a valid record (sequence {s}) follows at offset {o}"),
+                        ));
+                    }
+                    bad = Some(BadEnd { path: path.clone(), offset: off, span, reason, number });
+                    break;
+                }
+            }
+        }
+        drop(reader);
+
+        self.live.push(LiveFile { number, first_seq, end_seq: exp, end: off, capacity: len });
+        if count > 0 {
+            self.expected = Some(exp);
+            self.last = Some(Last { file, index: self.live.len() - 1 });
+        }
+        if self.pending_bad.is_none() {
+            self.pending_bad = bad;
+        }
+        Ok(())
+    }
+
+    /// Checks that a file whose first record is `first_seq` continues the
+    /// log: right where it stopped, or after a gap the checkpoint covers.
+    fn continues(&mut self, path: &Path, first_seq: u64) -> Result<(), OpenError> {
+        let covered = first_seq <= self.after_seq.saturating_add(1);
+        let ok = match self.expected {
+            Some(e) => first_seq == e || (first_seq > e && covered),
+            None => covered,
+        };
+        if ok {
+            // A bad record before is the harmless end of an earlier file.
+            self.pending_bad = None;
+            return Ok(());
+        }
+        if let Some(bad) = self.pending_bad.take() {
+            return Err(OpenError::corrupt(
+                bad.path,
+                bad.offset,
+                format!("{}, but valid records follow in {}", bad.reason, path.display()),
+            ));
+        }
+        let reason = match self.expected {
+            Some(e) if first_seq > e => {
+                format!("sequence gap: the log holds up to {}, this file starts at {first_seq}", e - 1)
+            }
+            Some(e) => format!("this file starts at sequence {first_seq}, but earlier files hold up to {}", e - 1),
+            None => format!(
+                "the log starts at sequence {first_seq}, but the checkpoint holds only up to {}",
+                self.after_seq
+            ),
+        };
+        Err(OpenError::corrupt(path, FILE_HEADER_LEN, reason))
+    }
+}

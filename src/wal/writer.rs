@@ -1,0 +1,488 @@
+//! Appending: placing records in files, creating (or recycling) and
+//! preallocating files before anything is written into them, syncing, and
+//! trimming.
+//!
+//! The rules that make a full disk harmless:
+//! - Every file is allocated to its full capacity when it is created, and
+//!   records are written only within it, so writing a record never needs
+//!   new space.
+//! - An append first creates every file it needs (header written, file and
+//!   directory synced), then writes records. If a file cannot be created
+//!   the ones created by this call are removed, nothing has been written,
+//!   and the append fails with [`WalError::NoSpace`].
+
+use std::collections::VecDeque;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::storage::{is_no_space, File, OpenMode, Storage};
+
+use super::format::{
+    encode_record, file_name, record_size, temp_name, FileHeader, FILE_HEADER_LEN, MAX_PAYLOAD_LEN, RECORD_HEADER_LEN,
+    RECORD_HEADER_USIZE, SPARE_NAME,
+};
+use super::WalError;
+
+/// The most buffer capacity kept between appends.
+const KEEP_BUF: usize = 1 << 20;
+
+/// A live WAL file (not yet trimmed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiveFile {
+    pub number: u64,
+    /// The header's first sequence.
+    pub first_seq: u64,
+    /// One past the sequence of its last record (`first_seq` if it has none).
+    pub end_seq: u64,
+    /// Offset just past its last record: where the next one goes.
+    pub end: u64,
+    /// Its length: records are written only below it.
+    pub capacity: u64,
+}
+
+impl LiveFile {
+    /// Bytes of records in the file.
+    pub fn record_bytes(&self) -> u64 {
+        self.end.saturating_sub(FILE_HEADER_LEN)
+    }
+}
+
+/// The state recovery hands to the writer.
+#[derive(Debug)]
+pub struct WriterState {
+    /// Live files in number (and sequence) order.
+    pub files: VecDeque<LiveFile>,
+    /// The last of `files`, open, when appends may continue in it: its
+    /// `end_seq` is `next_seq`. `None`: the next append starts a new file.
+    pub current: Option<Box<dyn File>>,
+    pub next_seq: u64,
+    pub next_number: u64,
+    /// Capacity of the spare file, if there is one.
+    pub spare: Option<u64>,
+}
+
+/// The appending side of the log.
+#[derive(Debug)]
+pub struct Writer {
+    storage: Arc<dyn Storage>,
+    dir: PathBuf,
+    file_size: u64,
+    files: VecDeque<LiveFile>,
+    current: Option<Box<dyn File>>,
+    /// The current file has writes not yet synced. Only the current file
+    /// ever does: an append that moves on to a new file syncs the one
+    /// before first.
+    current_dirty: bool,
+    next_seq: u64,
+    next_number: u64,
+    spare: Option<u64>,
+    backlog: u64,
+    /// Set by a failed write or sync: the log refuses further work, since
+    /// what is on disk is no longer known.
+    failed: bool,
+    buf: Vec<u8>,
+}
+
+/// Where a run of records of one append goes.
+#[derive(Debug)]
+struct Part {
+    /// Index into the new files of the append, or `None` for the current file.
+    new_file: Option<usize>,
+    /// Offset of the first record.
+    start: u64,
+    /// Payload indices `[first, last)`.
+    first: usize,
+    last: usize,
+    /// Bytes of records.
+    bytes: u64,
+}
+
+/// A file created by an append, before any record is written to it.
+#[derive(Debug)]
+struct Created {
+    live: LiveFile,
+    file: Box<dyn File>,
+    recycled: bool,
+}
+
+fn failed_error() -> io::Error {
+    io::Error::other("the write-ahead log failed earlier; reopen the store")
+}
+
+fn invalid(msg: &str) -> WalError {
+    WalError::Io(io::Error::new(io::ErrorKind::InvalidInput, msg.to_owned()))
+}
+
+impl Writer {
+    pub fn new(storage: Arc<dyn Storage>, dir: &Path, file_size: u64, state: WriterState) -> Writer {
+        let backlog = state.files.iter().map(LiveFile::record_bytes).sum();
+        Writer {
+            storage,
+            dir: dir.to_path_buf(),
+            file_size,
+            files: state.files,
+            current: state.current,
+            current_dirty: false,
+            next_seq: state.next_seq,
+            next_number: state.next_number,
+            spare: state.spare,
+            backlog,
+            failed: false,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    pub fn backlog_bytes(&self) -> u64 {
+        self.backlog
+    }
+
+    pub fn append(&mut self, payloads: &[&[u8]]) -> Result<u64, WalError> {
+        if self.failed {
+            return Err(WalError::Io(failed_error()));
+        }
+        let first_seq = self.next_seq;
+        if payloads.is_empty() {
+            return Ok(first_seq);
+        }
+        for p in payloads {
+            if p.is_empty() {
+                return Err(invalid("a WAL record cannot be empty"));
+            }
+            if p.len() as u64 > MAX_PAYLOAD_LEN {
+                return Err(invalid("a WAL record is larger than 4 GiB"));
+            }
+        }
+        if first_seq.checked_add(payloads.len() as u64).is_none() {
+            return Err(invalid("WAL sequence numbers are exhausted"));
+        }
+
+        let (parts, plans) = self.plan(payloads, first_seq);
+        let created = self.create_files(&plans).map_err(|e| self.creation_failed(e))?;
+        if let Err(e) = self.write_parts(payloads, first_seq, &parts, &created) {
+            self.undo_writes(&parts, &created);
+            self.failed = true;
+            return Err(WalError::Io(e));
+        }
+        self.commit(payloads.len(), &parts, created);
+        Ok(first_seq)
+    }
+
+    /// Places the records: in the current file while they fit, then in new
+    /// files of `file_size` (or bigger, for a record that needs it).
+    fn plan(&self, payloads: &[&[u8]], first_seq: u64) -> (Vec<Part>, Vec<LiveFile>) {
+        let mut parts: Vec<Part> = Vec::new();
+        let mut plans: Vec<LiveFile> = Vec::new();
+        let (mut off, mut cap) = match (&self.current, self.files.back()) {
+            (Some(_), Some(f)) => (f.end, f.capacity),
+            _ => (0, 0),
+        };
+        let mut have_part = false;
+        if self.current.is_some() {
+            parts.push(Part { new_file: None, start: off, first: 0, last: 0, bytes: 0 });
+            have_part = true;
+        }
+        for (i, p) in payloads.iter().enumerate() {
+            let size = record_size(p.len() as u64);
+            if !have_part || off.saturating_add(size) > cap {
+                let capacity = self.file_size.max(FILE_HEADER_LEN + size);
+                let seq = first_seq + i as u64;
+                plans.push(LiveFile {
+                    number: self.next_number + plans.len() as u64,
+                    first_seq: seq,
+                    end_seq: seq,
+                    end: FILE_HEADER_LEN,
+                    capacity,
+                });
+                parts.push(Part {
+                    new_file: Some(plans.len() - 1),
+                    start: FILE_HEADER_LEN,
+                    first: i,
+                    last: i,
+                    bytes: 0,
+                });
+                have_part = true;
+                off = FILE_HEADER_LEN;
+                cap = capacity;
+            }
+            if let Some(part) = parts.last_mut() {
+                part.last = i + 1;
+                part.bytes += size;
+            }
+            off += size;
+        }
+        parts.retain(|p| p.last > p.first);
+        (parts, plans)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Creates every planned file, durable and empty. On failure removes
+    /// the ones it made (best effort) and changes nothing else.
+    fn create_files(&mut self, plans: &[LiveFile]) -> io::Result<Vec<Created>> {
+        let mut created: Vec<Created> = Vec::with_capacity(plans.len());
+        for plan in plans {
+            match self.create_file(plan) {
+                Ok(c) => created.push(c),
+                Err(e) => {
+                    self.remove_created(created);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(created)
+    }
+
+    fn create_file(&mut self, plan: &LiveFile) -> io::Result<Created> {
+        let header = FileHeader { number: plan.number, first_seq: plan.first_seq }.encode();
+        let final_path = self.path(&file_name(plan.number));
+        if let Some(spare_cap) = self.spare {
+            if spare_cap >= plan.capacity {
+                match self.recycle(&header, &final_path) {
+                    Ok(file) => {
+                        self.spare = None;
+                        let live = LiveFile { capacity: spare_cap, ..*plan };
+                        return Ok(Created { live, file, recycled: true });
+                    }
+                    // The spare is gone: create a file instead.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => self.spare = None,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let tmp = self.path(&temp_name(plan.number));
+        // A leftover of an earlier failed attempt.
+        let _ = self.storage.remove_file(&tmp);
+        let file = self.storage.open(&tmp, OpenMode::CreateNew)?;
+        let mut renamed = false;
+        let res = (|| {
+            file.allocate(plan.capacity)?;
+            file.write_at(&header, 0)?;
+            file.sync_data()?;
+            self.storage.rename(&tmp, &final_path)?;
+            renamed = true;
+            self.storage.sync_dir(&self.dir)
+        })();
+        match res {
+            Ok(()) => Ok(Created { live: *plan, file, recycled: false }),
+            Err(e) => {
+                drop(file);
+                let _ = self.storage.remove_file(if renamed { &final_path } else { &tmp });
+                Err(e)
+            }
+        }
+    }
+
+    /// Turns the spare into the file `final_path`: new header (and a zero
+    /// record header after it, so the file reads as empty), synced, then
+    /// renamed into place and the directory synced.
+    fn recycle(&self, header: &[u8], final_path: &Path) -> io::Result<Box<dyn File>> {
+        let spare = self.path(SPARE_NAME);
+        let file = self.storage.open(&spare, OpenMode::ReadWrite)?;
+        let mut head = Vec::with_capacity(header.len() + RECORD_HEADER_USIZE);
+        head.extend_from_slice(header);
+        head.extend_from_slice(&[0u8; RECORD_HEADER_USIZE]);
+        file.write_at(&head, 0)?;
+        file.sync_data()?;
+        self.storage.rename(&spare, final_path)?;
+        if let Err(e) = self.storage.sync_dir(&self.dir) {
+            let _ = self.storage.rename(final_path, &spare);
+            return Err(e);
+        }
+        Ok(file)
+    }
+
+    /// Undoes the creations of a failed append (best effort): a recycled
+    /// file goes back to being the spare, a new one is removed.
+    fn remove_created(&mut self, created: Vec<Created>) {
+        if created.is_empty() {
+            return;
+        }
+        for c in created.into_iter().rev() {
+            drop(c.file);
+            let path = self.path(&file_name(c.live.number));
+            if c.recycled && self.spare.is_none() && self.storage.rename(&path, &self.path(SPARE_NAME)).is_ok() {
+                self.spare = Some(c.live.capacity);
+            } else {
+                let _ = self.storage.remove_file(&path);
+            }
+        }
+        let _ = self.storage.sync_dir(&self.dir);
+    }
+
+    fn creation_failed(&mut self, e: io::Error) -> WalError {
+        if is_no_space(&e) {
+            WalError::NoSpace(e)
+        } else {
+            self.failed = true;
+            WalError::Io(e)
+        }
+    }
+
+    /// Writes each part in one write: its records, then (if there is room)
+    /// an all-zero record header, so the log's end reads as a clean end even
+    /// in a recycled file full of old bytes.
+    ///
+    /// Before the first write into a new file, the file before it is synced
+    /// (once per rotation): otherwise a crash could keep the new file's
+    /// records and tear the old file's, which recovery must then report as
+    /// corruption (a bad record followed by valid ones).
+    fn write_parts(
+        &mut self,
+        payloads: &[&[u8]],
+        first_seq: u64,
+        parts: &[Part],
+        created: &[Created],
+    ) -> io::Result<()> {
+        let mut buf = std::mem::take(&mut self.buf);
+        let current_dirty = self.current_dirty;
+        let res = (|| {
+            let mut prev: Option<&Box<dyn File>> = None;
+            for part in parts {
+                if part.new_file.is_some() {
+                    match (prev, &self.current) {
+                        (Some(p), _) => p.sync_data()?,
+                        (None, Some(c)) if current_dirty => c.sync_data()?,
+                        _ => {}
+                    }
+                }
+                let (file, capacity) = match part.new_file {
+                    Some(i) => (&created[i].file, created[i].live.capacity),
+                    None => match (&self.current, self.files.back()) {
+                        (Some(f), Some(live)) => (f, live.capacity),
+                        _ => return Err(io::Error::other("WAL has no current file")),
+                    },
+                };
+                buf.clear();
+                for (i, p) in payloads.iter().enumerate().take(part.last).skip(part.first) {
+                    let len = u32::try_from(p.len()).map_err(|_| io::Error::other("WAL record too large"))?;
+                    encode_record(&mut buf, first_seq + i as u64, len, p);
+                }
+                if part.start + part.bytes + RECORD_HEADER_LEN <= capacity {
+                    buf.extend_from_slice(&[0u8; RECORD_HEADER_USIZE]);
+                }
+                file.write_at(&buf, part.start)?;
+                prev = Some(file);
+            }
+            Ok(())
+        })();
+        buf.clear();
+        buf.shrink_to(KEEP_BUF);
+        self.buf = buf;
+        res
+    }
+
+    /// After a failed write, zeroes what this append may have written to
+    /// the current file and removes the files it created, so that a reopen
+    /// does not replay records the caller was told failed (best effort).
+    fn undo_writes(&mut self, parts: &[Part], created: &[Created]) {
+        for part in parts.iter().filter(|p| p.new_file.is_none()) {
+            if let Some(f) = &self.current {
+                let _ = zero_range(&**f, part.start, part.bytes);
+            }
+        }
+        for c in created {
+            let _ = self.storage.remove_file(&self.path(&file_name(c.live.number)));
+        }
+        let _ = self.storage.sync_dir(&self.dir);
+    }
+
+    fn commit(&mut self, count: usize, parts: &[Part], created: Vec<Created>) {
+        let mut created: Vec<Option<Created>> = created.into_iter().map(Some).collect();
+        for part in parts {
+            let records = (part.last - part.first) as u64;
+            if let Some(i) = part.new_file {
+                let Some(c) = created.get_mut(i).and_then(Option::take) else { continue };
+                // The file before was synced by write_parts.
+                self.files.push_back(c.live);
+                self.current = Some(c.file);
+                self.next_number = self.next_number.max(c.live.number + 1);
+            }
+            if let Some(live) = self.files.back_mut() {
+                live.end += part.bytes;
+                live.end_seq += records;
+            }
+            self.current_dirty = true;
+            self.backlog += part.bytes;
+        }
+        self.next_seq += count as u64;
+    }
+
+    pub fn sync(&mut self) -> io::Result<()> {
+        if self.failed {
+            return Err(failed_error());
+        }
+        if self.current_dirty {
+            if let Some(f) = &self.current {
+                if let Err(e) = f.sync_data() {
+                    self.failed = true;
+                    return Err(e);
+                }
+            }
+            self.current_dirty = false;
+        }
+        Ok(())
+    }
+
+    pub fn trim(&mut self, upto: u64) -> io::Result<()> {
+        let mut changed = false;
+        let res = self.trim_files(upto, &mut changed);
+        if changed {
+            self.storage.sync_dir(&self.dir)?;
+        }
+        res
+    }
+
+    fn trim_files(&mut self, upto: u64, changed: &mut bool) -> io::Result<()> {
+        // When the checkpoint covers every record, retire the file being
+        // appended to as well (the next append starts a new one), so that a
+        // checkpoint always brings the backlog to zero and `max_wal_bytes`
+        // can be smaller than a WAL file. Its records are synced: the
+        // engine syncs every append before acknowledging it.
+        if self.current.is_some() && !self.current_dirty && self.next_seq <= upto.saturating_add(1) {
+            self.current = None;
+        }
+        loop {
+            // Never the file being appended to.
+            let keep = usize::from(self.current.is_some());
+            if self.files.len() <= keep {
+                return Ok(());
+            }
+            let Some(&f) = self.files.front() else { return Ok(()) };
+            // All of its records (up to end_seq - 1) are at or below upto.
+            if f.end_seq > upto.saturating_add(1) {
+                return Ok(());
+            }
+            let path = self.path(&file_name(f.number));
+            if self.spare.is_none() && f.capacity == self.file_size {
+                self.storage.rename(&path, &self.path(SPARE_NAME))?;
+                self.spare = Some(f.capacity);
+            } else {
+                self.storage.remove_file(&path)?;
+            }
+            *changed = true;
+            self.files.pop_front();
+            self.backlog = self.backlog.saturating_sub(f.record_bytes());
+        }
+    }
+}
+
+/// Writes zeros over `[offset, offset + len)`.
+pub fn zero_range(file: &dyn File, offset: u64, len: u64) -> io::Result<()> {
+    const CHUNK: u64 = 64 * 1024;
+    let zeros = [0u8; 64 * 1024];
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(CHUNK);
+        let n_usize = usize::try_from(n).map_err(|_| io::Error::other("chunk too large"))?;
+        file.write_at(&zeros[..n_usize], offset + done)?;
+        done += n;
+    }
+    Ok(())
+}
