@@ -1,55 +1,75 @@
-//! The linedb demo: reads `examples/sample.lp`, splits it into the batches
-//! its `# --- batch` comments mark, and checks each as a write would (parse,
-//! then validate against what earlier accepted batches stored), printing
-//! what it found. Run: `cargo run --example demo [FILE]`.
+//! The linedb demo: opens a store, writes the batches of
+//! `examples/sample.lp` (split at its `# --- batch` comments, each a write
+//! of its own), prints each answer, queries everything back, prints the
+//! store's status, closes it, and reopens it to show the data is still there.
+//!
+//! Run: `cargo run --example demo [FILE] [STORE_DIR]` (the store defaults to
+//! `demo-data/` and is emptied first).
 
 use std::process::ExitCode;
 
-use linedb::line_protocol::{Batch, Precision};
-use linedb::schema::{Limits, Schema};
-use linedb::validate::check_batch;
+use linedb::engine::{Engine, Options};
+use linedb::line_protocol::Precision;
 
 fn main() -> ExitCode {
-    let path = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/examples/sample.lp").to_owned());
-    let text = match std::fs::read(&path) {
-        Ok(t) => t,
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("demo: cannot read {path}: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    println!("linedb {} demo: checking the batches of {path}\n", env!("CARGO_PKG_VERSION"));
-    let mut schema = Schema::new();
-    let limits = Limits::default();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-    let (mut accepted, mut rejected) = (0, 0);
-    for (n, batch_text) in split_batches(&text).into_iter().enumerate() {
-        let mut batch = Batch::new();
-        match check_batch(batch_text, Precision::Nanosecond, now, &schema, &limits, &mut batch) {
-            Ok(valid) => {
-                accepted += 1;
-                println!("batch {}: 204, {} points", n + 1, valid.points);
-                for p in &valid.partitions {
-                    println!("  partition {:?} {}: {} points", p.measurement, p.day, p.lines.len());
-                }
-                for (table, day, field, ty) in &valid.changes.field_types {
-                    println!("  new field type: {table:?} {day} {field:?} = {}", ty.name());
-                }
-                schema.apply(&valid.changes);
-            }
-            Err(e) => {
-                rejected += 1;
-                println!("batch {}: 400 at line {}, nothing stored", n + 1, e.line());
-                println!("  {e}");
-            }
+            eprintln!("demo: {e}");
+            ExitCode::FAILURE
         }
     }
-    println!("\n{accepted} batches accepted, {rejected} rejected");
-    ExitCode::SUCCESS
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let path = args.next().unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/examples/sample.lp").to_owned());
+    let dir = args.next().unwrap_or_else(|| "demo-data".to_owned());
+    let text = std::fs::read(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let _ = std::fs::remove_dir_all(&dir);
+
+    println!("linedb {} demo: store {dir}, batches of {path}\n", env!("CARGO_PKG_VERSION"));
+    let db = Engine::open(&dir, Options::default())?;
+    db.create_database("demo")?;
+    for (n, batch) in split_batches(&text).into_iter().enumerate() {
+        let r = db.write("demo", batch, Precision::Nanosecond);
+        match r.status {
+            204 => println!("batch {}: 204, {} points written", n + 1, r.count),
+            _ => println!("batch {}: {} (line {}), nothing stored\n  {}", n + 1, r.status, r.error_line, r.message),
+        }
+    }
+    let r = db.write("nosuchdb", b"m f=1", Precision::Nanosecond);
+    println!("write to an unknown database: {} {}", r.status, r.message);
+
+    println!("\nquery, all measurements, all time:");
+    print_all(&db);
+
+    let s = db.stats();
+    println!(
+        "\nstatus: {} databases, {} partitions, {} points, {} WAL bytes, {} segment bytes, {} writes accepted, {} rejected, last sequence {}",
+        s.databases, s.partitions, s.points, s.wal_bytes, s.segment_bytes, s.writes_accepted, s.writes_rejected, s.last_sequence
+    );
+    for p in db.partitions("demo")? {
+        println!("  partition {:?} {}: {} points, {} bytes", p.measurement, p.day, p.points, p.bytes);
+    }
+    for (t, day) in [(1_732_492_800_000_000_000i64, "2024-11-25"), (1_732_665_600_000_000_000, "2024-11-27")] {
+        let ty = db.field_type("demo", "cpu", t, "cores")?;
+        println!("  field type of cpu.cores on {day}: {}", ty.map_or("not set", |t| t.name()));
+    }
+    db.close()?;
+
+    let db = Engine::open(&dir, Options::default())?;
+    println!("\nreopened: {} points", db.stats().points);
+    db.close()?;
+    Ok(())
+}
+
+fn print_all(db: &Engine) {
+    let r = db.query("demo", None, i64::MIN, i64::MAX, &mut |line| {
+        println!("  {}", String::from_utf8_lossy(line));
+        true
+    });
+    println!("  ({} lines, status {})", r.count, r.status);
 }
 
 /// Splits the file at lines starting `# --- batch`; each part keeps its own

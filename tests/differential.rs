@@ -655,9 +655,8 @@ fn name_too_long(r: &Round<'_>) -> Option<Verdict> {
         NameKind::Measurement => p.measurement.len() == len,
         NameKind::TagKey => p.tags.iter().any(|(k, _)| k.len() == len),
         NameKind::TagValue => p.tags.iter().any(|(_, v)| v.len() == len),
-        NameKind::FieldKey => {
-            p.fields.iter().any(|(k, v)| k.len() == len || matches!(v, Val::Str(s) if s.len() == len))
-        }
+        NameKind::FieldKey => p.fields.iter().any(|(k, _)| k.len() == len),
+        NameKind::StringValue => p.fields.iter().any(|(_, v)| matches!(v, Val::Str(s) if s.len() == len)),
     };
     (len > MAX_NAME_LEN && found).then_some(Verdict::Explained)
 }

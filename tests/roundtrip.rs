@@ -101,7 +101,7 @@ impl GenLine {
         let n = precision.nanos();
         match self.timestamp {
             Some(t) => t * n,
-            None => now - now.rem_euclid(n),
+            None => now.checked_sub(now.rem_euclid(n)).unwrap_or(now + (n - now.rem_euclid(n))),
         }
     }
 
@@ -336,12 +336,9 @@ fn precision() -> impl Strategy<Value = Precision> {
 }
 
 fn now() -> impl Strategy<Value = i64> {
-    // PARSER BUG (parser.rs, `parse`, not ours to fix): a write time within
-    // one precision unit of i64::MIN has no room to be truncated down to the
-    // precision; `parse` overflows (a panic in a debug build, a wrap in
-    // release). Excluded here: write times below the lowest whole second;
-    // pinned by `regression_default_time_near_i64_min` (ignored).
-    const LOWEST: i64 = i64::MIN / 1_000_000_000 * 1_000_000_000;
+    // Every write time, down to i64::MIN (where the floor to the precision
+    // is not representable: see `regression_default_time_near_i64_min`).
+    const LOWEST: i64 = i64::MIN;
     prop_oneof![Just(1_700_000_000_123_456_789i64), LOWEST..=i64::MAX]
 }
 
@@ -1063,17 +1060,15 @@ fn timestamps_in_nanoseconds() {
     assert_eq!(canon("m f=1   7  \r\n"), "m f=1 7");
 }
 
-/// PARSER BUG, reported, not fixed here (parser.rs belongs to another
-/// change): the write's time is truncated down to the precision without an
-/// overflow check, so a time within one precision unit of i64::MIN panics
-/// (debug) or wraps (release). Unreachable from a real clock. Run with
-/// `cargo test --test roundtrip -- --ignored` once parser.rs is fixed.
+/// A write time within one precision unit of i64::MIN once overflowed when
+/// truncated to the precision (found by `batch`'s generator).
 #[test]
-#[ignore = "parser.rs: default time near i64::MIN overflows when truncated to the precision"]
 fn regression_default_time_near_i64_min() {
     let mut b = Batch::new();
-    // Whatever the fix (an error or a clamp), it must not panic or wrap.
-    if parse(b"m f=1", Precision::Microsecond, i64::MIN, &mut b).is_ok() {
-        assert!(b.line(0).timestamp() <= i64::MIN + 1_000, "{}", b.line(0).timestamp());
-    }
+    // The floor is not representable: the next multiple up is taken, never a wrap.
+    parse(b"m f=1", Precision::Microsecond, i64::MIN, &mut b).unwrap();
+    assert_eq!(b.line(0).timestamp(), i64::MIN + 808);
+    assert_eq!(b.line(0).timestamp() % 1_000, 0);
+    parse(b"m f=1", Precision::Second, i64::MIN + 5, &mut b).unwrap();
+    assert_eq!(b.line(0).timestamp(), i64::MIN + 854_775_808);
 }

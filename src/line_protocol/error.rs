@@ -30,6 +30,8 @@ pub enum NameKind {
     TagKey,
     TagValue,
     FieldKey,
+    /// A string field value (only its length is limited).
+    StringValue,
 }
 
 impl NameKind {
@@ -39,6 +41,7 @@ impl NameKind {
             NameKind::TagKey => "tag key",
             NameKind::TagValue => "tag value",
             NameKind::FieldKey => "field key",
+            NameKind::StringValue => "string value",
         }
     }
 }

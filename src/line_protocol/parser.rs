@@ -28,7 +28,10 @@ pub fn parse<'a>(
     out: &mut Batch<'a>,
 ) -> Result<(), ParseError> {
     out.clear();
-    let default_time = default_time_ns - default_time_ns.rem_euclid(precision.nanos());
+    // Floor to the precision; within one unit of i64::MIN the floor is not
+    // representable, and the next multiple up is taken instead.
+    let rem = default_time_ns.rem_euclid(precision.nanos());
+    let default_time = default_time_ns.checked_sub(rem).unwrap_or(default_time_ns + (precision.nanos() - rem));
     match std::str::from_utf8(input) {
         Ok(text) => {
             out.input = text;
@@ -579,7 +582,7 @@ impl<'a> Parser<'a> {
         let raw = self.s.get(i + 1..j).unwrap_or("");
         let value = if escaped { Cow::Owned(unescape_string(raw)) } else { Cow::Borrowed(raw) };
         if value.len() > MAX_NAME_LEN {
-            return Err((ParseError::TooLong { at: here(), kind: NameKind::FieldKey, len: value.len() }, i));
+            return Err((ParseError::TooLong { at: here(), kind: NameKind::StringValue, len: value.len() }, i));
         }
         let end = j + 1;
         if !self.value_ends(end) {

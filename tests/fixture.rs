@@ -1,0 +1,99 @@
+//! Format stability: `tests/fixtures/store-v1/` is a store written by format
+//! version 1 (catalog, segments, and WAL records after the last checkpoint).
+//! This build must keep reading it; a format change must either keep this
+//! test passing or bump the version on purpose (and add a new fixture).
+//!
+//! To write the fixture again: `LINEDB_WRITE_FIXTURE=1 cargo test --test fixture`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use linedb::engine::{Engine, Options};
+use linedb::line_protocol::{FieldType, Precision};
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-v1")
+}
+
+fn fixture_options() -> Options {
+    Options { wal_file_bytes: 4096, segment_bytes: 4096, ..Options::default() }
+}
+
+const CHECKPOINTED: &str = "cpu,host=a,region=eu usage=1.5,cores=4i,up=true,name=\"gw \\\"1\\\"\" 1000\n\
+cpu,host=b usage=2 2000\n\
+mem,host=a used=10u -5\n";
+const AFTER: &str = "cpu,host=a usage=3.25 86400000000001\ncpu,host=a,region=eu usage=9 1000\n";
+
+const EXPECTED: [&str; 5] = [
+    "cpu,host=a,region=eu cores=4i,name=\"gw \\\"1\\\"\",up=true,usage=9 1000",
+    "cpu,host=b usage=2 2000",
+    "cpu,host=a usage=3.25 86400000000001",
+    "mem,host=a used=10u -5",
+    "other m=1i 7",
+];
+
+#[test]
+fn write_fixture() {
+    if std::env::var("LINEDB_WRITE_FIXTURE").is_err() {
+        return;
+    }
+    let dir = fixture();
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    let e = Engine::open(&dir, fixture_options()).unwrap();
+    e.create_database("db").unwrap();
+    e.create_database("second").unwrap();
+    assert_eq!(e.write_at("db", CHECKPOINTED.as_bytes(), Precision::Nanosecond, 0).status, 204);
+    assert_eq!(e.write_at("second", b"x y=1", Precision::Second, 3_000_000_000).status, 204);
+    e.checkpoint().unwrap();
+    assert_eq!(e.write_at("db", AFTER.as_bytes(), Precision::Nanosecond, 0).status, 204);
+    assert_eq!(e.write_at("db", b"other m=1i 7", Precision::Nanosecond, 0).status, 204);
+    // Dropped without close: the last two batches stay in the WAL only.
+    drop(e);
+    std::fs::remove_file(dir.join("LOCK")).unwrap();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_version_1_store_opens_and_answers() {
+    if std::env::var("LINEDB_WRITE_FIXTURE").is_ok() {
+        return;
+    }
+    let t = TempDir::new("fixture");
+    copy_dir(&fixture(), &t.store());
+    for opts in [fixture_options(), Options::default()] {
+        let e = Engine::open(t.store(), opts).unwrap();
+        assert_eq!(e.databases(), ["db", "second"]);
+        assert_eq!(all(&e, "db"), EXPECTED);
+        assert_eq!(all(&e, "second"), ["x y=1 3000000000"]);
+        assert_eq!(e.field_type("db", "cpu", 0, "cores").unwrap(), Some(FieldType::Integer));
+        assert_eq!(e.field_type("db", "mem", -5, "used").unwrap(), Some(FieldType::UInteger));
+        assert_eq!(e.field_type("db", "cpu", 86_400_000_000_001, "usage").unwrap(), Some(FieldType::Float));
+        assert_eq!(e.stats().points, 7);
+        // It takes writes and keeps them.
+        assert_eq!(write(&e, "db", "cpu,host=c usage=1 3000").status, 204);
+        let r = write(&e, "db", "cpu,host=c cores=1.5 3000");
+        assert_eq!(r.status, 400, "{}", r.message);
+        e.close().unwrap();
+        let e = Engine::open(t.store(), Options::default()).unwrap();
+        assert_eq!(all(&e, "db").len(), EXPECTED.len() + 1);
+        drop(e);
+        // Start the second round from the fixture again.
+        std::fs::remove_dir_all(t.store()).unwrap();
+        copy_dir(&fixture(), &t.store());
+    }
+}
