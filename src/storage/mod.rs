@@ -7,6 +7,7 @@
 //! a short fixed sequence of them), and none retries: after a failed sync the
 //! caller must assume the bytes it wrote are gone.
 
+pub mod fault;
 mod fs;
 
 use std::ffi::OsString;
@@ -14,6 +15,7 @@ use std::fmt;
 use std::io;
 use std::path::Path;
 
+pub use fault::FaultStorage;
 pub use fs::FsStorage;
 
 /// How [`Storage::open`] opens a file. Every mode but `Read` opens for
