@@ -56,6 +56,12 @@ fn crash_child() {
     }
 }
 
+/// The batch id of an `ack N` line. The test harness may print its own
+/// `test crash_child ... ` in front of the first one.
+fn ack_id(line: &str) -> Option<u64> {
+    line.split_once("ack ")?.1.trim().parse().ok()
+}
+
 /// Batch id → points of it in the store, checking each point is whole.
 fn stored(e: &Engine) -> BTreeMap<u64, usize> {
     let mut seen = BTreeSet::new();
@@ -99,8 +105,8 @@ fn kill_9_never_loses_an_acknowledged_batch_or_shows_part_of_one() {
         let mut acked = Vec::new();
         for line in BufReader::new(child.stdout.take().unwrap()).lines() {
             let Ok(line) = line else { break };
-            if let Some(id) = line.strip_prefix("ack ") {
-                acked.push(id.parse::<u64>().unwrap());
+            if let Some(id) = ack_id(&line) {
+                acked.push(id);
             }
         }
         acked_total += acked.len();
@@ -123,4 +129,32 @@ fn kill_9_never_loses_an_acknowledged_batch_or_shows_part_of_one() {
     }
     // The loop must have exercised real writes, not only early kills.
     assert!(acked_total as u64 > cycles, "only {acked_total} batches acknowledged in {cycles} cycles");
+}
+
+#[test]
+fn a_store_open_in_another_process_is_locked() {
+    let t = TempDir::new("locked");
+    let dir = t.store();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+        .env("LINEDB_CRASH_CHILD", &dir)
+        .env("LINEDB_CRASH_FIRST", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Once it has acknowledged a batch, it holds the store.
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.by_ref().find_map(|l| ack_id(&l.unwrap()));
+    assert_eq!(first, Some(1));
+    let r = Engine::open(&dir, options());
+    child.kill().unwrap();
+    let _ = child.wait();
+    match r {
+        Err(linedb::error::OpenError::Locked { dir: d }) => assert_eq!(d, dir),
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    // The lock dies with the process.
+    let e = Engine::open(&dir, options()).unwrap();
+    assert_eq!(stored(&e).get(&1), Some(&POINTS));
 }

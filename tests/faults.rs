@@ -156,3 +156,35 @@ fn a_failed_catalog_write_keeps_the_store_usable() {
     let e = Engine::open(t.store(), small_options()).unwrap();
     assert_eq!(all(&e, "db"), ["m f=1i 1", "m f=2i 2"]);
 }
+
+#[test]
+fn concurrent_writers_share_one_fdatasync() {
+    let t = TempDir::new("group");
+    let (fs, opts) = faulty();
+    let e = Engine::open(t.store(), Options { wal_file_bytes: 1 << 20, ..opts }).unwrap();
+    e.create_database("db").unwrap();
+    // A slow disk: while one writer's group syncs, the others queue up.
+    fs.delay(Op::Sync, "/wal/", std::time::Duration::from_millis(5));
+    fs.start_counting(Op::Sync, "/wal/");
+    const THREADS: usize = 8;
+    const WRITES: usize = 25;
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let e = &e;
+            s.spawn(move || {
+                for i in 0..WRITES {
+                    // Each thread's writes go to one point: the last one must win.
+                    let r = write(e, "db", &format!("m,t={t} v={i}i 1"));
+                    assert_eq!(r.status, 204, "{}", r.message);
+                }
+            });
+        }
+    });
+    let syncs = fs.count(Op::Sync, "/wal/");
+    let writes = (THREADS * WRITES) as u64;
+    assert!(syncs * 2 <= writes, "{syncs} WAL syncs for {writes} writes: no grouping");
+    // Writes of one thread were applied in the order it made them.
+    let expected: Vec<String> = (0..THREADS).map(|t| format!("m,t={t} v={}i 1", WRITES - 1)).collect();
+    assert_eq!(all(&e, "db"), expected);
+    assert_eq!(e.stats().points, writes);
+}
