@@ -182,6 +182,7 @@ fn concurrent_writers_share_one_fdatasync() {
     });
     let syncs = fs.count(Op::Sync, "/wal/");
     let writes = (THREADS * WRITES) as u64;
+    eprintln!("{syncs} WAL syncs for {writes} writes");
     assert!(syncs * 2 <= writes, "{syncs} WAL syncs for {writes} writes: no grouping");
     // Writes of one thread were applied in the order it made them.
     let expected: Vec<String> = (0..THREADS).map(|t| format!("m,t={t} v={}i 1", WRITES - 1)).collect();

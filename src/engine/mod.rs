@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::line_protocol::FieldType;
 use crate::partition::Day;
@@ -161,7 +161,9 @@ struct Inner {
     state: RwLock<State>,
     /// The commit lock: its holder is the leader and owns the WAL.
     writer: Mutex<Wal>,
-    queue: Mutex<Vec<Arc<write::Pending>>>,
+    queue: Mutex<write::CommitQueue>,
+    /// Signalled when a leader has answered its group.
+    answered: Condvar,
     /// Taken by a checkpoint, so two never run at once.
     checkpointing: Mutex<()>,
     failed: AtomicBool,

@@ -151,17 +151,39 @@ fn prepare(
     }))
 }
 
+/// Batches waiting for a leader, and whether one is at work.
+#[derive(Debug, Default)]
+pub struct CommitQueue {
+    pending: Vec<Arc<Pending>>,
+    leading: bool,
+}
+
+/// Queues the batch and waits for its answer, leading a group when no one
+/// else is. Followers sleep on a condition variable and all wake when their
+/// group is answered (rather than taking a lock one by one), so the next
+/// group forms while the current one syncs.
 fn commit(inner: &Inner, me: &Arc<Pending>) -> Answer {
-    inner.queue.lock().push(Arc::clone(me));
-    let mut wal = inner.writer.lock();
-    if let Some(a) = me.answer.lock().take() {
-        return a;
+    let mut q = inner.queue.lock();
+    q.pending.push(Arc::clone(me));
+    loop {
+        if let Some(a) = me.answer.lock().take() {
+            return a;
+        }
+        if !q.leading {
+            q.leading = true;
+            let group = std::mem::take(&mut q.pending);
+            drop(q);
+            {
+                let mut wal = inner.writer.lock();
+                lead(inner, &mut wal, &group);
+            }
+            q = inner.queue.lock();
+            q.leading = false;
+            inner.answered.notify_all();
+            continue;
+        }
+        inner.answered.wait(&mut q);
     }
-    let group: Vec<Arc<Pending>> = std::mem::take(&mut *inner.queue.lock());
-    lead(inner, &mut wal, &group);
-    drop(wal);
-    let answer = me.answer.lock().take();
-    answer.unwrap_or_else(|| Answer::Done(Outcome::error(500, "internal error: batch left unanswered")))
 }
 
 fn answer(p: &Pending, a: Answer) {

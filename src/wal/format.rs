@@ -131,6 +131,18 @@ pub struct RecordHeader {
     pub len: u32,
     pub seq: u64,
     pub crc: u32,
+    /// How many records before this one its append (its group) wrote: the
+    /// group's first sequence is `seq - group_back`. Recovery uses it to
+    /// tell a torn record of the last, unsynced group (whose later records
+    /// may have reached the disk before it) from damage to a synced one.
+    pub group_back: u32,
+}
+
+impl RecordHeader {
+    /// The first sequence of the append that wrote this record.
+    pub fn group_first(&self) -> u64 {
+        self.seq.saturating_sub(u64::from(self.group_back))
+    }
 }
 
 /// What a record header's 24 bytes are.
@@ -156,36 +168,39 @@ impl RecordHeader {
         if len == 0 {
             return HeaderCheck::Bad("record length is zero");
         }
-        if le_u32(&b[20..24]) != 0 {
-            return HeaderCheck::Bad("record header reserved bytes are not zero");
+        let seq = le_u64(&b[8..16]);
+        let group_back = le_u32(&b[20..24]);
+        if u64::from(group_back) > seq {
+            return HeaderCheck::Bad("record's group starts before sequence 0");
         }
-        HeaderCheck::Record(RecordHeader { len, seq: le_u64(&b[8..16]), crc: le_u32(&b[16..20]) })
+        HeaderCheck::Record(RecordHeader { len, seq, crc: le_u32(&b[16..20]), group_back })
     }
 
     /// Whether `payload` is the payload this header frames.
     pub fn verify(&self, payload: &[u8]) -> bool {
-        record_crc(self.len, self.seq, payload) == self.crc
+        record_crc(self.len, self.seq, self.group_back, payload) == self.crc
     }
 }
 
-/// The checksum of a record: length and sequence, then payload, so that an
-/// all-zero header (CRC32 of nothing is 0) never passes.
-pub fn record_crc(len: u32, seq: u64, payload: &[u8]) -> u32 {
+/// The checksum of a record: length, sequence and group offset, then
+/// payload, so that an all-zero header (CRC32 of nothing is 0) never passes.
+pub fn record_crc(len: u32, seq: u64, group_back: u32, payload: &[u8]) -> u32 {
     let mut h = crc32fast::Hasher::new();
     h.update(&len.to_le_bytes());
     h.update(&seq.to_le_bytes());
+    h.update(&group_back.to_le_bytes());
     h.update(payload);
     h.finalize()
 }
 
 /// Appends one framed record (header, payload, padding) to `out`. The
 /// caller has checked that the payload is non-empty and fits in a u32.
-pub fn encode_record(out: &mut Vec<u8>, seq: u64, len: u32, payload: &[u8]) {
+pub fn encode_record(out: &mut Vec<u8>, seq: u64, group_back: u32, len: u32, payload: &[u8]) {
     out.extend_from_slice(&RECORD_MAGIC.to_le_bytes());
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&seq.to_le_bytes());
-    out.extend_from_slice(&record_crc(len, seq, payload).to_le_bytes());
-    out.extend_from_slice(&[0u8; 4]);
+    out.extend_from_slice(&record_crc(len, seq, group_back, payload).to_le_bytes());
+    out.extend_from_slice(&group_back.to_le_bytes());
     out.extend_from_slice(payload);
     let pad = (ALIGN_USIZE - payload.len() % ALIGN_USIZE) % ALIGN_USIZE;
     out.extend_from_slice(&[0u8; ALIGN_USIZE][..pad]);
@@ -223,7 +238,7 @@ mod tests {
     #[test]
     fn record_framing() {
         let mut out = Vec::new();
-        encode_record(&mut out, 9, 5, b"hello");
+        encode_record(&mut out, 9, 0, 5, b"hello");
         assert_eq!(out.len() as u64, record_size(5));
         assert_eq!(out.len() % 8, 0);
         let mut hb = [0u8; RECORD_HEADER_USIZE];
@@ -236,7 +251,7 @@ mod tests {
         // A zero length is never a record, even with a matching checksum.
         let mut z = [0u8; RECORD_HEADER_USIZE];
         z[0..4].copy_from_slice(&RECORD_MAGIC.to_le_bytes());
-        z[16..20].copy_from_slice(&record_crc(0, 0, b"").to_le_bytes());
+        z[16..20].copy_from_slice(&record_crc(0, 0, 0, b"").to_le_bytes());
         assert!(matches!(RecordHeader::check(&z), HeaderCheck::Bad(_)));
     }
 

@@ -18,7 +18,7 @@ const WINDOW: u64 = 256 * 1024;
 #[derive(Debug)]
 pub enum Entry<'a> {
     /// A valid record (header and checksum).
-    Record { seq: u64, payload: &'a [u8], size: u64 },
+    Record { seq: u64, payload: &'a [u8], size: u64, group_first: u64 },
     /// An all-zero record header: the log ends here.
     Zero,
     /// No room for a record header before the end of the file.
@@ -100,19 +100,22 @@ impl<'f> FileReader<'f> {
             let span = size.min(room + RECORD_HEADER_LEN);
             return Ok(Entry::Bad { reason: "record checksum mismatch", span });
         }
-        Ok(Entry::Record { seq: h.seq, payload, size })
+        Ok(Entry::Record { seq: h.seq, payload, size, group_first: h.group_first() })
     }
 
     /// The first valid record at or after `from` (at multiples of
-    /// [`ALIGN`]) whose sequence is at least `min_seq`: proof, after a bad
-    /// record, that the bad one was not the end of the log.
-    pub fn find_valid(&mut self, from: u64, min_seq: u64) -> io::Result<Option<(u64, u64)>> {
+    /// [`ALIGN`]) whose sequence is at least `min_seq` and whose append
+    /// began after sequence `group_after`: proof, after a bad record, that
+    /// the bad one was not the end of the log. (A later record of the bad
+    /// record's own append proves nothing: that append was not synced, and
+    /// the disk may keep its pages in any order.)
+    pub fn find_valid(&mut self, from: u64, min_seq: u64, group_after: u64) -> io::Result<Option<(u64, u64)>> {
         let magic = RECORD_MAGIC.to_le_bytes();
         let mut off = align_up(from);
         while off.checked_add(RECORD_HEADER_LEN).is_some_and(|e| e <= self.len) {
             if self.bytes(off, 4)? == magic {
-                if let Entry::Record { seq, .. } = self.entry_at(off)? {
-                    if seq >= min_seq {
+                if let Entry::Record { seq, group_first, .. } = self.entry_at(off)? {
+                    if seq >= min_seq && group_first > group_after {
                         return Ok(Some((off, seq)));
                     }
                 }

@@ -8,8 +8,10 @@
 //! expected one: a leftover of a recycled file), or at a bad record.
 //!
 //! A bad record is a torn write only if nothing valid comes after it: no
-//! record with a later sequence (above what the checkpoint holds) in the
-//! rest of its file, and no later file continuing the log other than
+//! record of a later append with a later sequence (above what the
+//! checkpoint holds) in the rest of its file (records of its own append may
+//! have reached the disk before it: that append was never synced, so none
+//! of it was acknowledged), and no later file continuing the log other than
 //! exactly where it stopped. Otherwise opening fails with
 //! [`OpenError::Corrupt`] naming the file and offset of the bad record: the
 //! records after it prove it was written and acknowledged, and cutting
@@ -183,7 +185,7 @@ impl Scan {
             Err(HeaderError::Bad(reason)) => {
                 // A torn creation if it is the newest file and holds nothing.
                 let min_seq = self.expected.unwrap_or(0).max(self.after_seq.saturating_add(1));
-                let found = reader.find_valid(FILE_HEADER_LEN, min_seq)?;
+                let found = reader.find_valid(FILE_HEADER_LEN, min_seq, 0)?;
                 if newest && found.is_none() {
                     self.orphans.push(Orphan { path, reusable_len: None });
                     return Ok(());
@@ -206,7 +208,7 @@ impl Scan {
         let mut bad: Option<BadEnd> = None;
         loop {
             match reader.entry_at(off)? {
-                Entry::Record { seq, payload, size } => {
+                Entry::Record { seq, payload, size, .. } => {
                     if seq < exp {
                         break; // stale: a leftover of the file's previous life
                     }
@@ -233,7 +235,10 @@ impl Scan {
                 Entry::Zero | Entry::Eof => break,
                 Entry::Bad { reason, span } => {
                     let min_seq = exp.max(self.after_seq.saturating_add(1));
-                    if let Some((o, s)) = reader.find_valid(off + ALIGN, min_seq)? {
+                    // Only a record of a later append proves the bad one was
+                    // synced (an append is written only after the one
+                    // before it was synced).
+                    if let Some((o, s)) = reader.find_valid(off + ALIGN, min_seq, exp)? {
                         return Err(OpenError::corrupt(
                             &path,
                             off,

@@ -362,7 +362,10 @@ impl Writer {
                 buf.clear();
                 for (i, p) in payloads.iter().enumerate().take(part.last).skip(part.first) {
                     let len = u32::try_from(p.len()).map_err(|_| io::Error::other("WAL record too large"))?;
-                    encode_record(&mut buf, first_seq + i as u64, len, p);
+                    // Appends are at most a few thousand records (one per
+                    // batch of a commit group), far below u32::MAX.
+                    let back = u32::try_from(i).unwrap_or(u32::MAX);
+                    encode_record(&mut buf, first_seq + i as u64, back, len, p);
                 }
                 if part.start + part.bytes + RECORD_HEADER_LEN <= capacity {
                     buf.extend_from_slice(&[0u8; RECORD_HEADER_USIZE]);
