@@ -13,6 +13,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![warn(clippy::cast_possible_truncation)]
 
+pub mod auth;
 pub mod catalog;
 pub mod codec;
 pub mod engine;

@@ -17,6 +17,16 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-v1")
 }
 
+/// The token the fixture's catalog holds (a test secret, nothing else).
+fn token_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-v1.token")
+}
+
+/// A token revoked in the fixture's WAL.
+fn revoked_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-v1.revoked")
+}
+
 fn fixture_options() -> Options {
     Options { wal_file_bytes: 4096, segment_bytes: 4096, ..Options::default() }
 }
@@ -45,11 +55,16 @@ fn write_fixture() {
     let e = Engine::open(&dir, fixture_options()).unwrap();
     e.create_database("db").unwrap();
     e.create_database("second").unwrap();
+    let token = e.create_token("db", 3).unwrap();
+    std::fs::write(token_file(), &token).unwrap();
     assert_eq!(e.write_at("db", CHECKPOINTED.as_bytes(), Precision::Nanosecond, 0).status, 204);
     assert_eq!(e.write_at("second", b"x y=1", Precision::Second, 3_000_000_000).status, 204);
     e.checkpoint().unwrap();
     assert_eq!(e.write_at("db", AFTER.as_bytes(), Precision::Nanosecond, 0).status, 204);
     assert_eq!(e.write_at("db", b"other m=1i 7", Precision::Nanosecond, 0).status, 204);
+    let revoked = e.create_token("*", 2).unwrap();
+    e.revoke_token(&revoked).unwrap();
+    std::fs::write(revoked_file(), &revoked).unwrap();
     // Dropped without close: the last two batches stay in the WAL only.
     drop(e);
     std::fs::remove_file(dir.join("LOCK")).unwrap();
@@ -84,6 +99,11 @@ fn a_version_1_store_opens_and_answers() {
         assert_eq!(e.field_type("db", "mem", -5, "used").unwrap(), Some(FieldType::UInteger));
         assert_eq!(e.field_type("db", "cpu", 86_400_000_000_001, "usage").unwrap(), Some(FieldType::Float));
         assert_eq!(e.stats().points, 7);
+        let token = std::fs::read_to_string(token_file()).unwrap();
+        let revoked = std::fs::read_to_string(revoked_file()).unwrap();
+        assert_eq!(e.authorize(Some(&token), "db", linedb::auth::PERM_WRITE), Ok(()));
+        assert_eq!(e.authorize(Some(&token), "second", linedb::auth::PERM_READ).map_err(|o| o.status), Err(401));
+        assert_eq!(e.authorize(Some(&revoked), "db", linedb::auth::PERM_WRITE).map_err(|o| o.status), Err(401));
         // It takes writes and keeps them.
         assert_eq!(write(&e, "db", "cpu,host=c usage=1 3000").status, 204);
         let r = write(&e, "db", "cpu,host=c cores=1.5 3000");

@@ -11,9 +11,11 @@
 //! Body: sequence u64, next database id u32, then per database: id, name,
 //! next table id, tables (id, name), schema (tables; columns as table,
 //! name, kind; field types as table, day, field, type), partitions (table
-//! id, day, segments as number and durable length). Strings are a u32
+//! id, day, segments as number and durable length); then tokens (SHA-256
+//! hash, database or `*`, permissions). Strings are a u32
 //! length and UTF-8; counts are u32.
 
+use crate::auth::StoredToken;
 use crate::codec::{Dec, Enc};
 use crate::partition::Day;
 use crate::schema::{ColumnKind, FieldType, SchemaChanges};
@@ -50,6 +52,10 @@ pub fn encode(c: &CatalogData) -> Vec<u8> {
             }
         }
     }
+    e.len(c.tokens.len());
+    for t in &c.tokens {
+        encode_token(&mut e, t);
+    }
     let body = e.buf;
     let mut out = Vec::with_capacity(HEADER_LEN + body.len());
     out.extend_from_slice(&MAGIC);
@@ -61,6 +67,18 @@ pub fn encode(c: &CatalogData) -> Vec<u8> {
     out.extend_from_slice(&h.finalize().to_le_bytes());
     out.extend_from_slice(&body);
     out
+}
+
+pub fn encode_token(e: &mut Enc, t: &StoredToken) {
+    e.buf.extend_from_slice(&t.hash);
+    e.str(&t.database);
+    e.u32(t.perms);
+}
+
+pub fn decode_token(d: &mut Dec<'_>) -> Option<StoredToken> {
+    let mut hash = [0u8; 32];
+    hash.copy_from_slice(d.take(32)?);
+    Some(StoredToken { hash, database: d.str()?.to_owned(), perms: d.u32()? })
 }
 
 pub fn encode_schema(e: &mut Enc, s: &SchemaChanges) {
@@ -149,7 +167,7 @@ pub fn decode(bytes: &[u8]) -> Result<CatalogData, DecodeError> {
 }
 
 fn decode_body(d: &mut Dec<'_>) -> Option<CatalogData> {
-    let mut c = CatalogData { seq: d.u64()?, next_db_id: d.u32()?, databases: Vec::new() };
+    let mut c = CatalogData { seq: d.u64()?, next_db_id: d.u32()?, databases: Vec::new(), tokens: Vec::new() };
     for _ in 0..d.count(16)? {
         let mut db = DatabaseData { id: d.u32()?, name: d.str()?.to_owned(), next_table_id: d.u32()?, ..Default::default() };
         for _ in 0..d.count(8)? {
@@ -166,6 +184,9 @@ fn decode_body(d: &mut Dec<'_>) -> Option<CatalogData> {
             db.partitions.push(PartitionData { table_id, day, segments });
         }
         c.databases.push(db);
+    }
+    for _ in 0..d.count(40)? {
+        c.tokens.push(decode_token(d)?);
     }
     Some(c)
 }
@@ -191,6 +212,7 @@ mod tests {
                 schema,
                 partitions: vec![PartitionData { table_id: 1, day: Day(-1), segments: vec![(1, 4096), (2, 100)] }],
             }],
+            tokens: vec![StoredToken { hash: [7; 32], database: "*".into(), perms: 3 }],
         }
     }
 

@@ -14,9 +14,10 @@ pub use format::{decode, encode, FORMAT_VERSION};
 
 /// The schema encoding, shared with WAL records.
 pub mod format_schema {
-    pub use super::format::{decode_schema, encode_schema};
+    pub use super::format::{decode_schema, decode_token, encode_schema, encode_token};
 }
 
+use crate::auth::StoredToken;
 use crate::partition::Day;
 use crate::schema::SchemaChanges;
 
@@ -27,6 +28,8 @@ pub struct CatalogData {
     pub seq: u64,
     pub next_db_id: u32,
     pub databases: Vec<DatabaseData>,
+    /// Tokens, as hashes.
+    pub tokens: Vec<StoredToken>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]

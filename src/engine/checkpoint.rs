@@ -16,7 +16,12 @@ pub fn run(inner: &Inner) -> Result<(), Error> {
     // A snapshot under the read lock: no group is half applied in it.
     let (mut cat, segments) = {
         let st = inner.state.read();
-        let mut cat = CatalogData { seq: st.applied_seq, next_db_id: st.next_db_id, databases: Vec::new() };
+        let mut cat = CatalogData {
+            seq: st.applied_seq,
+            next_db_id: st.next_db_id,
+            databases: Vec::new(),
+            tokens: st.tokens.clone(),
+        };
         let mut segments: Vec<Vec<Vec<Arc<Segment>>>> = Vec::new();
         for db in st.dbs.values() {
             let mut d = DatabaseData {

@@ -29,6 +29,7 @@ use crate::line_protocol::FieldType;
 use crate::partition::Day;
 use crate::schema::{Limits, SchemaView};
 use crate::storage::{FsStorage, LockGuard, Storage};
+use crate::auth;
 use crate::wal::Wal;
 
 pub use record::Record;
@@ -36,6 +37,9 @@ pub use record::Record;
 /// Settings of an open store.
 #[derive(Clone, Debug)]
 pub struct Options {
+    /// With it, [`Engine::write_as`] and [`Engine::query_as`] need no token
+    /// (C: `LINEDB_OPEN_NO_AUTH`).
+    pub no_auth: bool,
     /// Un-checkpointed WAL bytes, the new batch included, above which
     /// writes answer 503. Default 1 GiB.
     pub max_wal_bytes: u64,
@@ -53,6 +57,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
+            no_auth: false,
             max_wal_bytes: 1 << 30,
             limits: Limits::default(),
             segment_bytes: 64 << 20,
@@ -166,8 +171,13 @@ struct Inner {
     answered: Condvar,
     /// Taken by a checkpoint, so two never run at once.
     checkpointing: Mutex<()>,
+    /// Taken while creating a database: the check that the name is free
+    /// and the id it gets hold until the creation is applied.
+    creating: Mutex<()>,
     failed: AtomicBool,
     failure: Mutex<String>,
+    /// Set when closing starts: writes answer 503 from then on.
+    closing: AtomicBool,
     wal_bytes: AtomicU64,
     writes_accepted: AtomicU64,
     writes_rejected: AtomicU64,
@@ -210,31 +220,113 @@ impl Engine {
     /// Checkpoints and closes. The lock is released when this returns,
     /// whatever the result.
     pub fn close(self) -> Result<(), Error> {
+        self.shut_down()
+    }
+
+    /// The work of [`Engine::close`] for a caller that shares the engine
+    /// (the C layer): from now on writes answer 503; then checkpoints. The
+    /// lock is released when the engine is dropped.
+    pub fn shut_down(&self) -> Result<(), Error> {
+        self.inner.closing.store(true, Ordering::Release);
         if self.inner.failed.load(Ordering::Acquire) {
             return Err(self.inner.failed_error());
         }
         self.checkpoint()
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.inner.dir
+    /// Makes a token with `perms` ([`auth::PERM_READ`], [`auth::PERM_WRITE`]
+    /// or both) on `database` (or `*`: every database, also ones created
+    /// later), durably. The database need not exist yet. Returns the token;
+    /// only its hash is stored.
+    pub fn create_token(&self, database: &str, perms: u32) -> Result<String, Error> {
+        if database != auth::ANY_DATABASE {
+            check_database_name(database)?;
+        }
+        if perms == 0 || perms & !auth::PERM_ALL != 0 {
+            return Err(Error::InvalidArgument(format!(
+                "permissions {perms:#x}: give LINEDB_PERM_READ (1), LINEDB_PERM_WRITE (2) or both"
+            )));
+        }
+        let token = auth::generate().map_err(|e| Error::Io(std::io::Error::other(format!("random source: {e}"))))?;
+        let stored = auth::StoredToken { hash: auth::hash(&token), database: database.to_owned(), perms };
+        self.log_and_apply(&record::encode_create_token(&stored), |st| st.tokens.push(stored.clone()))?;
+        Ok(token)
     }
 
-    /// Creates a database, durably.
-    pub fn create_database(&self, name: &str) -> Result<(), Error> {
-        check_database_name(name)?;
+    /// Revokes a token, durably; it is refused from the next call on.
+    pub fn revoke_token(&self, token: &str) -> Result<(), Error> {
+        if !auth::is_well_formed(token) {
+            return Err(Error::InvalidArgument("malformed token".into()));
+        }
+        let h = auth::hash(token);
+        if auth::find(&self.inner.state.read().tokens, &h).is_none() {
+            return Err(Error::NotFound("unknown or already revoked token".into()));
+        }
+        self.log_and_apply(&record::encode_revoke_token(&h), |st| st.tokens.retain(|t| t.hash != h))
+    }
+
+    /// Checks a token for `perm` on `database`: `Err` is the 401 answer.
+    /// API.md's order: token, then permission (a database that does not
+    /// exist is the caller's next check, 404).
+    pub fn authorize(&self, token: Option<&str>, database: &str, perm: u32) -> Result<(), Outcome> {
+        if self.inner.opts.no_auth {
+            return Ok(());
+        }
+        let token = match token {
+            None | Some("") => return Err(Outcome::error(401, "missing token")),
+            Some(t) => t,
+        };
+        if !auth::is_well_formed(token) {
+            return Err(Outcome::error(401, "malformed token"));
+        }
+        let st = self.inner.state.read();
+        let Some(t) = auth::find(&st.tokens, &auth::hash(token)) else {
+            return Err(Outcome::error(401, "unknown or revoked token"));
+        };
+        if !t.allows(database, perm) {
+            let what = if perm == auth::PERM_WRITE { "write" } else { "read" };
+            return Err(Outcome::error(401, format!("token may not {what} database {database:?}")));
+        }
+        Ok(())
+    }
+
+    /// [`Engine::write`] for a caller presenting `token` (C's `linedb_write`).
+    pub fn write_as(
+        &self,
+        database: &str,
+        token: Option<&str>,
+        lines: &[u8],
+        precision: crate::line_protocol::Precision,
+    ) -> Outcome {
+        if let Err(out) = self.authorize(token, database, auth::PERM_WRITE) {
+            self.inner.writes_rejected.fetch_add(1, Ordering::Relaxed);
+            return out;
+        }
+        self.write(database, lines, precision)
+    }
+
+    /// [`Engine::query`] for a caller presenting `token` (C's `linedb_query`).
+    pub fn query_as(
+        &self,
+        database: &str,
+        token: Option<&str>,
+        measurement: Option<&str>,
+        start_ns: i64,
+        end_ns: i64,
+        f: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Outcome {
+        if let Err(out) = self.authorize(token, database, auth::PERM_READ) {
+            return out;
+        }
+        self.query(database, measurement, start_ns, end_ns, f)
+    }
+
+    /// Appends one record that is not a batch, syncs, and applies it.
+    fn log_and_apply(&self, payload: &[u8], apply: impl FnOnce(&mut State)) -> Result<(), Error> {
         let inner = &self.inner;
         let mut wal = inner.writer.lock();
         inner.check_failed()?;
-        let id = {
-            let st = inner.state.read();
-            if st.dbs.contains_key(name) {
-                return Err(Error::AlreadyExists(format!("database {name:?} exists")));
-            }
-            st.next_db_id.max(1)
-        };
-        let payload = record::encode_create_database(id, name);
-        let seq = match wal.append(&[&payload]) {
+        let seq = match wal.append(&[payload]) {
             Ok(seq) => seq,
             Err(crate::wal::WalError::NoSpace(e)) => return Err(Error::Io(e)),
             Err(e) => return Err(inner.fail(format!("WAL append: {e}"))),
@@ -244,10 +336,31 @@ impl Engine {
         }
         inner.wal_bytes.store(wal.backlog_bytes(), Ordering::Relaxed);
         let mut st = inner.state.write();
-        st.dbs.insert(name.to_owned(), state::Database::new(id, name.to_owned()));
-        st.next_db_id = id + 1;
+        apply(&mut st);
         st.applied_seq = seq;
         Ok(())
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Creates a database, durably.
+    pub fn create_database(&self, name: &str) -> Result<(), Error> {
+        check_database_name(name)?;
+        // Under the commit lock, so two creations cannot take one id.
+        let _one = self.inner.creating.lock();
+        let id = {
+            let st = self.inner.state.read();
+            if st.dbs.contains_key(name) {
+                return Err(Error::AlreadyExists(format!("database {name:?} exists")));
+            }
+            st.next_db_id.max(1)
+        };
+        self.log_and_apply(&record::encode_create_database(id, name), |st| {
+            st.dbs.insert(name.to_owned(), state::Database::new(id, name.to_owned()));
+            st.next_db_id = id + 1;
+        })
     }
 
     /// Database names, sorted.

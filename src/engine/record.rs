@@ -7,16 +7,21 @@
 //! |---|---|
 //! | 1 create database | database id u32, name |
 //! | 2 batch | database id u32; new tables (id u32, name); schema changes; blocks (table id u32, day i32, rows u32, min time i64, max time i64, body) |
+//! | 3 create token | SHA-256 of the token, database or `*`, permissions u32 |
+//! | 4 revoke token | SHA-256 of the token |
 
 use std::ops::Range;
 
-use crate::catalog::format_schema::{decode_schema, encode_schema};
+use crate::auth::StoredToken;
+use crate::catalog::format_schema::{decode_schema, decode_token, encode_schema, encode_token};
 use crate::codec::{Dec, Enc};
 use crate::partition::Day;
 use crate::schema::SchemaChanges;
 
 const KIND_CREATE_DATABASE: u8 = 1;
 const KIND_BATCH: u8 = 2;
+const KIND_CREATE_TOKEN: u8 = 3;
+const KIND_REVOKE_TOKEN: u8 = 4;
 
 /// One partition's rows of a batch.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +39,22 @@ pub struct BlockRef {
 pub enum Record {
     CreateDatabase { id: u32, name: String },
     Batch { db_id: u32, new_tables: Vec<(u32, String)>, changes: SchemaChanges, blocks: Vec<BlockRef> },
+    CreateToken(StoredToken),
+    RevokeToken { hash: [u8; 32] },
+}
+
+pub fn encode_create_token(t: &StoredToken) -> Vec<u8> {
+    let mut e = Enc::default();
+    e.u8(KIND_CREATE_TOKEN);
+    encode_token(&mut e, t);
+    e.buf
+}
+
+pub fn encode_revoke_token(hash: &[u8; 32]) -> Vec<u8> {
+    let mut e = Enc::default();
+    e.u8(KIND_REVOKE_TOKEN);
+    e.buf.extend_from_slice(hash);
+    e.buf
 }
 
 pub fn encode_create_database(id: u32, name: &str) -> Vec<u8> {
@@ -130,6 +151,12 @@ pub fn decode(payload: &[u8]) -> Option<Record> {
             }
             Record::Batch { db_id, new_tables, changes, blocks }
         }
+        KIND_CREATE_TOKEN => Record::CreateToken(decode_token(&mut d)?),
+        KIND_REVOKE_TOKEN => {
+            let mut hash = [0u8; 32];
+            hash.copy_from_slice(d.take(32)?);
+            Record::RevokeToken { hash }
+        }
         _ => return None,
     };
     d.is_empty().then_some(rec)
@@ -164,6 +191,14 @@ mod tests {
         for cut in 0..payload.len() {
             assert_eq!(decode(&payload[..cut]), None);
         }
+    }
+
+    #[test]
+    fn token_records_round_trip() {
+        let t = StoredToken { hash: [9; 32], database: "*".into(), perms: 2 };
+        assert_eq!(decode(&encode_create_token(&t)), Some(Record::CreateToken(t)));
+        assert_eq!(decode(&encode_revoke_token(&[4; 32])), Some(Record::RevokeToken { hash: [4; 32] }));
+        assert_eq!(decode(&encode_revoke_token(&[4; 32])[..20]), None);
     }
 
     #[test]

@@ -40,7 +40,12 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     let lock = storage.try_lock(&dir.join(LOCK_FILE))?.ok_or_else(|| OpenError::Locked { dir: dir.to_owned() })?;
 
     let cat = catalog::load(storage.as_ref(), dir)?.unwrap_or_default();
-    let mut st = State { next_db_id: cat.next_db_id.max(1), applied_seq: cat.seq, ..State::default() };
+    let mut st = State {
+        next_db_id: cat.next_db_id.max(1),
+        applied_seq: cat.seq,
+        tokens: cat.tokens.clone(),
+        ..State::default()
+    };
     for d in &cat.databases {
         let mut db = Database::new(d.id, d.name.clone());
         db.next_table_id = d.next_table_id.max(1);
@@ -83,6 +88,8 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
         queue: Mutex::new(Default::default()),
         answered: parking_lot::Condvar::new(),
         checkpointing: Mutex::new(()),
+        creating: Mutex::new(()),
+        closing: AtomicBool::new(false),
         failed: AtomicBool::new(false),
         failure: Mutex::new(String::new()),
         wal_bytes: AtomicU64::new(wal_bytes),
@@ -157,6 +164,12 @@ fn replay(
     let rec = record::decode(payload).ok_or_else(|| ReplayError::Bad("does not decode".into()))?;
     st.applied_seq = seq;
     match rec {
+        Record::CreateToken(t) => {
+            if !st.tokens.iter().any(|x| x.hash == t.hash) {
+                st.tokens.push(t);
+            }
+        }
+        Record::RevokeToken { hash } => st.tokens.retain(|t| t.hash != hash),
         Record::CreateDatabase { id, name } => {
             st.next_db_id = st.next_db_id.max(id + 1);
             st.dbs.entry(name.clone()).or_insert_with(|| Database::new(id, name));

@@ -23,6 +23,8 @@ pub struct State {
     pub schema_version: u64,
     /// The last WAL sequence applied.
     pub applied_seq: u64,
+    /// Tokens, as hashes (revoked ones are removed).
+    pub tokens: Vec<crate::auth::StoredToken>,
 }
 
 #[derive(Debug)]

@@ -65,6 +65,9 @@ pub fn write(inner: &Inner, database: &str, lines: &[u8], precision: Precision, 
     if inner.failed.load(Ordering::Acquire) {
         return Outcome::error(500, inner.failed_error().to_string());
     }
+    if inner.closing.load(Ordering::Acquire) {
+        return Outcome::unavailable("the store is closing");
+    }
     let mut batch = Batch::new();
     let parsed = line_protocol::parse(lines, precision, now_ns, &mut batch);
     loop {
