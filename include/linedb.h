@@ -29,6 +29,29 @@
 #define LINEDB_MESSAGE_MAX 1024
 
 /**
+ * `linedb_options.flags`: writes and queries need no token.
+ */
+#define LINEDB_OPEN_NO_AUTH 1
+
+/**
+ * Permission to query a database (linedb_create_token's perms).
+ */
+#define LINEDB_PERM_READ 1
+
+/**
+ * Permission to write a database (linedb_create_token's perms).
+ */
+#define LINEDB_PERM_WRITE 2
+
+/**
+ * A buffer this large always holds a token and its NUL. A token today is
+ * "ldb_" and 40 characters of [0-9A-Za-z] (45 bytes with the NUL); anything
+ * else is malformed. Tokens compare exactly (case matters), in constant
+ * time.
+ */
+#define LINEDB_TOKEN_BUF 128
+
+/**
  * The result of every call but `linedb_write` and `linedb_query`.
  *
  * The values are fixed numbers: new codes may be added, none is ever
@@ -74,30 +97,6 @@ typedef enum linedb_code {
 } linedb_code;
 
 /**
- * The unit of the timestamps in a batch given to `linedb_write`.
- *
- * The values are fixed numbers (see `linedb_code`).
- */
-typedef enum linedb_precision {
-  /**
-   * Timestamps in nanoseconds since the Unix epoch.
-   */
-  LINEDB_PRECISION_NANOSECOND = 0,
-  /**
-   * Timestamps in microseconds since the Unix epoch.
-   */
-  LINEDB_PRECISION_MICROSECOND = 1,
-  /**
-   * Timestamps in milliseconds since the Unix epoch.
-   */
-  LINEDB_PRECISION_MILLISECOND = 2,
-  /**
-   * Timestamps in seconds since the Unix epoch.
-   */
-  LINEDB_PRECISION_SECOND = 3,
-} linedb_precision;
-
-/**
  * The type of a field in one partition, as `linedb_field_type_get` reports
  * it.
  *
@@ -130,6 +129,180 @@ typedef enum linedb_field_type {
   LINEDB_FIELD_BOOLEAN = 5,
 } linedb_field_type;
 
+/**
+ * The unit of the timestamps in a batch given to `linedb_write`.
+ *
+ * The values are fixed numbers (see `linedb_code`).
+ */
+typedef enum linedb_precision {
+  /**
+   * Timestamps in nanoseconds since the Unix epoch.
+   */
+  LINEDB_PRECISION_NANOSECOND = 0,
+  /**
+   * Timestamps in microseconds since the Unix epoch.
+   */
+  LINEDB_PRECISION_MICROSECOND = 1,
+  /**
+   * Timestamps in milliseconds since the Unix epoch.
+   */
+  LINEDB_PRECISION_MILLISECOND = 2,
+  /**
+   * Timestamps in seconds since the Unix epoch.
+   */
+  LINEDB_PRECISION_SECOND = 3,
+} linedb_precision;
+
+/**
+ * An open store, from `linedb_open` to `linedb_close`. Opaque: C sees
+ * only pointers to it.
+ *
+ * Thread-safe: any number of threads may call into one handle at once.
+ */
+typedef struct linedb linedb;
+
+/**
+ * How a store is opened. Set `struct_size` to `sizeof(linedb_options)`
+ * (`linedb_options_init` does): the library reads only that many bytes, so
+ * a program built against an older, smaller struct keeps working (the
+ * fields it lacks take their defaults). Fields may be added at the end,
+ * never removed or reordered.
+ */
+typedef struct linedb_options {
+  /**
+   * `sizeof(linedb_options)`; set by `linedb_options_init`. At least 8
+   * (`struct_size` and `flags`), else `LINEDB_ERR_INVALID_ARGUMENT`.
+   */
+  uint32_t struct_size;
+  /**
+   * `LINEDB_OPEN_NO_AUTH`: writes and queries need no token. Other bits
+   * are an invalid argument.
+   */
+  uint32_t flags;
+  /**
+   * Un-checkpointed WAL, the new batch included, above this: writes get
+   * 503. Default (and 0) 1 GiB. Checkpoints run long before it; it bounds
+   * disk use when they cannot keep up.
+   */
+  uint64_t max_wal_bytes;
+  /**
+   * Columns of a table (time, tags and fields); default 250, as InfluxDB
+   * Clustered. 0 means the default.
+   */
+  uint32_t max_columns_per_table;
+  /**
+   * Tables (measurements) of a database; default 500, as InfluxDB
+   * Clustered. 0 means the default.
+   */
+  uint32_t max_tables_per_database;
+} linedb_options;
+
+/**
+ * What a failing call reports, in a struct the caller owns: the code it
+ * returned and a message saying what failed and why (the file and errno,
+ * the name, the argument).
+ *
+ * A successful call leaves it untouched. Its size never changes; new
+ * information comes through new functions.
+ */
+typedef struct linedb_error {
+  /**
+   * The code the call returned.
+   */
+  linedb_code code;
+  /**
+   * NUL-terminated UTF-8, cut to fit at a character boundary.
+   */
+  char message[LINEDB_MESSAGE_MAX];
+} linedb_error;
+
+/**
+ * The answer to linedb_write or linedb_query, as InfluxDB Clustered gives
+ * it over HTTP. Filled completely by every call that is given one. Its
+ * size never changes; new information comes through new functions.
+ */
+typedef struct linedb_result {
+  /**
+   * 204 written | 200 query done | 400 | 401 | 404 | 500 | 503 (the value
+   * the call returned).
+   */
+  uint16_t status;
+  /**
+   * With 503: seconds after which to try again (at least 1); else 0.
+   */
+  uint32_t retry_after_secs;
+  /**
+   * Write: points in the batch, before de-duplication (0 unless 204).
+   * Query: lines delivered, the one that stopped it included.
+   */
+  uint64_t count;
+  /**
+   * With 400: the 1-based number of the first rejected line, else 0.
+   */
+  uint64_t error_line;
+  /**
+   * "" on success; else what failed and why (with 400, the rejected line
+   * quoted). NUL-terminated UTF-8, cut to fit at a character boundary.
+   */
+  char message[LINEDB_MESSAGE_MAX];
+} linedb_result;
+
+/**
+ * Called by linedb_query with each line: ctx as given to linedb_query, the
+ * line (len bytes, NOT NUL-terminated, no trailing newline; valid only
+ * during the call: copy what you keep). Return 0 to go on, non-zero to
+ * stop. It must not unwind or longjmp out of the library. It may call the
+ * library, this handle included (no lock is held while it runs), but not
+ * linedb_close on this handle.
+ */
+typedef int (*linedb_line_fn)(void *ctx, const char *line, size_t len);
+
+/**
+ * The store's status, filled by linedb_stats_get. Set struct_size to
+ * sizeof(linedb_stats): the library writes only that many bytes, so a
+ * program built against an older, smaller struct keeps working. Fields may
+ * be added at the end, never removed or reordered.
+ */
+typedef struct linedb_stats {
+  /**
+   * The caller sets sizeof(linedb_stats); at least 16 (struct_size and
+   * databases). The library never writes it.
+   */
+  uint32_t struct_size;
+  /**
+   * Databases.
+   */
+  uint64_t databases;
+  /**
+   * Partitions (measurement and UTC day), over every database.
+   */
+  uint64_t partitions;
+  /**
+   * Points as stored, before de-duplication.
+   */
+  uint64_t points;
+  /**
+   * Un-checkpointed WAL bytes.
+   */
+  uint64_t wal_bytes;
+  /**
+   * Bytes used in segment files.
+   */
+  uint64_t segment_bytes;
+  /**
+   * Writes answered 204 since open.
+   */
+  uint64_t writes_accepted;
+  /**
+   * Writes answered anything else since open.
+   */
+  uint64_t writes_rejected;
+  /**
+   * The sequence of the last durable batch.
+   */
+  uint64_t last_sequence;
+} linedb_stats;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -155,6 +328,335 @@ const char *linedb_version(void);
  * Threading: callable from any thread at any time.
  */
 const char *linedb_code_name(linedb_code code);
+
+/**
+ * Fills `*opts` with the defaults: `struct_size` = sizeof(linedb_options),
+ * flags 0, max_wal_bytes 1 GiB, max_columns_per_table 250,
+ * max_tables_per_database 500. Does nothing when opts is NULL.
+ *
+ * Ownership: opts is the caller's, written and not kept.
+ * Threading: callable from any thread at any time.
+ *
+ * # Safety
+ *
+ * opts is NULL or points to a writable `linedb_options` of this header.
+ */
+void linedb_options_init(struct linedb_options *opts);
+
+/**
+ * Opens the store in the directory dir, creating dir if it does not exist
+ * (its parent must), takes its lock and recovers it: segments are verified
+ * and WAL records after the last checkpoint replayed.
+ *
+ * - dir: NUL-terminated UTF-8 path, read during the call only.
+ * - opts: NULL for the defaults, or options with struct_size set (see
+ *   linedb_options); read during the call only.
+ * - out: where the new handle goes; set to NULL on failure. The handle is
+ *   the caller's and must be freed with linedb_close, once.
+ * - err: NULL, or filled on failure (untouched on success).
+ *
+ * Returns LINEDB_OK; LINEDB_ERR_INVALID_ARGUMENT (dir or out NULL, dir not
+ * UTF-8, bad struct_size or flags, dir not a directory); LINEDB_ERR_LOCKED
+ * (another handle, in this process or another, holds dir);
+ * LINEDB_ERR_IO (the OS refused, e.g. the parent is missing; the message
+ * names the file and errno); LINEDB_ERR_CORRUPT (damage recovery cannot
+ * repair without losing acknowledged data; the message names the file and
+ * offset); LINEDB_ERR_VERSION (files of an unknown format version);
+ * LINEDB_ERR_INTERNAL (a bug).
+ *
+ * Threading: callable from any thread; the handle may be used from any
+ * number of threads at once.
+ *
+ * # Safety
+ *
+ * dir is NULL or a NUL-terminated string; opts NULL or at least its
+ * struct_size readable bytes; out NULL or a writable pointer; err NULL or a
+ * writable linedb_error.
+ */
+enum linedb_code linedb_open(const char *dir,
+                             const struct linedb_options *opts,
+                             struct linedb **out,
+                             struct linedb_error *err);
+
+/**
+ * Closes a store: from now on writes answer 503; then it checkpoints
+ * (segments made durable, WAL trimmed), waits for calls still running on
+ * other threads, unmaps the files, releases the lock and frees the handle.
+ * The handle is freed whatever the answer: do not use it again.
+ *
+ * - db: a handle from linedb_open, or NULL (then nothing happens and the
+ *   answer is LINEDB_OK). Ownership passes to the library.
+ * - err: NULL, or filled on failure (untouched on success).
+ *
+ * Returns LINEDB_OK; LINEDB_ERR_IO (the checkpoint failed, or the store had
+ * failed earlier; what was acknowledged is in the WAL and is replayed on
+ * the next open); LINEDB_ERR_INTERNAL (an earlier call on the handle hit an
+ * internal error, or this one did; the checkpoint is skipped).
+ *
+ * Threading: calling linedb_close while other calls on the same handle are
+ * running, or after it, is the caller's error (the handle is freed), with
+ * one allowance: a linedb_write already running when linedb_close starts
+ * may answer 503 ("closing"), and linedb_close waits for it to return.
+ *
+ * # Safety
+ *
+ * db is NULL or a handle from linedb_open not yet closed; err NULL or a
+ * writable linedb_error.
+ */
+enum linedb_code linedb_close(struct linedb *db, struct linedb_error *err);
+
+/**
+ * Creates a database, durably.
+ *
+ * - db: an open handle.
+ * - name: NUL-terminated UTF-8, 1 to 64 bytes, no '/'; read during the
+ *   call only.
+ * - err: NULL, or filled on failure (untouched on success).
+ *
+ * Returns LINEDB_OK; LINEDB_ERR_INVALID_ARGUMENT (db or name NULL, name
+ * not UTF-8 or breaking the rules); LINEDB_ERR_ALREADY_EXISTS;
+ * LINEDB_ERR_IO (the OS refused, or the store failed earlier and must be
+ * reopened); LINEDB_ERR_INTERNAL.
+ *
+ * Threading: callable from any thread, concurrently with any call but
+ * linedb_close.
+ *
+ * # Safety
+ *
+ * db NULL or an open handle; name NULL or NUL-terminated; err NULL or a
+ * writable linedb_error.
+ */
+enum linedb_code linedb_create_database(struct linedb *db,
+                                        const char *name,
+                                        struct linedb_error *err);
+
+/**
+ * Creates a token, durably (only its SHA-256 hash is stored), and writes
+ * it, NUL-terminated, into token_out.
+ *
+ * - db: an open handle.
+ * - database: the database name the token is for, or "*" for every
+ *   database (also ones created later); it need not exist yet.
+ * - perms: LINEDB_PERM_READ, LINEDB_PERM_WRITE or both (OR-ed); anything
+ *   else is an invalid argument.
+ * - token_out, token_out_len: the caller's buffer; at least 45 bytes
+ *   (LINEDB_TOKEN_BUF always suffices), else LINEDB_ERR_INVALID_ARGUMENT
+ *   and no token is created. Untouched on failure.
+ * - err: NULL, or filled on failure (untouched on success).
+ *
+ * Returns LINEDB_OK; LINEDB_ERR_INVALID_ARGUMENT (NULL pointer, bad name,
+ * bad perms, buffer too small); LINEDB_ERR_IO (the OS refused, or the
+ * store failed earlier); LINEDB_ERR_INTERNAL.
+ *
+ * Threading: callable from any thread, concurrently with any call but
+ * linedb_close.
+ *
+ * # Safety
+ *
+ * db NULL or an open handle; database NULL or NUL-terminated; token_out
+ * NULL or token_out_len writable bytes; err NULL or a writable
+ * linedb_error.
+ */
+enum linedb_code linedb_create_token(struct linedb *db,
+                                     const char *database,
+                                     uint32_t perms,
+                                     char *token_out,
+                                     size_t token_out_len,
+                                     struct linedb_error *err);
+
+/**
+ * Revokes a token, durably: it is refused (401) from the next call on.
+ *
+ * - db: an open handle.
+ * - token: NUL-terminated, as linedb_create_token wrote it; read during
+ *   the call only.
+ * - err: NULL, or filled on failure (untouched on success).
+ *
+ * Returns LINEDB_OK; LINEDB_ERR_INVALID_ARGUMENT (NULL, not UTF-8, or a
+ * malformed token); LINEDB_ERR_NOT_FOUND (unknown or already revoked);
+ * LINEDB_ERR_IO (the OS refused, or the store failed earlier);
+ * LINEDB_ERR_INTERNAL.
+ *
+ * Threading: callable from any thread, concurrently with any call but
+ * linedb_close.
+ *
+ * # Safety
+ *
+ * db NULL or an open handle; token NULL or NUL-terminated; err NULL or a
+ * writable linedb_error.
+ */
+enum linedb_code linedb_revoke_token(struct linedb *db,
+                                     const char *token,
+                                     struct linedb_error *err);
+
+/**
+ * Writes a batch of line protocol to a database: validates the whole
+ * batch, then makes it durable (WAL fsync) and queryable, then answers 204.
+ * The first rejected line rejects the batch: 400, nothing of it is stored.
+ * Lines without a timestamp get the current time.
+ *
+ * - db: an open handle.
+ * - database: NUL-terminated UTF-8 name.
+ * - token: NUL-terminated token with write permission on database; NULL
+ *   or "" is a missing token (401) unless the store was opened with
+ *   LINEDB_OPEN_NO_AUTH, which skips the check.
+ * - lines, len: the batch, len bytes, not NUL-terminated; NULL only with
+ *   len 0. An empty batch, or one of only blank and comment lines, is 204
+ *   with count 0.
+ * - precision: the unit of the timestamps; any other value is 400.
+ * - result: NULL, or filled completely (message "" on success).
+ *   Every pointer is read during the call only; nothing is kept.
+ *
+ * Returns the status, also in result->status:
+ * 204 written (count = points in the batch);
+ * 400 a NULL or non-UTF-8 argument, an unknown precision, or the first
+ *     malformed or rejected line (error_line is its 1-based number, message
+ *     quotes it and says why: syntax, a field type other than the
+ *     partition's, a limit);
+ * 401 token missing, malformed, unknown, revoked, or without write
+ *     permission on database;
+ * 404 the database does not exist (and the token may write it);
+ * 500 an internal failure: an I/O error, a failed fsync (the store then
+ *     answers 500 until reopened), a caught panic (the handle then answers
+ *     500 / LINEDB_ERR_INTERNAL to every call but linedb_close);
+ * 503 the store cannot take writes now: no space, the WAL backlog over
+ *     max_wal_bytes, or closing; retry_after_secs >= 1. Nothing stored.
+ *
+ * Threading: any number of threads may write through one handle at once;
+ * batches are applied in the order they are acknowledged.
+ *
+ * # Safety
+ *
+ * db is NULL or an open handle; database and token NULL or NUL-terminated;
+ * lines NULL or len readable bytes; result NULL or a writable
+ * linedb_result.
+ */
+uint16_t linedb_write(struct linedb *db,
+                      const char *database,
+                      const char *token,
+                      const char *lines,
+                      size_t len,
+                      linedb_precision precision,
+                      struct linedb_result *result);
+
+/**
+ * Streams the points stored in database with start_ns <= time < end_ns as
+ * canonical line protocol, one line per call of fn: tags sorted by key,
+ * fields sorted by key (bytewise); integers with i, unsigned with u;
+ * floats as the shortest decimal that reads back to the same double,
+ * without exponent; booleans true/false; strings with \ and " escaped;
+ * names escaped; timestamp in nanoseconds. Points with the same
+ * measurement, tag set and timestamp are one point (the later write wins
+ * field by field). Order: by measurement, then time, then series key.
+ *
+ * - db: an open handle.
+ * - database: NUL-terminated UTF-8 name.
+ * - token: token with read permission on database; NULL or "" is a missing
+ *   token (401) unless the store was opened with LINEDB_OPEN_NO_AUTH.
+ * - measurement: NUL-terminated UTF-8, or NULL for every measurement.
+ * - fn, ctx: the callback (not NULL) and what it gets as ctx; ctx is the
+ *   caller's, passed through untouched.
+ * - result: NULL, or filled completely; count = lines delivered, the one
+ *   that stopped it included.
+ *   Every pointer is used during the call only; nothing is kept.
+ *
+ * Returns the status, also in result->status: 200 done (or stopped by fn);
+ * 400 a NULL or non-UTF-8 argument (fn NULL included); 401 token missing,
+ * malformed, unknown, revoked or without read permission; 404 no such
+ * database; 500 the store failed, or an internal error.
+ *
+ * Threading: any number of threads may query and write one handle at once;
+ * a query sees whole batches only. fn runs on the calling thread.
+ *
+ * # Safety
+ *
+ * db is NULL or an open handle; database, token and measurement NULL or
+ * NUL-terminated; fn NULL or a function of this type; result NULL or a
+ * writable linedb_result.
+ */
+uint16_t linedb_query(struct linedb *db,
+                      const char *database,
+                      const char *token,
+                      const char *measurement,
+                      int64_t start_ns,
+                      int64_t end_ns,
+                      linedb_line_fn fn,
+                      void *ctx,
+                      struct linedb_result *result);
+
+/**
+ * Fills *out with the store's status, writing only the fields that lie
+ * wholly within out->struct_size bytes (struct_size itself is not written).
+ *
+ * - db: an open handle.
+ * - out: the caller's struct, struct_size set; written during the call
+ *   only.
+ * - err: NULL, or filled on failure (untouched on success).
+ *
+ * Returns LINEDB_OK; LINEDB_ERR_INVALID_ARGUMENT (db or out NULL,
+ * struct_size below 16); LINEDB_ERR_INTERNAL.
+ *
+ * Threading: callable from any thread, concurrently with any call but
+ * linedb_close; the figures are a snapshot.
+ *
+ * # Safety
+ *
+ * db NULL or an open handle; out NULL or struct_size writable bytes,
+ * aligned for linedb_stats; err NULL or a writable linedb_error.
+ */
+enum linedb_code linedb_stats_get(struct linedb *db,
+                                  struct linedb_stats *out,
+                                  struct linedb_error *err);
+
+/**
+ * Writes to *out the type field has in the partition of measurement that
+ * time_ns falls in (partitions are per measurement and UTC day), or
+ * LINEDB_FIELD_NONE when it has none there yet.
+ *
+ * - db: an open handle.
+ * - database, measurement, field: NUL-terminated UTF-8, read during the
+ *   call only.
+ * - out: the caller's; written on success only.
+ * - err: NULL, or filled on failure (untouched on success).
+ *
+ * Returns LINEDB_OK; LINEDB_ERR_INVALID_ARGUMENT (a NULL or non-UTF-8
+ * argument); LINEDB_ERR_NOT_FOUND (no such database); LINEDB_ERR_INTERNAL.
+ *
+ * Threading: callable from any thread, concurrently with any call but
+ * linedb_close.
+ *
+ * # Safety
+ *
+ * db NULL or an open handle; the strings NULL or NUL-terminated; out NULL
+ * or a writable linedb_field_type; err NULL or a writable linedb_error.
+ */
+enum linedb_code linedb_field_type_get(struct linedb *db,
+                                       const char *database,
+                                       const char *measurement,
+                                       int64_t time_ns,
+                                       const char *field,
+                                       enum linedb_field_type *out,
+                                       struct linedb_error *err);
+
+/**
+ * Makes every segment durable and trims the WAL (what linedb_close does
+ * before it releases the store). Writes run on meanwhile.
+ *
+ * - db: an open handle.
+ * - err: NULL, or filled on failure (untouched on success).
+ *
+ * Returns LINEDB_OK; LINEDB_ERR_INVALID_ARGUMENT (db NULL); LINEDB_ERR_IO
+ * (the OS refused, e.g. a failed msync or fsync, which fails the store
+ * until it is reopened; or it failed earlier); LINEDB_ERR_INTERNAL.
+ *
+ * Threading: callable from any thread, concurrently with any call but
+ * linedb_close; two checkpoints run one after the other.
+ *
+ * # Safety
+ *
+ * db NULL or an open handle; err NULL or a writable linedb_error.
+ */
+enum linedb_code linedb_checkpoint(struct linedb *db, struct linedb_error *err);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -11,7 +11,7 @@
 //! directory, not built again. Cargo's JSON messages then say where the
 //! shared and static library are.
 //!
-//! Missing tools (`cc`, `c++`, `make`, `nm`) fail the test loudly; it never
+//! Missing tools (`cc`, `c++`, `make`, `nm`, `pkg-config`) fail the test loudly; it never
 //! skips.
 
 // A test fails by panicking, helpers included.
@@ -25,7 +25,7 @@ const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 
 #[test]
 fn c_tests_pass_against_the_shared_and_the_static_library() {
-    for tool in ["cc", "c++", "make", "nm"] {
+    for tool in ["cc", "c++", "make", "nm", "pkg-config"] {
         require_tool(tool);
     }
 
@@ -49,13 +49,21 @@ fn c_tests_pass_against_the_shared_and_the_static_library() {
         output.status
     );
 
-    // Each C program ends with "N passed, M failed": three programs ran
-    // (shared, static, C++), each with some checks and no failure.
+    // Each C program ends with "N passed, M failed": seven programs ran
+    // (test_version and test_api, each against the shared and the static
+    // library; the C++ one; test_version built with pkg-config against an
+    // installed copy, shared and static), each with some checks and no
+    // failure.
     let summaries: Vec<(u64, u64)> = stdout.lines().filter_map(summary).collect();
     assert_eq!(
         summaries.len(),
-        3,
-        "expected 3 C test programs to report, got {summaries:?}"
+        7,
+        "expected 7 C test programs to report, got {summaries:?}"
+    );
+    // Then the quickstart example (examples/quickstart.c) ran to its end.
+    assert!(
+        stdout.lines().any(|line| line.trim() == "quickstart: ok"),
+        "examples/quickstart.c did not report success"
     );
     for (passed, failed) in summaries {
         assert!(
@@ -65,8 +73,42 @@ fn c_tests_pass_against_the_shared_and_the_static_library() {
     }
 }
 
+/// The ctypes binding example (`examples/python/`) passes its own tests
+/// against the library this `cargo test` built. Skipped, saying so, only
+/// when `python3` cannot be run (CI installs it).
+#[test]
+fn python_binding_example_passes() {
+    let available = Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !available {
+        eprintln!("SKIPPED: python3 is not installed; examples/python was not tested");
+        return;
+    }
+    let libdir = build_library();
+    let output = run(Command::new("python3")
+        .arg(Path::new(MANIFEST_DIR).join("examples/python/test_linedb.py"))
+        .env("LINEDB_LIB", libdir.join("liblinedb.so"))
+        .env("PYTHONDONTWRITEBYTECODE", "1"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
+    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "examples/python/test_linedb.py failed: {}",
+        output.status
+    );
+    let summaries: Vec<(u64, u64)> = stdout.lines().filter_map(summary).collect();
+    assert!(
+        matches!(summaries.as_slice(), [(passed, 0)] if *passed > 0),
+        "expected one \"N passed, 0 failed\" line, got {summaries:?}"
+    );
+}
+
 /// The header declares only names of the C API: every macro, type, enum
-/// value and function starts with `LINEDB_` or `linedb_`.
+/// value and function starts with `LINEDB_` or `linedb_` (or is `linedb`,
+/// the handle).
 #[test]
 fn header_declares_only_linedb_names() {
     let path = Path::new(MANIFEST_DIR).join("include/linedb.h");
@@ -80,6 +122,23 @@ fn header_declares_only_linedb_names() {
         "linedb_code",
         "LINEDB_ERR_LOCKED",
         "linedb_version",
+        "linedb",
+        "linedb_options",
+        "linedb_open",
+        "linedb_close",
+        "linedb_create_database",
+        "linedb_create_token",
+        "linedb_revoke_token",
+        "linedb_result",
+        "linedb_write",
+        "linedb_line_fn",
+        "linedb_query",
+        "linedb_stats",
+        "linedb_stats_get",
+        "linedb_field_type_get",
+        "linedb_checkpoint",
+        "LINEDB_OPEN_NO_AUTH",
+        "LINEDB_TOKEN_BUF",
     ] {
         assert!(
             names.iter().any(|n| n == expected),
@@ -88,7 +147,10 @@ fn header_declares_only_linedb_names() {
     }
     let foreign: Vec<&String> = names
         .iter()
-        .filter(|name| !(name.starts_with("linedb_") || name.starts_with("LINEDB_")))
+        .filter(|name| {
+            // `linedb` itself is the opaque handle of API.md.
+            !(name.as_str() == "linedb" || name.starts_with("linedb_") || name.starts_with("LINEDB_"))
+        })
         .collect();
     assert!(
         foreign.is_empty(),
@@ -257,7 +319,7 @@ fn require_tool(tool: &str) {
     assert!(
         ok,
         "`{tool}` is required for the C API tests and cannot be run: install it \
-         (Debian: apt-get install gcc g++ make binutils)"
+         (Debian: apt-get install gcc g++ make binutils pkg-config)"
     );
 }
 

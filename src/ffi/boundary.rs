@@ -50,6 +50,14 @@ impl OnPanic for *const c_char {
     }
 }
 
+/// Functions answering an HTTP-like status (`linedb_write`,
+/// `linedb_query`) answer 500.
+impl OnPanic for u16 {
+    fn on_panic() -> Self {
+        500
+    }
+}
+
 impl OnPanic for () {
     fn on_panic() -> Self {}
 }

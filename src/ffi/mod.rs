@@ -7,9 +7,17 @@
 //!
 //! - Every name starts with `linedb_` (types, functions) or `LINEDB_`
 //!   (constants, enum values); Rust items carry the C name verbatim.
-//! - An exported function is `#[unsafe(no_mangle)] pub extern "C"` and its
-//!   whole body runs inside [`boundary::guard`] (or `guard_with`): no panic
-//!   reaches C, a caught one answers `LINEDB_ERR_INTERNAL` / status 500.
+//! - An exported function is `#[unsafe(no_mangle)] pub extern "C"` (`pub
+//!   unsafe extern "C"` when it takes pointers) and its whole body runs
+//!   inside [`boundary::guard`] (or `guard_with`; a call on a handle through
+//!   `handle::call` / `handle::call_status`, which also poison the handle
+//!   after a caught panic): no panic reaches C, a caught one answers
+//!   `LINEDB_ERR_INTERNAL` / status 500.
+//! - One concept per file: `handle` (the opaque `linedb`, options, open,
+//!   close), `tokens` (databases and tokens), `write`, `query`, `status`
+//!   (stats, field types, checkpoint), `error` (`linedb_error`, engine
+//!   errors to codes), `result` (`linedb_result`), `strings` (C strings and
+//!   caller-owned buffers).
 //! - A C enum never arrives in Rust as a Rust enum: C may pass any integer,
 //!   and a Rust enum holding a value that is not one of its variants is
 //!   undefined behaviour. Parameters take the `*_raw` integer alias (shown as
@@ -21,8 +29,39 @@
 use core::ffi::{c_char, CStr};
 
 mod boundary;
+mod error;
+mod result;
+mod strings;
+#[cfg(test)]
+mod api_tests;
+
+// The exported functions, in the order of API.md (cbindgen writes them to
+// the header in the order it meets these modules; keep the blank lines, so
+// that rustfmt does not sort them).
+mod handle;
+
+mod tokens;
+
+mod write;
+
+mod query;
+
+mod status;
 
 use boundary::guard;
+
+pub use error::linedb_error;
+pub use handle::{
+    linedb, linedb_close, linedb_open, linedb_options, linedb_options_init, LINEDB_OPEN_NO_AUTH,
+};
+pub use query::{linedb_line_fn, linedb_query};
+pub use result::linedb_result;
+pub use status::{linedb_checkpoint, linedb_field_type_get, linedb_stats, linedb_stats_get};
+pub use tokens::{
+    linedb_create_database, linedb_create_token, linedb_revoke_token, LINEDB_PERM_READ,
+    LINEDB_PERM_WRITE, LINEDB_TOKEN_BUF,
+};
+pub use write::linedb_write;
 
 /// Size in bytes, the terminating NUL included, of every `message` buffer
 /// the library fills (`linedb_error.message`, `linedb_result.message`).

@@ -1,0 +1,763 @@
+/*
+ * C-side tests of the whole C API of include/linedb.h (API.md): opening and
+ * closing, every linedb_code, databases and tokens, every write status that
+ * C can provoke, queries, status, struct_size compatibility, and concurrent
+ * writers on one handle. Built against the shared and the static library,
+ * and run under ASan/UBSan and valgrind (see Makefile). Each test works in
+ * its own temporary directory and removes it. Prints "N passed, M failed"
+ * last and exits non-zero on any failure.
+ *
+ * A status 500 (a failed store, a caught panic) and 503 while closing are
+ * not reachable from C deterministically; src/ffi/tests.rs covers them.
+ */
+#define _XOPEN_SOURCE 700
+
+#include "linedb.h"
+#include "util.h"
+
+#include <pthread.h>
+#include <stddef.h>
+
+#define DAY_NS 86400000000000LL
+
+/* Opens a store in dir with the given flags and max_wal_bytes (0: default). */
+static linedb *open_store(const char *dir, uint32_t flags, uint64_t max_wal_bytes) {
+  linedb_options opts;
+  linedb_error err;
+  linedb *db = NULL;
+  linedb_code code;
+  linedb_options_init(&opts);
+  opts.flags = flags;
+  opts.max_wal_bytes = max_wal_bytes;
+  code = linedb_open(dir, &opts, &db, &err);
+  if (code != LINEDB_OK) {
+    fprintf(stderr, "open %s: %s: %s\n", dir, linedb_code_name(code), err.message);
+    return NULL;
+  }
+  return db;
+}
+
+static void close_store(linedb *db) {
+  linedb_error err;
+  CHECK_CODE(linedb_close(db, &err), LINEDB_OK);
+}
+
+static uint16_t write_text(linedb *db, const char *database, const char *token, const char *lines,
+                           linedb_result *res) {
+  return linedb_write(db, database, token, lines, strlen(lines), LINEDB_PRECISION_NANOSECOND, res);
+}
+
+/* ---- query helpers ------------------------------------------------------ */
+
+struct collected {
+  size_t lines;
+  size_t stop_after; /* 0: never stop */
+  char first[256];
+  char last[256];
+  int saw_nul_or_newline;
+};
+
+static int collect(void *ctx, const char *line, size_t len) {
+  struct collected *c = (struct collected *)ctx;
+  size_t n = len < sizeof c->last - 1 ? len : sizeof c->last - 1;
+  if (memchr(line, '\n', len) != NULL || memchr(line, '\0', len) != NULL) c->saw_nul_or_newline = 1;
+  memcpy(c->last, line, n);
+  c->last[n] = '\0';
+  if (c->lines == 0) memcpy(c->first, c->last, n + 1);
+  c->lines++;
+  return c->stop_after != 0 && c->lines >= c->stop_after;
+}
+
+static uint64_t count_lines(linedb *db, const char *database, const char *token) {
+  struct collected c;
+  linedb_result res;
+  memset(&c, 0, sizeof c);
+  CHECK_STATUS(linedb_query(db, database, token, NULL, INT64_MIN, INT64_MAX, collect, &c, &res), 200,
+               res);
+  CHECK(res.count == c.lines);
+  return c.lines;
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void test_options_init(void) {
+  linedb_options opts;
+  memset(&opts, 0xAB, sizeof opts);
+  linedb_options_init(&opts);
+  CHECK(opts.struct_size == sizeof(linedb_options));
+  CHECK(opts.flags == 0);
+  CHECK(opts.max_wal_bytes == (uint64_t)1 << 30);
+  CHECK(opts.max_columns_per_table == 250);
+  CHECK(opts.max_tables_per_database == 500);
+  linedb_options_init(NULL); /* no crash */
+  CHECK(LINEDB_OPEN_NO_AUTH == 1);
+  CHECK(LINEDB_PERM_READ == 1 && LINEDB_PERM_WRITE == 2);
+  CHECK(LINEDB_TOKEN_BUF == 128);
+}
+
+static void test_open_errors(void) {
+  char dir[4096], path[4200];
+  linedb_error err;
+  linedb *db = (linedb *)&err; /* must be set to NULL on failure */
+  linedb *second = NULL;
+  linedb_options opts;
+
+  make_temp_dir(dir, sizeof dir);
+
+  /* NULL arguments */
+  CHECK_CODE(linedb_open(NULL, NULL, &db, &err), LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK(db == NULL);
+  CHECK(err.code == LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(err.message, "dir") != NULL);
+  CHECK_CODE(linedb_open(dir, NULL, NULL, &err), LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK_CODE(linedb_open(dir, NULL, NULL, NULL), LINEDB_ERR_INVALID_ARGUMENT);
+  /* non-UTF-8 path */
+  CHECK_CODE(linedb_open("/tmp/\xff\xfe", NULL, &db, &err), LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(err.message, "UTF-8") != NULL);
+  /* struct_size 0 and absurdly small */
+  linedb_options_init(&opts);
+  opts.struct_size = 0;
+  CHECK_CODE(linedb_open(dir, &opts, &db, &err), LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(err.message, "struct_size") != NULL);
+  opts.struct_size = 4;
+  CHECK_CODE(linedb_open(dir, &opts, &db, &err), LINEDB_ERR_INVALID_ARGUMENT);
+  /* unknown flags */
+  linedb_options_init(&opts);
+  opts.flags = 0x80;
+  CHECK_CODE(linedb_open(dir, &opts, &db, &err), LINEDB_ERR_INVALID_ARGUMENT);
+
+  /* IO: the parent is missing; a path under a regular file */
+  snprintf(path, sizeof path, "%s/missing/store", dir);
+  CHECK_CODE(linedb_open(path, NULL, &db, &err), LINEDB_ERR_IO);
+  CHECK(err.code == LINEDB_ERR_IO);
+  CHECK(strstr(err.message, "missing") != NULL);
+  snprintf(path, sizeof path, "%s/file", dir);
+  CHECK(write_all(path, (const unsigned char *)"x", 1) == 0);
+  snprintf(path, sizeof path, "%s/file/store", dir);
+  CHECK_CODE(linedb_open(path, NULL, &db, &err), LINEDB_ERR_IO);
+
+  /* LOCKED: the same directory twice */
+  snprintf(path, sizeof path, "%s/store", dir);
+  CHECK_CODE(linedb_open(path, NULL, &db, &err), LINEDB_OK);
+  CHECK(db != NULL);
+  CHECK_CODE(linedb_open(path, NULL, &second, &err), LINEDB_ERR_LOCKED);
+  CHECK(second == NULL);
+  CHECK(err.code == LINEDB_ERR_LOCKED);
+  CHECK(strstr(err.message, "store") != NULL);
+  close_store(db);
+  /* closed: the lock is released */
+  CHECK_CODE(linedb_open(path, NULL, &second, NULL), LINEDB_OK);
+  close_store(second);
+
+  /* linedb_close(NULL) is a no-op */
+  CHECK_CODE(linedb_close(NULL, NULL), LINEDB_OK);
+  CHECK_CODE(linedb_close(NULL, &err), LINEDB_OK);
+
+  remove_tree(dir);
+}
+
+static void test_null_handle(void) {
+  linedb_error err;
+  linedb_result res;
+  linedb_stats stats;
+  linedb_field_type type;
+  char token[LINEDB_TOKEN_BUF];
+  struct collected c;
+  memset(&c, 0, sizeof c);
+  stats.struct_size = sizeof stats;
+
+  CHECK_CODE(linedb_create_database(NULL, "db", &err), LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(err.message, "NULL") != NULL);
+  CHECK_CODE(linedb_create_token(NULL, "db", LINEDB_PERM_READ, token, sizeof token, &err),
+             LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK_CODE(linedb_revoke_token(NULL, "x", &err), LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK_CODE(linedb_stats_get(NULL, &stats, &err), LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK_CODE(linedb_field_type_get(NULL, "db", "m", 0, "f", &type, &err),
+             LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK_CODE(linedb_checkpoint(NULL, NULL), LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(linedb_write(NULL, "db", NULL, "m f=1", 5, LINEDB_PRECISION_NANOSECOND, &res), 400,
+               res);
+  CHECK(res.status == 400 && strstr(res.message, "NULL") != NULL);
+  CHECK_STATUS(linedb_write(NULL, "db", NULL, "m f=1", 5, LINEDB_PRECISION_NANOSECOND, NULL), 400,
+               res);
+  CHECK_STATUS(linedb_query(NULL, "db", NULL, NULL, 0, 1, collect, &c, &res), 400, res);
+}
+
+static void test_databases_and_tokens(void) {
+  char dir[4096], long_name[80];
+  char token[LINEDB_TOKEN_BUF], reader[LINEDB_TOKEN_BUF], all[LINEDB_TOKEN_BUF];
+  char small[44];
+  linedb_error err;
+  linedb *db;
+  size_t i;
+
+  make_temp_dir(dir, sizeof dir);
+  db = open_store(dir, 0, 0);
+  CHECK(db != NULL);
+  if (db == NULL) return;
+
+  /* error untouched on success */
+  memset(&err, 0, sizeof err);
+  err.code = LINEDB_ERR_CORRUPT;
+  strcpy(err.message, "sentinel");
+  CHECK_CODE(linedb_create_database(db, "metrics", &err), LINEDB_OK);
+  CHECK(err.code == LINEDB_ERR_CORRUPT && strcmp(err.message, "sentinel") == 0);
+
+  CHECK_CODE(linedb_create_database(db, "metrics", &err), LINEDB_ERR_ALREADY_EXISTS);
+  CHECK(err.code == LINEDB_ERR_ALREADY_EXISTS && strstr(err.message, "metrics") != NULL);
+  CHECK_CODE(linedb_create_database(db, "metrics", NULL), LINEDB_ERR_ALREADY_EXISTS);
+  CHECK_CODE(linedb_create_database(db, "", &err), LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK_CODE(linedb_create_database(db, "a/b", &err), LINEDB_ERR_INVALID_ARGUMENT);
+  for (i = 0; i < 65; i++) long_name[i] = 'n';
+  long_name[65] = '\0';
+  CHECK_CODE(linedb_create_database(db, long_name, &err), LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK_CODE(linedb_create_database(db, "\xc3\x28", &err), LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(err.message, "UTF-8") != NULL);
+  CHECK_CODE(linedb_create_database(db, NULL, &err), LINEDB_ERR_INVALID_ARGUMENT);
+
+  /* tokens */
+  memset(token, 'x', sizeof token);
+  CHECK_CODE(linedb_create_token(db, "metrics", LINEDB_PERM_READ | LINEDB_PERM_WRITE, token,
+                                 sizeof token, &err),
+             LINEDB_OK);
+  CHECK(strlen(token) == 44 && strncmp(token, "ldb_", 4) == 0);
+  CHECK(token[45] == 'x'); /* nothing written past the NUL */
+  CHECK_CODE(linedb_create_token(db, "metrics", LINEDB_PERM_READ, reader, 45, &err), LINEDB_OK);
+  CHECK(strlen(reader) == 44 && strcmp(reader, token) != 0);
+  CHECK_CODE(linedb_create_token(db, "*", LINEDB_PERM_WRITE, all, sizeof all, NULL), LINEDB_OK);
+  /* too small a buffer: nothing created, buffer untouched */
+  memset(small, 'y', sizeof small);
+  CHECK_CODE(linedb_create_token(db, "metrics", LINEDB_PERM_READ, small, sizeof small, &err),
+             LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK(small[0] == 'y' && strstr(err.message, "token_out_len") != NULL);
+  CHECK_CODE(linedb_create_token(db, "metrics", LINEDB_PERM_READ, NULL, 128, &err),
+             LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK_CODE(linedb_create_token(db, "metrics", 0, token + 64, 64, &err),
+             LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK_CODE(linedb_create_token(db, "metrics", 4, token + 64, 64, &err),
+             LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK_CODE(linedb_create_token(db, "a/b", LINEDB_PERM_READ, token + 64, 64, &err),
+             LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK_CODE(linedb_create_token(db, NULL, LINEDB_PERM_READ, token + 64, 64, &err),
+             LINEDB_ERR_INVALID_ARGUMENT);
+
+  /* revoke */
+  CHECK_CODE(linedb_revoke_token(db, "not a token", &err), LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK_CODE(linedb_revoke_token(db, NULL, &err), LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK_CODE(linedb_revoke_token(db, "ldb_0000000000000000000000000000000000000000", &err),
+             LINEDB_ERR_NOT_FOUND);
+  CHECK(err.code == LINEDB_ERR_NOT_FOUND);
+  CHECK_CODE(linedb_revoke_token(db, reader, &err), LINEDB_OK);
+  CHECK_CODE(linedb_revoke_token(db, reader, &err), LINEDB_ERR_NOT_FOUND);
+
+  close_store(db);
+  remove_tree(dir);
+}
+
+static void test_write_statuses(void) {
+  char dir[4096];
+  char rw[LINEDB_TOKEN_BUF], ro[LINEDB_TOKEN_BUF], wo[LINEDB_TOKEN_BUF], other[LINEDB_TOKEN_BUF];
+  char star[LINEDB_TOKEN_BUF];
+  char *long_line;
+  linedb_result res;
+  linedb *db;
+  size_t i;
+
+  make_temp_dir(dir, sizeof dir);
+  db = open_store(dir, 0, 0);
+  CHECK(db != NULL);
+  if (db == NULL) return;
+  CHECK_CODE(linedb_create_database(db, "metrics", NULL), LINEDB_OK);
+  CHECK_CODE(linedb_create_token(db, "metrics", LINEDB_PERM_READ | LINEDB_PERM_WRITE, rw, sizeof rw,
+                                 NULL),
+             LINEDB_OK);
+  CHECK_CODE(linedb_create_token(db, "metrics", LINEDB_PERM_READ, ro, sizeof ro, NULL), LINEDB_OK);
+  CHECK_CODE(linedb_create_token(db, "metrics", LINEDB_PERM_WRITE, wo, sizeof wo, NULL), LINEDB_OK);
+  CHECK_CODE(linedb_create_token(db, "other", LINEDB_PERM_WRITE, other, sizeof other, NULL),
+             LINEDB_OK);
+  CHECK_CODE(linedb_create_token(db, "*", LINEDB_PERM_READ | LINEDB_PERM_WRITE, star, sizeof star,
+                                 NULL),
+             LINEDB_OK);
+
+  /* 204 */
+  memset(&res, 0x55, sizeof res);
+  CHECK_STATUS(write_text(db, "metrics", rw, "cpu,host=a usage=1.5 1000\ncpu,host=b usage=2 1000\n",
+                          &res),
+               204, res);
+  CHECK(res.status == 204 && res.count == 2 && res.error_line == 0 && res.retry_after_secs == 0);
+  CHECK(res.message[0] == '\0');
+  CHECK_STATUS(write_text(db, "metrics", wo, "cpu,host=c usage=3 2000", NULL), 204, res);
+  /* an empty batch, and one of only comments and blank lines: 204, count 0 */
+  CHECK_STATUS(linedb_write(db, "metrics", rw, NULL, 0, LINEDB_PRECISION_NANOSECOND, &res), 204, res);
+  CHECK(res.count == 0);
+  CHECK_STATUS(write_text(db, "metrics", rw, "# comment\n\n  \n", &res), 204, res);
+  CHECK(res.count == 0);
+  /* precisions */
+  CHECK_STATUS(linedb_write(db, "metrics", rw, "prec v=1 3", 10, LINEDB_PRECISION_SECOND, &res), 204,
+               res);
+  CHECK_STATUS(linedb_write(db, "metrics", rw, "prec v=1 3", 10, LINEDB_PRECISION_MILLISECOND, &res),
+               204, res);
+  CHECK_STATUS(linedb_write(db, "metrics", rw, "prec v=1 3", 10, LINEDB_PRECISION_MICROSECOND, &res),
+               204, res);
+
+  /* 400: the first bad line, quoted, with its number */
+  CHECK_STATUS(write_text(db, "metrics", rw, "cpu,host=a usage=1 3000\ncpu,host=a usage= 3000\nbad\n",
+                          &res),
+               400, res);
+  CHECK(res.status == 400 && res.error_line == 2 && res.count == 0);
+  CHECK(strstr(res.message, "cpu,host=a usage= 3000") != NULL);
+  /* 400: a type conflict with a stored point (same partition), and in the batch */
+  CHECK_STATUS(write_text(db, "metrics", rw, "cpu,host=z usage=1 5000\ncpu,host=a usage=7i 4000", &res),
+               400, res);
+  CHECK(res.error_line == 2);
+  CHECK(strstr(res.message, "usage=7i") != NULL);
+  CHECK_STATUS(write_text(db, "metrics", rw, "new f=1i 1\nnew f=\"s\" 2", &res), 400, res);
+  CHECK(res.error_line == 2);
+  /* the same field may have another type in another day's partition */
+  {
+    char line[128];
+    snprintf(line, sizeof line, "cpu,host=a usage=7i %lld", (long long)(3 * DAY_NS));
+    CHECK_STATUS(write_text(db, "metrics", rw, line, &res), 204, res);
+  }
+  /* 400: bad arguments */
+  CHECK_STATUS(linedb_write(db, "metrics", rw, "m f=1", 5, (linedb_precision)9, &res), 400, res);
+  CHECK(strstr(res.message, "precision") != NULL);
+  CHECK_STATUS(linedb_write(db, NULL, rw, "m f=1", 5, LINEDB_PRECISION_NANOSECOND, &res), 400, res);
+  CHECK_STATUS(linedb_write(db, "metrics", rw, NULL, 5, LINEDB_PRECISION_NANOSECOND, &res), 400, res);
+  CHECK_STATUS(linedb_write(db, "\xff", rw, "m f=1", 5, LINEDB_PRECISION_NANOSECOND, &res), 400, res);
+  CHECK_STATUS(linedb_write(db, "metrics", "\xff", "m f=1", 5, LINEDB_PRECISION_NANOSECOND, &res), 400,
+               res);
+  /* non-UTF-8 in the batch is the parser's 400 */
+  CHECK_STATUS(write_text(db, "metrics", rw, "m f=\"\xff\" 1", &res), 400, res);
+  CHECK(res.error_line == 1);
+  /* a message longer than LINEDB_MESSAGE_MAX is cut, NUL-terminated */
+  long_line = (char *)malloc(5001);
+  CHECK(long_line != NULL);
+  if (long_line != NULL) {
+    for (i = 0; i < 5000; i++) long_line[i] = 'a';
+    long_line[5000] = '\0';
+    memset(res.message, 'z', sizeof res.message);
+    CHECK_STATUS(write_text(db, "metrics", rw, long_line, &res), 400, res);
+    CHECK(memchr(res.message, '\0', sizeof res.message) != NULL);
+    CHECK(strlen(res.message) <= LINEDB_MESSAGE_MAX - 1 && strlen(res.message) > 100);
+    free(long_line);
+  }
+
+  /* 401 in every variant */
+  CHECK_STATUS(write_text(db, "metrics", NULL, "m f=1 1", &res), 401, res);
+  CHECK(res.message[0] != '\0');
+  CHECK_STATUS(write_text(db, "metrics", "", "m f=1 1", &res), 401, res);
+  CHECK_STATUS(write_text(db, "metrics", "malformed", "m f=1 1", &res), 401, res);
+  CHECK_STATUS(write_text(db, "metrics", "ldb_0000000000000000000000000000000000000000", "m f=1 1",
+                          &res),
+               401, res);
+  CHECK_STATUS(write_text(db, "metrics", ro, "m f=1 1", &res), 401, res);
+  CHECK_STATUS(write_text(db, "metrics", other, "m f=1 1", &res), 401, res);
+  /* case matters */
+  {
+    char changed[LINEDB_TOKEN_BUF];
+    strcpy(changed, rw);
+    for (i = 4; changed[i] != '\0'; i++) {
+      if (changed[i] >= 'a' && changed[i] <= 'z') {
+        changed[i] = (char)(changed[i] - 'a' + 'A');
+        break;
+      } else if (changed[i] >= 'A' && changed[i] <= 'Z') {
+        changed[i] = (char)(changed[i] - 'A' + 'a');
+        break;
+      }
+    }
+    if (changed[i] != '\0') {
+      CHECK_STATUS(write_text(db, "metrics", changed, "m f=1 1", &res), 401, res);
+    }
+  }
+  /* 401 comes before 404 and 400 */
+  CHECK_STATUS(write_text(db, "nope", NULL, "garbage", &res), 401, res);
+  /* 404: the token may write the database, which does not exist */
+  CHECK_STATUS(write_text(db, "nope", star, "m f=1 1", &res), 404, res);
+  CHECK(strstr(res.message, "nope") != NULL);
+  CHECK_STATUS(write_text(db, "other", other, "m f=1 1", &res), 404, res);
+  /* revoked: 401 from then on */
+  CHECK_STATUS(write_text(db, "metrics", wo, "m f=1 1", &res), 204, res);
+  CHECK_CODE(linedb_revoke_token(db, wo, NULL), LINEDB_OK);
+  CHECK_STATUS(write_text(db, "metrics", wo, "m f=1 2", &res), 401, res);
+
+  /* queries answer the same codes, with read permission */
+  {
+    struct collected c;
+    memset(&c, 0, sizeof c);
+    CHECK_STATUS(linedb_query(db, "metrics", ro, "cpu", INT64_MIN, INT64_MAX, collect, &c, &res), 200,
+                 res);
+    CHECK(res.count == 4 && c.lines == 4 && res.message[0] == '\0');
+    CHECK(strcmp(c.first, "cpu,host=a usage=1.5 1000") == 0);
+    CHECK(!c.saw_nul_or_newline);
+    CHECK_STATUS(linedb_query(db, "metrics", wo, NULL, 0, 1, collect, &c, &res), 401, res);
+    CHECK_STATUS(linedb_query(db, "metrics", other, NULL, 0, 1, collect, &c, &res), 401, res);
+    CHECK_STATUS(linedb_query(db, "metrics", NULL, NULL, 0, 1, collect, &c, &res), 401, res);
+    CHECK_STATUS(linedb_query(db, "nope", star, NULL, 0, 1, collect, &c, &res), 404, res);
+    CHECK_STATUS(linedb_query(db, "metrics", ro, NULL, 0, 1, NULL, &c, &res), 400, res);
+    CHECK_STATUS(linedb_query(db, "metrics", ro, "\xff", 0, 1, collect, &c, &res), 400, res);
+    CHECK_STATUS(linedb_query(db, NULL, ro, NULL, 0, 1, collect, &c, NULL), 400, res);
+    /* a measurement that does not exist: 200, nothing */
+    memset(&c, 0, sizeof c);
+    CHECK_STATUS(linedb_query(db, "metrics", ro, "none", INT64_MIN, INT64_MAX, collect, &c, &res), 200,
+                 res);
+    CHECK(c.lines == 0 && res.count == 0);
+    /* stopping early: the stopping line is counted */
+    memset(&c, 0, sizeof c);
+    c.stop_after = 2;
+    CHECK_STATUS(linedb_query(db, "metrics", star, NULL, INT64_MIN, INT64_MAX, collect, &c, &res), 200,
+                 res);
+    CHECK(c.lines == 2 && res.count == 2);
+  }
+
+  close_store(db);
+  remove_tree(dir);
+}
+
+static void test_wal_limit_503(void) {
+  char dir[4096];
+  linedb_result res;
+  linedb *db;
+  make_temp_dir(dir, sizeof dir);
+  db = open_store(dir, LINEDB_OPEN_NO_AUTH, 64);
+  CHECK(db != NULL);
+  if (db == NULL) return;
+  CHECK_CODE(linedb_create_database(db, "db", NULL), LINEDB_OK);
+  CHECK_STATUS(write_text(db, "db", NULL, "m f=1 1\nm f=2 2\nm f=3 3\nm f=4 4", &res), 503, res);
+  CHECK(res.retry_after_secs >= 1);
+  CHECK(strstr(res.message, "max_wal_bytes") != NULL);
+  CHECK(count_lines(db, "db", NULL) == 0);
+  close_store(db);
+  remove_tree(dir);
+}
+
+static void test_no_auth_and_reopen(void) {
+  char dir[4096];
+  linedb_result res;
+  linedb_stats stats;
+  linedb_error err;
+  linedb_field_type type = (linedb_field_type)99;
+  linedb *db;
+
+  make_temp_dir(dir, sizeof dir);
+  db = open_store(dir, LINEDB_OPEN_NO_AUTH, 0);
+  CHECK(db != NULL);
+  if (db == NULL) return;
+  CHECK_CODE(linedb_create_database(db, "db", NULL), LINEDB_OK);
+  CHECK_STATUS(write_text(db, "db", NULL, "m,t=1 f=1,s=\"x\",i=1i,u=1u,b=true 10\nm,t=2 f=2 20", &res),
+               204, res);
+  CHECK_STATUS(write_text(db, "missing", NULL, "m f=1 1", &res), 404, res);
+
+  CHECK_CODE(linedb_field_type_get(db, "db", "m", 10, "f", &type, &err), LINEDB_OK);
+  CHECK(type == LINEDB_FIELD_FLOAT);
+  CHECK_CODE(linedb_field_type_get(db, "db", "m", 10, "s", &type, &err), LINEDB_OK);
+  CHECK(type == LINEDB_FIELD_STRING);
+  CHECK_CODE(linedb_field_type_get(db, "db", "m", 10, "i", &type, &err), LINEDB_OK);
+  CHECK(type == LINEDB_FIELD_INTEGER);
+  CHECK_CODE(linedb_field_type_get(db, "db", "m", 10, "u", &type, &err), LINEDB_OK);
+  CHECK(type == LINEDB_FIELD_UINTEGER);
+  CHECK_CODE(linedb_field_type_get(db, "db", "m", 10, "b", &type, &err), LINEDB_OK);
+  CHECK(type == LINEDB_FIELD_BOOLEAN);
+  CHECK_CODE(linedb_field_type_get(db, "db", "m", 10, "nope", &type, &err), LINEDB_OK);
+  CHECK(type == LINEDB_FIELD_NONE);
+  type = LINEDB_FIELD_FLOAT;
+  CHECK_CODE(linedb_field_type_get(db, "db", "m", 5 * DAY_NS, "f", &type, &err), LINEDB_OK);
+  CHECK(type == LINEDB_FIELD_NONE);
+  CHECK_CODE(linedb_field_type_get(db, "missing", "m", 10, "f", &type, &err), LINEDB_ERR_NOT_FOUND);
+  CHECK(strstr(err.message, "missing") != NULL);
+  CHECK_CODE(linedb_field_type_get(db, "db", NULL, 10, "f", &type, &err),
+             LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK_CODE(linedb_field_type_get(db, "db", "m", 10, "f", NULL, &err), LINEDB_ERR_INVALID_ARGUMENT);
+
+  CHECK_CODE(linedb_checkpoint(db, &err), LINEDB_OK);
+  stats.struct_size = sizeof stats;
+  CHECK_CODE(linedb_stats_get(db, &stats, &err), LINEDB_OK);
+  CHECK(stats.struct_size == sizeof stats);
+  CHECK(stats.databases == 1 && stats.points == 2 && stats.partitions == 1);
+  CHECK(stats.writes_accepted == 1 && stats.writes_rejected == 1);
+  CHECK(stats.last_sequence > 0 && stats.segment_bytes > 0);
+  close_store(db);
+
+  /* reopened: the data, the database and the field types are there */
+  db = open_store(dir, LINEDB_OPEN_NO_AUTH, 0);
+  CHECK(db != NULL);
+  if (db == NULL) return;
+  CHECK(count_lines(db, "db", NULL) == 2);
+  CHECK_CODE(linedb_create_database(db, "db", NULL), LINEDB_ERR_ALREADY_EXISTS);
+  CHECK_STATUS(write_text(db, "db", NULL, "m f=1i 11", &res), 400, res);
+  memset(&stats, 0, sizeof stats);
+  stats.struct_size = sizeof stats;
+  CHECK_CODE(linedb_stats_get(db, &stats, NULL), LINEDB_OK);
+  CHECK(stats.points == 2 && stats.writes_accepted == 0 && stats.writes_rejected == 1);
+  close_store(db);
+
+  /* without NO_AUTH the same store needs tokens */
+  db = open_store(dir, 0, 0);
+  CHECK(db != NULL);
+  if (db == NULL) return;
+  CHECK_STATUS(write_text(db, "db", NULL, "m f=1 12", &res), 401, res);
+  close_store(db);
+  remove_tree(dir);
+}
+
+/* An older program's structs: only the first fields, passed with their own
+   sizeof. */
+struct old_options {
+  uint32_t struct_size;
+  uint32_t flags;
+};
+
+struct old_stats {
+  uint32_t struct_size;
+  uint64_t databases;
+  uint64_t partitions;
+  uint64_t canary; /* outside struct_size: never written */
+};
+
+static void test_struct_size_compatibility(void) {
+  char dir[4096];
+  struct old_options opts;
+  struct old_stats stats;
+  linedb_result res;
+  linedb_error err;
+  linedb *db = NULL;
+
+  make_temp_dir(dir, sizeof dir);
+  opts.struct_size = sizeof opts;
+  opts.flags = LINEDB_OPEN_NO_AUTH;
+  CHECK_CODE(linedb_open(dir, (const linedb_options *)(const void *)&opts, &db, &err), LINEDB_OK);
+  if (db == NULL) return;
+  CHECK_CODE(linedb_create_database(db, "db", NULL), LINEDB_OK);
+  /* the flag was read: no token needed */
+  CHECK_STATUS(write_text(db, "db", NULL, "m f=1 1", &res), 204, res);
+
+  stats.struct_size = (uint32_t)offsetof(struct old_stats, canary);
+  stats.databases = 77;
+  stats.partitions = 77;
+  stats.canary = 0x1234567890abcdefULL;
+  CHECK_CODE(linedb_stats_get(db, (linedb_stats *)(void *)&stats, &err), LINEDB_OK);
+  CHECK(stats.struct_size == offsetof(struct old_stats, canary));
+  CHECK(stats.databases == 1 && stats.partitions == 1);
+  CHECK(stats.canary == 0x1234567890abcdefULL);
+
+  stats.struct_size = 0;
+  CHECK_CODE(linedb_stats_get(db, (linedb_stats *)(void *)&stats, &err), LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(err.message, "struct_size") != NULL);
+  stats.struct_size = 8;
+  CHECK_CODE(linedb_stats_get(db, (linedb_stats *)(void *)&stats, &err), LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK_CODE(linedb_stats_get(db, NULL, &err), LINEDB_ERR_INVALID_ARGUMENT);
+  close_store(db);
+  remove_tree(dir);
+}
+
+/* ---- damaged stores --------------------------------------------------- */
+
+/* The first *.wal file (by name) in dir/wal, written to path; 0 if found. */
+static int first_wal_file(const char *dir, char *path, size_t len) {
+  char waldir[4200];
+  char best[256] = "";
+  DIR *d;
+  struct dirent *e;
+  snprintf(waldir, sizeof waldir, "%s/wal", dir);
+  d = opendir(waldir);
+  if (d == NULL) return -1;
+  while ((e = readdir(d)) != NULL) {
+    size_t n = strlen(e->d_name);
+    if (n == 12 && strcmp(e->d_name + 8, ".wal") == 0 &&
+        (best[0] == '\0' || strcmp(e->d_name, best) < 0)) {
+      strcpy(best, e->d_name);
+    }
+  }
+  closedir(d);
+  if (best[0] == '\0') return -1;
+  snprintf(path, len, "%s/%s", waldir, best);
+  return 0;
+}
+
+static void test_corrupt_wal(void) {
+  char dir[4096], live[4200], intact[4200], damaged[4200], wal[4400];
+  linedb_result res;
+  linedb_error err;
+  linedb *db;
+  linedb *again = NULL;
+  unsigned char *bytes;
+  size_t len = 0;
+  int i;
+
+  make_temp_dir(dir, sizeof dir);
+  snprintf(live, sizeof live, "%s/live", dir);
+  snprintf(intact, sizeof intact, "%s/intact", dir);
+  snprintf(damaged, sizeof damaged, "%s/damaged", dir);
+  db = open_store(live, LINEDB_OPEN_NO_AUTH, 0);
+  CHECK(db != NULL);
+  if (db == NULL) return;
+  CHECK_CODE(linedb_create_database(db, "db", NULL), LINEDB_OK);
+  for (i = 0; i < 4; i++) {
+    char line[64];
+    snprintf(line, sizeof line, "m f=%d %d", i, i + 1);
+    CHECK_STATUS(write_text(db, "db", NULL, line, &res), 204, res);
+  }
+  /* Every acknowledged batch is in the WAL (fsynced) and not yet
+     checkpointed: copies taken now are what a crash would leave. */
+  CHECK(copy_tree(live, intact) == 0);
+  CHECK(copy_tree(live, damaged) == 0);
+  close_store(db);
+
+  /* the intact copy opens and replays its WAL */
+  db = open_store(intact, LINEDB_OPEN_NO_AUTH, 0);
+  CHECK(db != NULL);
+  if (db != NULL) {
+    CHECK(count_lines(db, "db", NULL) == 4);
+    close_store(db);
+  }
+
+  /* Damage the first record's payload; good records follow it. */
+  CHECK(first_wal_file(damaged, wal, sizeof wal) == 0);
+  bytes = read_all(wal, &len);
+  CHECK(bytes != NULL && len > 40 + 24 + 8);
+  if (bytes != NULL && len > 40 + 24 + 8) {
+    bytes[40 + 24 + 2] ^= 0x5A;
+    CHECK(write_all(wal, bytes, len) == 0);
+  }
+  free(bytes);
+  CHECK_CODE(linedb_open(damaged, NULL, &again, &err), LINEDB_ERR_CORRUPT);
+  CHECK(again == NULL);
+  CHECK(err.code == LINEDB_ERR_CORRUPT);
+  CHECK(strstr(err.message, ".wal") != NULL);
+  if (again != NULL) linedb_close(again, NULL);
+  remove_tree(dir);
+}
+
+/* A catalog of format version 2, its checksum re-sealed: VERSION. */
+static void test_unknown_catalog_version(void) {
+  char dir[4096], catalog[4200];
+  linedb_error err;
+  linedb *db;
+  unsigned char *bytes;
+  size_t len = 0;
+
+  make_temp_dir(dir, sizeof dir);
+  db = open_store(dir, LINEDB_OPEN_NO_AUTH, 0);
+  CHECK(db != NULL);
+  if (db == NULL) return;
+  CHECK_CODE(linedb_create_database(db, "db", NULL), LINEDB_OK);
+  close_store(db);
+
+  /* catalog = magic (8) | version u32 | body length u64 | crc32 u32 | body;
+     the crc covers bytes 8..20 and the body */
+  snprintf(catalog, sizeof catalog, "%s/catalog", dir);
+  bytes = read_all(catalog, &len);
+  CHECK(bytes != NULL && len >= 24);
+  if (bytes != NULL && len >= 24) {
+    uint64_t body = get_le64(bytes + 12);
+    uint32_t crc;
+    CHECK(get_le32(bytes + 8) == 1);
+    CHECK(body == len - 24);
+    put_le32(bytes + 8, 2);
+    crc = crc32_update(0, bytes + 8, 12);
+    crc = crc32_update(crc, bytes + 24, len - 24);
+    put_le32(bytes + 20, crc);
+    CHECK(write_all(catalog, bytes, len) == 0);
+  }
+  free(bytes);
+  db = NULL;
+  CHECK_CODE(linedb_open(dir, NULL, &db, &err), LINEDB_ERR_VERSION);
+  CHECK(db == NULL);
+  CHECK(strstr(err.message, "version") != NULL);
+  if (db != NULL) linedb_close(db, NULL);
+  remove_tree(dir);
+}
+
+/* ---- concurrent writers --------------------------------------------------- */
+
+#define THREADS 8
+#define BATCHES 15
+#define POINTS 10
+
+struct writer {
+  linedb *db;
+  const char *token;
+  int id;
+  int ok;
+};
+
+static void *write_batches(void *arg) {
+  struct writer *w = (struct writer *)arg;
+  char batch[POINTS * 64];
+  int b, p;
+  for (b = 0; b < BATCHES; b++) {
+    size_t used = 0;
+    linedb_result res;
+    for (p = 0; p < POINTS; p++) {
+      used += (size_t)snprintf(batch + used, sizeof batch - used, "load,thread=%d v=%di %d\n", w->id,
+                               b * POINTS + p, b * POINTS + p + 1);
+    }
+    if (linedb_write(w->db, "db", w->token, batch, used, LINEDB_PRECISION_NANOSECOND, &res) == 204 &&
+        res.count == POINTS) {
+      w->ok++;
+    } else {
+      fprintf(stderr, "writer %d: %u %s\n", w->id, (unsigned)res.status, res.message);
+    }
+  }
+  return NULL;
+}
+
+static void test_concurrent_writers(void) {
+  char dir[4096], token[LINEDB_TOKEN_BUF];
+  pthread_t threads[THREADS];
+  struct writer writers[THREADS];
+  linedb_stats stats;
+  linedb *db;
+  int i;
+
+  make_temp_dir(dir, sizeof dir);
+  db = open_store(dir, 0, 0);
+  CHECK(db != NULL);
+  if (db == NULL) return;
+  CHECK_CODE(linedb_create_database(db, "db", NULL), LINEDB_OK);
+  CHECK_CODE(linedb_create_token(db, "db", LINEDB_PERM_READ | LINEDB_PERM_WRITE, token, sizeof token,
+                                 NULL),
+             LINEDB_OK);
+  for (i = 0; i < THREADS; i++) {
+    writers[i].db = db;
+    writers[i].token = token;
+    writers[i].id = i;
+    writers[i].ok = 0;
+    CHECK(pthread_create(&threads[i], NULL, write_batches, &writers[i]) == 0);
+  }
+  for (i = 0; i < THREADS; i++) {
+    CHECK(pthread_join(threads[i], NULL) == 0);
+    CHECK(writers[i].ok == BATCHES);
+  }
+  CHECK(count_lines(db, "db", token) == THREADS * BATCHES * POINTS);
+  stats.struct_size = sizeof stats;
+  CHECK_CODE(linedb_stats_get(db, &stats, NULL), LINEDB_OK);
+  CHECK(stats.points == THREADS * BATCHES * POINTS);
+  CHECK(stats.writes_accepted == THREADS * BATCHES);
+  CHECK(stats.writes_rejected == 0);
+  close_store(db);
+
+  db = open_store(dir, 0, 0);
+  CHECK(db != NULL);
+  if (db != NULL) {
+    CHECK(count_lines(db, "db", token) == THREADS * BATCHES * POINTS);
+    close_store(db);
+  }
+  remove_tree(dir);
+}
+
+int main(void) {
+  test_options_init();
+  test_open_errors();
+  test_null_handle();
+  test_databases_and_tokens();
+  test_write_statuses();
+  test_wal_limit_503();
+  test_no_auth_and_reopen();
+  test_struct_size_compatibility();
+  test_corrupt_wal();
+  test_unknown_catalog_version();
+  test_concurrent_writers();
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,111 @@
+"""Tests of the ctypes binding (linedb.py) against the built library.
+
+    LINEDB_LIB=target/debug/liblinedb.so python3 examples/python/test_linedb.py
+
+`cargo test` runs it (tests/c_api.rs). Prints "N passed, 0 failed" last.
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import linedb  # noqa: E402
+
+
+class StoreTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="linedb-py-")
+        self.path = os.path.join(self.dir, "store")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def test_version_and_codes(self):
+        self.assertEqual(linedb.version(), "0.1.0")
+        self.assertEqual(linedb.code_name(linedb.LOCKED), "LINEDB_ERR_LOCKED")
+        self.assertEqual(linedb.code_name(99), "LINEDB_UNKNOWN_CODE")
+
+    def test_write_query_and_statuses(self):
+        with linedb.Store(self.path) as db:
+            db.create_database("metrics")
+            token = db.create_token("metrics")
+            self.assertTrue(token.startswith("ldb_") and len(token) == 44)
+            self.assertEqual(db.write("metrics", "cpu,host=a usage=1.5 1000\ncpu,host=b usage=2 1000\n",
+                                      token=token), 2)
+            with self.assertRaises(linedb.WriteError) as bad:
+                db.write("metrics", "cpu usage=1 1\ncpu usage=\n", token=token)
+            self.assertEqual(bad.exception.status, 400)
+            self.assertEqual(bad.exception.error_line, 2)
+            self.assertIn("cpu usage=", str(bad.exception))
+            with self.assertRaises(linedb.WriteError) as conflict:
+                db.write("metrics", "cpu,host=c usage=1i 2000", token=token)
+            self.assertEqual(conflict.exception.status, 400)
+            with self.assertRaises(linedb.WriteError) as unauthorized:
+                db.write("metrics", "cpu usage=1 1")
+            self.assertEqual(unauthorized.exception.status, 401)
+            self.assertEqual(db.query("metrics", token=token),
+                             ["cpu,host=a usage=1.5 1000", "cpu,host=b usage=2 1000"])
+            self.assertEqual(db.query("metrics", token=token, limit=1), ["cpu,host=a usage=1.5 1000"])
+            self.assertEqual(db.field_type("metrics", "cpu", 1000, "usage"), "float")
+            self.assertIsNone(db.field_type("metrics", "cpu", 1000, "nope"))
+            db.revoke_token(token)
+            with self.assertRaises(linedb.QueryError) as revoked:
+                db.query("metrics", token=token)
+            self.assertEqual(revoked.exception.status, 401)
+            stats = db.stats()
+            self.assertEqual(stats["points"], 2)
+            self.assertEqual(stats["databases"], 1)
+
+    def test_errors_raise_with_their_code(self):
+        with linedb.Store(self.path, no_auth=True) as db:
+            db.create_database("db")
+            with self.assertRaises(linedb.LinedbError) as exists:
+                db.create_database("db")
+            self.assertEqual(exists.exception.code, linedb.ALREADY_EXISTS)
+            with self.assertRaises(linedb.LinedbError) as locked:
+                linedb.Store(self.path)
+            self.assertEqual(locked.exception.name, "LINEDB_ERR_LOCKED")
+            with self.assertRaises(linedb.WriteError) as missing:
+                db.write("nope", "m f=1 1")
+            self.assertEqual(missing.exception.status, 404)
+        with self.assertRaises(linedb.LinedbError) as io:
+            linedb.Store(os.path.join(self.dir, "missing", "store"))
+        self.assertEqual(io.exception.code, linedb.IO)
+
+    def test_threads_and_reopen(self):
+        with linedb.Store(self.path, no_auth=True) as db:
+            db.create_database("db")
+
+            def writer(n):
+                for b in range(5):
+                    db.write("db", "".join(f"m,t={n} v={b * 10 + p}i {b * 10 + p + 1}\n"
+                                           for p in range(10)))
+
+            threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(len(db.query("db")), 200)
+        with linedb.Store(self.path, no_auth=True) as db:
+            self.assertEqual(len(db.query("db")), 200)
+
+    def test_wal_limit_is_503(self):
+        with linedb.Store(self.path, no_auth=True, max_wal_bytes=64) as db:
+            db.create_database("db")
+            with self.assertRaises(linedb.WriteError) as full:
+                db.write("db", "m f=1 1\nm f=2 2\nm f=3 3\n")
+            self.assertEqual(full.exception.status, 503)
+            self.assertGreaterEqual(full.exception.retry_after_secs, 1)
+
+
+if __name__ == "__main__":
+    result = unittest.main(exit=False, verbosity=2).result
+    failures = len(result.failures) + len(result.errors)
+    print(f"{result.testsRun - failures} passed, {failures} failed")
+    sys.exit(0 if failures == 0 and result.testsRun > 0 else 1)

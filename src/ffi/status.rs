@@ -1,0 +1,191 @@
+//! The store's status: `linedb_stats_get`, `linedb_field_type_get`, and
+//! `linedb_checkpoint`.
+
+use core::ffi::c_char;
+use core::mem::{offset_of, size_of};
+use core::ptr;
+
+use super::error::Failure;
+use super::handle::{call, linedb};
+use super::strings::str_arg;
+use super::{linedb_code, linedb_error, linedb_field_type};
+use crate::line_protocol::FieldType;
+
+/// The store's status, filled by linedb_stats_get. Set struct_size to
+/// sizeof(linedb_stats): the library writes only that many bytes, so a
+/// program built against an older, smaller struct keeps working. Fields may
+/// be added at the end, never removed or reordered.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+#[allow(non_camel_case_types)]
+pub struct linedb_stats {
+    /// The caller sets sizeof(linedb_stats); at least 16 (struct_size and
+    /// databases). The library never writes it.
+    pub struct_size: u32,
+    /// Databases.
+    pub databases: u64,
+    /// Partitions (measurement and UTC day), over every database.
+    pub partitions: u64,
+    /// Points as stored, before de-duplication.
+    pub points: u64,
+    /// Un-checkpointed WAL bytes.
+    pub wal_bytes: u64,
+    /// Bytes used in segment files.
+    pub segment_bytes: u64,
+    /// Writes answered 204 since open.
+    pub writes_accepted: u64,
+    /// Writes answered anything else since open.
+    pub writes_rejected: u64,
+    /// The sequence of the last durable batch.
+    pub last_sequence: u64,
+}
+
+/// The smallest `struct_size` accepted: up to and including `databases`.
+const MIN_STATS_SIZE: usize = offset_of!(linedb_stats, databases) + size_of::<u64>();
+
+impl From<FieldType> for linedb_field_type {
+    fn from(t: FieldType) -> Self {
+        match t {
+            FieldType::Float => linedb_field_type::LINEDB_FIELD_FLOAT,
+            FieldType::Integer => linedb_field_type::LINEDB_FIELD_INTEGER,
+            FieldType::UInteger => linedb_field_type::LINEDB_FIELD_UINTEGER,
+            FieldType::String => linedb_field_type::LINEDB_FIELD_STRING,
+            FieldType::Boolean => linedb_field_type::LINEDB_FIELD_BOOLEAN,
+        }
+    }
+}
+
+/// Fills *out with the store's status, writing only the fields that lie
+/// wholly within out->struct_size bytes (struct_size itself is not written).
+///
+/// - db: an open handle.
+/// - out: the caller's struct, struct_size set; written during the call
+///   only.
+/// - err: NULL, or filled on failure (untouched on success).
+///
+/// Returns LINEDB_OK; LINEDB_ERR_INVALID_ARGUMENT (db or out NULL,
+/// struct_size below 16); LINEDB_ERR_INTERNAL.
+///
+/// Threading: callable from any thread, concurrently with any call but
+/// linedb_close; the figures are a snapshot.
+///
+/// # Safety
+///
+/// db NULL or an open handle; out NULL or struct_size writable bytes,
+/// aligned for linedb_stats; err NULL or a writable linedb_error.
+// SAFETY: `no_mangle` is sound as this name is defined once, here.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn linedb_stats_get(
+    db: *mut linedb,
+    out: *mut linedb_stats,
+    err: *mut linedb_error,
+) -> linedb_code {
+    // SAFETY: the caller's contract, passed on.
+    unsafe {
+        call(db, err, |handle| {
+            if out.is_null() {
+                return Err(Failure::invalid("out is NULL"));
+            }
+            // SAFETY: `struct_size` is the first field of every version.
+            let size = ptr::addr_of!((*out).struct_size).read() as usize;
+            if size < MIN_STATS_SIZE {
+                return Err(Failure::invalid(format!(
+                    "linedb_stats.struct_size is {size}; set it to sizeof(linedb_stats) (at least {MIN_STATS_SIZE})"
+                )));
+            }
+            let s = handle.engine().stats();
+            let fields = [
+                (offset_of!(linedb_stats, databases), s.databases),
+                (offset_of!(linedb_stats, partitions), s.partitions),
+                (offset_of!(linedb_stats, points), s.points),
+                (offset_of!(linedb_stats, wal_bytes), s.wal_bytes),
+                (offset_of!(linedb_stats, segment_bytes), s.segment_bytes),
+                (offset_of!(linedb_stats, writes_accepted), s.writes_accepted),
+                (offset_of!(linedb_stats, writes_rejected), s.writes_rejected),
+                (offset_of!(linedb_stats, last_sequence), s.last_sequence),
+            ];
+            for (offset, value) in fields {
+                if offset + size_of::<u64>() <= size {
+                    // SAFETY: the field lies within the caller's
+                    // `struct_size` writable bytes (checked), at an offset
+                    // aligned for u64 in a struct aligned for linedb_stats.
+                    out.cast::<u8>().add(offset).cast::<u64>().write(value);
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Writes to *out the type field has in the partition of measurement that
+/// time_ns falls in (partitions are per measurement and UTC day), or
+/// LINEDB_FIELD_NONE when it has none there yet.
+///
+/// - db: an open handle.
+/// - database, measurement, field: NUL-terminated UTF-8, read during the
+///   call only.
+/// - out: the caller's; written on success only.
+/// - err: NULL, or filled on failure (untouched on success).
+///
+/// Returns LINEDB_OK; LINEDB_ERR_INVALID_ARGUMENT (a NULL or non-UTF-8
+/// argument); LINEDB_ERR_NOT_FOUND (no such database); LINEDB_ERR_INTERNAL.
+///
+/// Threading: callable from any thread, concurrently with any call but
+/// linedb_close.
+///
+/// # Safety
+///
+/// db NULL or an open handle; the strings NULL or NUL-terminated; out NULL
+/// or a writable linedb_field_type; err NULL or a writable linedb_error.
+// SAFETY: `no_mangle` is sound as this name is defined once, here.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn linedb_field_type_get(
+    db: *mut linedb,
+    database: *const c_char,
+    measurement: *const c_char,
+    time_ns: i64,
+    field: *const c_char,
+    out: *mut linedb_field_type,
+    err: *mut linedb_error,
+) -> linedb_code {
+    // SAFETY: the caller's contract, passed on.
+    unsafe {
+        call(db, err, |handle| {
+            let database = str_arg(database, "database")?;
+            let measurement = str_arg(measurement, "measurement")?;
+            let field = str_arg(field, "field")?;
+            if out.is_null() {
+                return Err(Failure::invalid("out is NULL"));
+            }
+            let found = handle.engine().field_type(database, measurement, time_ns, field)?;
+            let value = found.map_or(linedb_field_type::LINEDB_FIELD_NONE, linedb_field_type::from);
+            // SAFETY: non-NULL and writable (the caller's contract); a
+            // raw write, so whatever the caller left there is never read.
+            out.write(value);
+            Ok(())
+        })
+    }
+}
+
+/// Makes every segment durable and trims the WAL (what linedb_close does
+/// before it releases the store). Writes run on meanwhile.
+///
+/// - db: an open handle.
+/// - err: NULL, or filled on failure (untouched on success).
+///
+/// Returns LINEDB_OK; LINEDB_ERR_INVALID_ARGUMENT (db NULL); LINEDB_ERR_IO
+/// (the OS refused, e.g. a failed msync or fsync, which fails the store
+/// until it is reopened; or it failed earlier); LINEDB_ERR_INTERNAL.
+///
+/// Threading: callable from any thread, concurrently with any call but
+/// linedb_close; two checkpoints run one after the other.
+///
+/// # Safety
+///
+/// db NULL or an open handle; err NULL or a writable linedb_error.
+// SAFETY: `no_mangle` is sound as this name is defined once, here.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn linedb_checkpoint(db: *mut linedb, err: *mut linedb_error) -> linedb_code {
+    // SAFETY: the caller's contract, passed on.
+    unsafe { call(db, err, |handle| Ok(handle.engine().checkpoint()?)) }
+}
