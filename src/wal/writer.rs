@@ -161,8 +161,20 @@ impl Writer {
             return Err(invalid("WAL sequence numbers are exhausted"));
         }
 
-        let (parts, plans) = self.plan(payloads, first_seq);
-        let created = self.create_files(&plans).map_err(|e| self.creation_failed(e))?;
+        // New files are preallocated at `file_size`; when the disk has less
+        // room, smaller ones are tried, down to what the records need, so a
+        // store keeps taking writes on a nearly full disk.
+        let mut file_size = self.file_size;
+        let (parts, created) = loop {
+            let (parts, plans) = self.plan(payloads, first_seq, file_size);
+            match self.create_files(&plans) {
+                Ok(created) => break (parts, created),
+                Err(e) if is_no_space(&e) && file_size > 0 && !plans.is_empty() => {
+                    file_size = if file_size > 64 * 1024 { file_size / 4 } else { 0 };
+                }
+                Err(e) => return Err(self.creation_failed(e)),
+            }
+        };
         if let Err(e) = self.write_parts(payloads, first_seq, &parts, &created) {
             self.undo_writes(&parts, &created);
             self.failed = true;
@@ -174,7 +186,7 @@ impl Writer {
 
     /// Places the records: in the current file while they fit, then in new
     /// files of `file_size` (or bigger, for a record that needs it).
-    fn plan(&self, payloads: &[&[u8]], first_seq: u64) -> (Vec<Part>, Vec<LiveFile>) {
+    fn plan(&self, payloads: &[&[u8]], first_seq: u64, file_size: u64) -> (Vec<Part>, Vec<LiveFile>) {
         let mut parts: Vec<Part> = Vec::new();
         let mut plans: Vec<LiveFile> = Vec::new();
         let (mut off, mut cap) = match (&self.current, self.files.back()) {
@@ -189,7 +201,7 @@ impl Writer {
         for (i, p) in payloads.iter().enumerate() {
             let size = record_size(p.len() as u64);
             if !have_part || off.saturating_add(size) > cap {
-                let capacity = self.file_size.max(FILE_HEADER_LEN + size);
+                let capacity = file_size.max(FILE_HEADER_LEN + size);
                 let seq = first_seq + i as u64;
                 plans.push(LiveFile {
                     number: self.next_number + plans.len() as u64,
