@@ -226,23 +226,24 @@ impl<'a> Fields<'a> {
 pub fn write_line(out: &mut Vec<u8>, measurement: &[u8], series: &[u8], fields: &[StoredField<'_>], time: i64) {
     out.extend_from_slice(measurement);
     out.extend_from_slice(series);
-    let mut num = String::new();
     for (n, f) in fields.iter().enumerate() {
         out.push(if n == 0 { b' ' } else { b',' });
         out.extend_from_slice(f.key);
         out.push(b'=');
-        num.clear();
         match f.value {
+            // Rust's `{}` is the canonical float: shortest round trip, no exponent.
             StoredValue::Float(x) => {
-                let _ = write!(num, "{x}");
+                let _ = write!(VecWriter(out), "{x}");
             }
             StoredValue::Integer(x) => {
-                let _ = write!(num, "{x}i");
+                put_i64(out, x);
+                out.push(b'i');
             }
             StoredValue::UInteger(x) => {
-                let _ = write!(num, "{x}u");
+                put_u64(out, x);
+                out.push(b'u');
             }
-            StoredValue::Boolean(x) => num.push_str(if x { "true" } else { "false" }),
+            StoredValue::Boolean(x) => out.extend_from_slice(if x { b"true" } else { b"false" }),
             StoredValue::String(s) => {
                 out.push(b'"');
                 for &c in s {
@@ -254,22 +255,44 @@ pub fn write_line(out: &mut Vec<u8>, measurement: &[u8], series: &[u8], fields: 
                 out.push(b'"');
             }
         }
-        out.extend_from_slice(num.as_bytes());
     }
     out.push(b' ');
-    let _ = write!(num_writer(out), "{time}");
+    put_i64(out, time);
+}
+
+/// Decimal digits of `v`.
+fn put_u64(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        // v % 10 < 10: the cast is exact.
+        #[allow(clippy::cast_possible_truncation)]
+        let d = (v % 10) as u8;
+        buf[i] = b'0' + d;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+fn put_i64(out: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    put_u64(out, v.unsigned_abs());
 }
 
 /// `write!` straight into a byte vector.
-fn num_writer(out: &mut Vec<u8>) -> impl std::fmt::Write + '_ {
-    struct W<'v>(&'v mut Vec<u8>);
-    impl std::fmt::Write for W<'_> {
-        fn write_str(&mut self, s: &str) -> std::fmt::Result {
-            self.0.extend_from_slice(s.as_bytes());
-            Ok(())
-        }
+struct VecWriter<'v>(&'v mut Vec<u8>);
+
+impl std::fmt::Write for VecWriter<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
     }
-    W(out)
 }
 
 /// Merges `later` into `acc` (both in key order): a key in both takes the
@@ -349,6 +372,20 @@ mod tests {
         let mut bad = body.clone();
         bad[0] = 0xff; // row length past the end
         assert_eq!(Rows::new(&bad).next(), Some(Err(BadRow { offset: 0 })));
+    }
+
+    #[test]
+    fn integers_print_as_std_does() {
+        for v in [0i64, 1, -1, 9, 10, -10, 12345, i64::MIN, i64::MAX, i64::MIN + 1] {
+            let mut out = Vec::new();
+            put_i64(&mut out, v);
+            assert_eq!(String::from_utf8(out).unwrap(), v.to_string());
+        }
+        for v in [0u64, 7, 100, u64::MAX] {
+            let mut out = Vec::new();
+            put_u64(&mut out, v);
+            assert_eq!(String::from_utf8(out).unwrap(), v.to_string());
+        }
     }
 
     #[test]

@@ -75,8 +75,16 @@ pub struct BatchRecord {
 }
 
 impl BatchRecord {
+    #[cfg(test)]
     pub fn new(db_id: u32, new_tables: &[(u32, String)], changes: &SchemaChanges) -> Self {
-        let mut enc = Enc::default();
+        Self::with_buffer(Vec::new(), db_id, new_tables, changes)
+    }
+
+    /// As [`BatchRecord::new`], writing into `buf` (cleared first), so a
+    /// writer can reuse one allocation.
+    pub fn with_buffer(mut buf: Vec<u8>, db_id: u32, new_tables: &[(u32, String)], changes: &SchemaChanges) -> Self {
+        buf.clear();
+        let mut enc = Enc { buf };
         enc.u8(KIND_BATCH);
         enc.u32(db_id);
         enc.len(new_tables.len());

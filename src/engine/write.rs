@@ -68,19 +68,54 @@ pub fn write(inner: &Inner, database: &str, lines: &[u8], precision: Precision, 
     if inner.closing.load(Ordering::Acquire) {
         return Outcome::unavailable("the store is closing");
     }
-    let mut batch = Batch::new();
+    // A writer thread reuses its parse arrays and record buffer from one
+    // write to the next: fresh multi-megabyte allocations per batch cost
+    // more in page faults than parsing does.
+    let (kept, mut buf) = SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        (s.batch.take(), std::mem::take(&mut s.payload))
+    });
+    let mut batch: Batch<'_> = kept.map(Batch::recycle).unwrap_or_default();
     let parsed = line_protocol::parse(lines, precision, now_ns, &mut batch);
-    loop {
-        let pending = match prepare(inner, database, &mut batch, &parsed) {
+    let out = loop {
+        let pending = match prepare(inner, database, &mut batch, &parsed, std::mem::take(&mut buf)) {
             Ok(Some(p)) => Arc::new(p),
-            Ok(None) => return Outcome::ok(204, 0),
-            Err(out) => return out,
+            Ok(None) => break Outcome::ok(204, 0),
+            Err(out) => break out,
         };
-        match commit(inner, &pending) {
-            Answer::Done(out) => return out,
+        let answer = commit(inner, &pending);
+        // Every other holder (the queue, the leader's group) is gone once
+        // the answer is out; if not, the buffer is simply not reused.
+        if let Ok(p) = Arc::try_unwrap(pending) {
+            buf = p.payload;
+        }
+        match answer {
+            Answer::Done(out) => break out,
             Answer::Revalidate => continue,
         }
-    }
+    };
+    batch.clear();
+    let batch: Batch<'static> = batch.recycle();
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        s.batch = Some(batch);
+        // Keep at most 64 MiB per thread between writes.
+        if buf.capacity() <= 64 << 20 {
+            s.payload = buf;
+        }
+    });
+    out
+}
+
+/// Per-thread buffers reused across writes.
+#[derive(Default)]
+struct Scratch {
+    batch: Option<Batch<'static>>,
+    payload: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 /// Validates and encodes; `Ok(None)` for a batch with no lines.
@@ -89,6 +124,7 @@ fn prepare(
     database: &str,
     batch: &mut Batch<'_>,
     parsed: &Result<(), line_protocol::ParseError>,
+    buf: Vec<u8>,
 ) -> Result<Option<Pending>, Outcome> {
     let st = inner.state.read();
     let Some(db) = st.dbs.get(database) else {
@@ -124,13 +160,20 @@ fn prepare(
             (id, name.clone())
         })
         .collect();
-    let mut rec = BatchRecord::new(db.id, &new_tables, &v.changes);
-    let (mut order, mut text) = (Vec::new(), String::new());
-    for group in &v.partitions {
-        let table_id = match db.tables.get(&group.measurement) {
+    let table_ids: Vec<u32> = v
+        .partitions
+        .iter()
+        .map(|group| match db.tables.get(&group.measurement) {
             Some(t) => t.id,
             None => new_tables.iter().find(|(_, n)| *n == group.measurement).map_or(0, |(id, _)| *id),
-        };
+        })
+        .collect();
+    let (db_id, schema_version) = (db.id, st.schema_version);
+    // Encoding needs nothing more from the state: let the leader in.
+    drop(st);
+    let mut rec = BatchRecord::with_buffer(buf, db_id, &new_tables, &v.changes);
+    let (mut order, mut text) = (Vec::new(), String::new());
+    for (group, &table_id) in v.partitions.iter().zip(&table_ids) {
         let (mut min, mut max) = (i64::MAX, i64::MIN);
         let body = rec.begin_block(table_id, group.day);
         for &i in &group.lines {
@@ -143,12 +186,12 @@ fn prepare(
     }
     let (payload, blocks) = rec.finish();
     Ok(Some(Pending {
-        db_id: db.id,
+        db_id,
         payload,
         blocks,
         new_tables,
         changes: v.changes,
-        schema_version: st.schema_version,
+        schema_version,
         points: v.points as u64,
         answer: Mutex::new(None),
     }))
@@ -159,7 +202,12 @@ fn prepare(
 pub struct CommitQueue {
     pending: Vec<Arc<Pending>>,
     leading: bool,
+    /// Size of the group the last leader took.
+    last_group: usize,
 }
+
+/// The longest a leader waits for more writers to join its group.
+const COMMIT_DELAY: std::time::Duration = std::time::Duration::from_micros(100);
 
 /// Queues the batch and waits for its answer, leading a group when no one
 /// else is. Followers sleep on a condition variable and all wake when their
@@ -174,7 +222,21 @@ fn commit(inner: &Inner, me: &Arc<Pending>) -> Answer {
         }
         if !q.leading {
             q.leading = true;
+            // Commit delay: when the last group had company, give the
+            // writers it just answered a moment to queue their next write,
+            // so groups do not split into two alternating halves. A lone
+            // writer never waits.
+            let last = q.last_group;
+            if last > 1 {
+                let deadline = std::time::Instant::now() + COMMIT_DELAY;
+                while q.pending.len() < 2 * last && std::time::Instant::now() < deadline {
+                    drop(q);
+                    std::thread::yield_now();
+                    q = inner.queue.lock();
+                }
+            }
             let group = std::mem::take(&mut q.pending);
+            q.last_group = group.len();
             drop(q);
             {
                 let mut wal = inner.writer.lock();

@@ -15,6 +15,11 @@ use super::types::{FieldValue, LineRef};
 /// parser kept that pair as both characters, so it is written as it came.
 pub fn write_escaped_name(out: &mut String, name: &str, class: u8) {
     let b = name.as_bytes();
+    // Most names need no escape: one scan, one copy.
+    if !b.iter().any(|&c| matches!(c, b'\\' | b',' | b' ' | b'=')) {
+        out.push_str(name);
+        return;
+    }
     let mut last = 0;
     for (k, &c) in b.iter().enumerate() {
         let escape = match c {
