@@ -189,3 +189,22 @@ fn concurrent_writers_share_one_fdatasync() {
     assert_eq!(all(&e, "db"), expected);
     assert_eq!(e.stats().points, writes);
 }
+
+#[test]
+fn enospc_from_fdatasync_is_500_and_fails_the_store() {
+    // ENOSPC reported by fsync (as NFS or thin provisioning do) means
+    // written bytes may be gone: not a 503, a failed store.
+    let t = TempDir::new("enospc-sync");
+    let (fs, opts) = faulty();
+    let e = Engine::open(t.store(), opts).unwrap();
+    e.create_database("db").unwrap();
+    assert_eq!(write(&e, "db", "m f=1i 1").status, 204);
+    fs.arm(Op::Sync, "/wal/", libc::ENOSPC, 1);
+    let r = write(&e, "db", "m f=2i 2");
+    assert_eq!(r.status, 500, "{}", r.message);
+    assert_eq!(write(&e, "db", "m f=3i 3").status, 500);
+    drop(e);
+    let e = Engine::open(t.store(), small_options()).unwrap();
+    let lines = all(&e, "db");
+    assert!(lines == ["m f=1i 1"] || lines == ["m f=1i 1", "m f=2i 2"], "{lines:?}");
+}
