@@ -36,7 +36,16 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
             return Err(OpenError::Io(e));
         }
     }
+    // The store directory and `wal/` must be durable entries before the
+    // first record is acknowledged: a record in a file whose directory
+    // entry a power cut takes away is lost with it.
+    let existed = storage.list_dir(dir).is_ok();
     storage.create_dir_all(dir)?;
+    if !existed {
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            storage.sync_dir(parent)?;
+        }
+    }
     let lock = storage.try_lock(&dir.join(LOCK_FILE))?.ok_or_else(|| OpenError::Locked { dir: dir.to_owned() })?;
 
     let cat = catalog::load(storage.as_ref(), dir)?.unwrap_or_default();
@@ -68,6 +77,10 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     }
 
     let wal_dir = dir.join(WAL_DIR);
+    if storage.list_dir(&wal_dir).is_err() {
+        storage.create_dir_all(&wal_dir)?;
+        storage.sync_dir(dir)?;
+    }
     let wal = Wal::open(
         Arc::clone(&storage),
         &wal_dir,

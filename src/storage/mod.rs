@@ -9,6 +9,7 @@
 
 pub mod fault;
 mod fs;
+pub mod sim;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -17,6 +18,7 @@ use std::path::Path;
 
 pub use fault::FaultStorage;
 pub use fs::FsStorage;
+pub use sim::SimStorage;
 
 /// How [`Storage::open`] opens a file. Every mode but `Read` opens for
 /// reading and writing.
