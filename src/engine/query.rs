@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::partition::Day;
-use crate::rows::{self, merge_fields, Rows, StoredField};
+use crate::rows::{self, merge_fields, StoredField};
 use crate::segment::{BlockMeta, Segment};
 
 use super::{Inner, Outcome};
@@ -82,18 +82,25 @@ pub fn query(
     let mut scratch = Vec::new();
     for t in &tables {
         for part in &t.parts {
-            // (time, series, write order, fields) of every row in range.
-            let mut pts: Vec<(i64, &[u8], usize, rows::Fields<'_>)> = Vec::new();
+            let mut decoded = Vec::new();
             for (seg, blocks) in &part.blocks {
                 for b in blocks {
-                    for row in Rows::new(seg.block_body(b)) {
-                        let Ok(row) = row else {
-                            return Outcome::error(500, format!("damaged row in {} at block offset {}", seg.path().display(), b.offset));
-                        };
-                        if row.time >= start && row.time < end {
-                            let n = pts.len();
-                            pts.push((row.time, row.series, n, row.fields));
-                        }
+                    match rows::Block::decode(seg.block_body(b)) {
+                        Ok(block) => decoded.push(block),
+                        Err(_) => return damaged(seg, b),
+                    }
+                }
+            }
+            // (time, series, write order, fields, block) of every row in range.
+            let mut pts: Vec<(i64, &[u8], usize, rows::Fields<'_>, usize)> = Vec::new();
+            for (bi, block) in decoded.iter().enumerate() {
+                for row in block.rows() {
+                    let Ok(row) = row else {
+                        return Outcome::error(500, "damaged row in a stored block");
+                    };
+                    if row.time >= start && row.time < end {
+                        let n = pts.len();
+                        pts.push((row.time, row.series, n, row.fields, bi));
                     }
                 }
             }
@@ -106,13 +113,13 @@ pub fn query(
             while i < pts.len() {
                 let (time, series) = (pts[i].0, pts[i].1);
                 acc.clear();
-                if pts[i].3.decode(&mut acc).is_err() {
+                if pts[i].3.decode(&decoded[pts[i].4].keys, &mut acc).is_err() {
                     return Outcome::error(500, "damaged row fields");
                 }
                 let mut j = i + 1;
                 while j < pts.len() && pts[j].0 == time && pts[j].1 == series {
                     next.clear();
-                    if pts[j].3.decode(&mut next).is_err() {
+                    if pts[j].3.decode(&decoded[pts[j].4].keys, &mut next).is_err() {
                         return Outcome::error(500, "damaged row fields");
                     }
                     merge_fields(&mut acc, &next, &mut scratch);
@@ -129,4 +136,8 @@ pub fn query(
         }
     }
     Outcome::ok(200, count)
+}
+
+fn damaged(seg: &Segment, b: &BlockMeta) -> Outcome {
+    Outcome::error(500, format!("damaged block in {} at offset {}", seg.path().display(), b.offset))
 }

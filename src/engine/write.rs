@@ -172,7 +172,7 @@ fn prepare(
     // Encoding needs nothing more from the state: let the leader in.
     drop(st);
     let mut rec = BatchRecord::with_buffer(buf, db_id, &new_tables, &v.changes);
-    let (mut order, mut text) = (Vec::new(), String::new());
+    let mut enc = rows::BlockEncoder::new();
     for (group, &table_id) in v.partitions.iter().zip(&table_ids) {
         let (mut min, mut max) = (i64::MAX, i64::MIN);
         let body = rec.begin_block(table_id, group.day);
@@ -180,8 +180,9 @@ fn prepare(
             let line = batch.line(i);
             min = min.min(line.timestamp());
             max = max.max(line.timestamp());
-            rows::encode_row(body, line, &mut order, &mut text);
+            enc.row(line);
         }
+        enc.finish(body);
         rec.end_block(u32::try_from(group.lines.len()).unwrap_or(u32::MAX), min, max);
     }
     let (payload, blocks) = rec.finish();
