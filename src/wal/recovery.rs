@@ -252,7 +252,12 @@ impl Scan {
         }
         drop(reader);
 
-        self.live.push(LiveFile { number, first_seq, end_seq: exp, end: off, capacity: len });
+        // A file without records holds nothing: its empty range is where
+        // the log stands, whatever its header claims, so that it never
+        // holds back trimming the files after it.
+        let at = self.expected.unwrap_or(0).max(self.after_seq.saturating_add(1));
+        let end_seq = if count > 0 { exp } else { exp.min(at) };
+        self.live.push(LiveFile { number, first_seq, end_seq, end: off, capacity: len });
         if count > 0 {
             self.expected = Some(exp);
             self.last = Some(Last { file, index: self.live.len() - 1 });

@@ -612,6 +612,32 @@ fn precreated_file_without_records_is_not_the_log() {
 }
 
 #[test]
+fn file_without_records_does_not_hold_back_trimming() {
+    // Found by the wal_recovery fuzz target: a file with no records whose
+    // (checksummed) header claims a first sequence far ahead of the log,
+    // before files that continue it, kept every later file from being
+    // trimmed: its empty range was taken to end at that sequence.
+    let t = TempDir::new("empty-file-trim");
+    let (mut wal, _) = open(&t.wal(), 512, 0);
+    let all = write(&mut wal, "a", 30);
+    drop(wal);
+    let files = wal_files(&t.wal());
+    assert!(files.len() >= 3);
+    let covered = records(&files[1])[0].1 - 1;
+    let mut bytes = vec![0u8; 512];
+    bytes[..40].copy_from_slice(&FileHeader { number: 1, first_seq: 1 << 40 }.encode());
+    write_at(&files[0], 0, &bytes);
+    let (mut wal, got) = open(&t.wal(), 512, covered);
+    assert_eq!(got, from(&all, covered));
+    wal.trim(30).unwrap();
+    assert_eq!(wal.backlog_bytes(), 0);
+    assert!(wal_files(&t.wal()).is_empty(), "{:?}", wal_files(&t.wal()));
+    drop(wal);
+    let (_, got) = open(&t.wal(), 512, 30);
+    assert!(got.is_empty());
+}
+
+#[test]
 fn gap_between_files_is_corrupt_unless_checkpointed() {
     let t = TempDir::new("gap");
     let (mut wal, _) = open(&t.wal(), 512, 0);

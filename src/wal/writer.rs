@@ -33,7 +33,8 @@ pub struct LiveFile {
     pub number: u64,
     /// The header's first sequence.
     pub first_seq: u64,
-    /// One past the sequence of its last record (`first_seq` if it has none).
+    /// One past the sequence of its last record (if it has none, at most
+    /// `first_seq`: where the log stood at it, as recovery found it).
     pub end_seq: u64,
     /// Offset just past its last record: where the next one goes.
     pub end: u64,
