@@ -719,9 +719,9 @@ impl Storage for Forgetful {
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         self.inner.create_dir_all(path)
     }
-    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn File>> {
+    fn open_file(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn File>> {
         let wal = path.to_string_lossy().contains("/wal/");
-        Ok(Box::new(ForgetfulFile { inner: self.inner.open(path, mode)?, forget: self.forget, wal }))
+        Ok(Box::new(ForgetfulFile { inner: self.inner.open_file(path, mode)?, forget: self.forget, wal }))
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         self.inner.rename(from, to)
@@ -738,14 +738,14 @@ impl Storage for Forgetful {
     fn list_dir(&self, path: &Path) -> io::Result<Vec<std::ffi::OsString>> {
         self.inner.list_dir(path)
     }
-    fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn LockGuard>>> {
-        self.inner.try_lock(path)
+    fn lock_file(&self, path: &Path) -> io::Result<Option<Box<dyn LockGuard>>> {
+        self.inner.lock_file(path)
     }
 }
 
 impl File for ForgetfulFile {
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
+    fn length(&self) -> io::Result<u64> {
+        self.inner.length()
     }
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         self.inner.read_at(buf, offset)
@@ -762,8 +762,8 @@ impl File for ForgetfulFile {
         }
         self.inner.sync_data()
     }
-    fn map(&self, len: usize) -> io::Result<Box<dyn Map>> {
-        Ok(Box::new(ForgetfulMap { inner: self.inner.map(len)?, forget: self.forget }))
+    fn mmap(&self, len: usize) -> io::Result<Box<dyn Map>> {
+        Ok(Box::new(ForgetfulMap { inner: self.inner.mmap(len)?, forget: self.forget }))
     }
 }
 
@@ -774,11 +774,11 @@ impl Map for ForgetfulMap {
     fn len(&self) -> usize {
         self.inner.len()
     }
-    fn flush(&self, offset: usize, len: usize) -> io::Result<()> {
+    fn msync(&self, offset: usize, len: usize) -> io::Result<()> {
         if self.forget == Forget::Msync {
             return Ok(());
         }
-        self.inner.flush(offset, len)
+        self.inner.msync(offset, len)
     }
 }
 

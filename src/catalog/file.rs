@@ -18,12 +18,12 @@ const TEMP_FILE: &str = "catalog.tmp";
 /// The catalog of the store in `dir`; `None` when it has none yet.
 pub fn load(storage: &dyn Storage, dir: &Path) -> Result<Option<CatalogData>, OpenError> {
     let path = dir.join(CATALOG_FILE);
-    let file = match storage.open(&path, OpenMode::Read) {
+    let file = match storage.open_file(&path, OpenMode::Read) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let len = usize::try_from(file.len()?)
+    let len = usize::try_from(file.length()?)
         .map_err(|_| OpenError::corrupt(&path, 0, "catalog file too large"))?;
     let mut bytes = vec![0u8; len];
     file.read_at(&mut bytes, 0)?;
@@ -44,7 +44,7 @@ pub fn save(storage: &dyn Storage, dir: &Path, c: &CatalogData) -> io::Result<()
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
-    let file = storage.open(&tmp, OpenMode::CreateNew)?;
+    let file = storage.open_file(&tmp, OpenMode::CreateNew)?;
     file.write_at(&bytes, 0)?;
     file.sync_data()?;
     drop(file);

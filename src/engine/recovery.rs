@@ -39,14 +39,13 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     // The store directory and `wal/` must be durable entries before the
     // first record is acknowledged: a record in a file whose directory
     // entry a power cut takes away is lost with it.
-    let existed = storage.list_dir(dir).is_ok();
+    // The parent is synced at every open, not only when the directory is
+    // new: an earlier open may have created it and failed before its sync.
     storage.create_dir_all(dir)?;
-    if !existed {
-        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            storage.sync_dir(parent)?;
-        }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        storage.sync_dir(parent)?;
     }
-    let lock = storage.try_lock(&dir.join(LOCK_FILE))?.ok_or_else(|| OpenError::Locked { dir: dir.to_owned() })?;
+    let lock = storage.lock_file(&dir.join(LOCK_FILE))?.ok_or_else(|| OpenError::Locked { dir: dir.to_owned() })?;
 
     let cat = catalog::load(storage.as_ref(), dir)?.unwrap_or_default();
     let mut st = State {
@@ -216,6 +215,11 @@ fn replay(
                 let size = Segment::block_len(body.len());
                 let fits = part.segments.last().is_some_and(|s| s.used_len() + size <= s.capacity());
                 if !fits {
+                    // The invariant of `write::apply`: the segment before
+                    // is durable before the next one gets a block.
+                    if let Some(prev) = part.segments.last() {
+                        prev.flush()?;
+                    }
                     let n = part
                         .segments
                         .last()

@@ -392,6 +392,12 @@ fn place(inner: &Inner, group: &[&Arc<Pending>]) -> io::Result<Vec<Placement>> {
                 if entry.segment.used_len() + entry.bytes + size > entry.segment.capacity() {
                     // Reserve what the full one takes before moving on.
                     entry.segment.reserve(entry.bytes).map_err(append_to_io)?;
+                    // Most of what `apply` must make durable before the
+                    // next segment gets a block (see there), done here,
+                    // outside the state's write lock.
+                    if !entry.new {
+                        entry.segment.flush()?;
+                    }
                     let number = entry.number + 1;
                     let segment = new_segment(inner, key, number, size)?;
                     made.push(Placement { segment: Arc::clone(&segment), new: Some(key) });
@@ -503,6 +509,16 @@ fn apply(inner: &Inner, group: &[&Arc<Pending>], placements: &[Placement], first
                 .ok_or_else(|| io::Error::other("block for an unknown table"))?;
             let part = table.partitions.entry(b.day).or_insert_with(|| Partition { segments: Vec::new() });
             if pl.new.is_some() && !part.segments.iter().any(|s| Arc::ptr_eq(s, &pl.segment)) {
+                // Invariant: a partition's segment gets its first block only
+                // once every block of the segment before it is durable. A
+                // power cut then leaves each partition a prefix of its blocks
+                // (whole earlier segments, and a checksummed prefix of the
+                // last), which is what lets replay skip a record whose seq
+                // the partition already holds. Without it a block kept in
+                // the new segment could hide a lost one in the old.
+                if let Some(prev) = part.segments.last() {
+                    prev.flush()?;
+                }
                 part.segments.push(Arc::clone(&pl.segment));
             }
             let body = p.payload.get(b.body.clone()).ok_or_else(|| io::Error::other("block outside its record"))?;

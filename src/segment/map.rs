@@ -61,11 +61,11 @@ struct Tail<W> {
 impl<W> Mapped<W> {
     /// Maps `file` at `map_len` bytes (at least its current length).
     pub(super) fn new(file: Box<dyn File>, map_len: u64, state: W) -> io::Result<Mapped<W>> {
-        let file_len = file.len()?;
+        let file_len = file.length()?;
         let map_len = map_len.max(file_len);
         let len = usize::try_from(map_len)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "segment capacity exceeds the address space"))?;
-        let map = file.map(len)?;
+        let map = file.mmap(len)?;
         if (map.len() as u64) < file_len {
             return Err(io::Error::other("mapping is shorter than requested"));
         }
@@ -102,7 +102,7 @@ impl<W> Mapped<W> {
         let to = usize::try_from(to).unwrap_or(usize::MAX).min(self.map.len());
         let from = usize::try_from(from).unwrap_or(usize::MAX).min(to);
         if to > from {
-            self.map.flush(from, to - from)?;
+            self.map.msync(from, to - from)?;
         }
         self.file.sync_data()
     }

@@ -200,7 +200,7 @@ impl Segment {
         if header_len > capacity {
             return Err(invalid_input("segment capacity is smaller than its header", path));
         }
-        match storage.open(path, OpenMode::Read) {
+        match storage.open_file(path, OpenMode::Read) {
             Ok(_) => return Err(with_path(io::ErrorKind::AlreadyExists.into(), "create", path)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
@@ -211,7 +211,7 @@ impl Segment {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        let file = storage.open(&tmp, OpenMode::CreateNew)?;
+        let file = storage.open_file(&tmp, OpenMode::CreateNew)?;
         let written = file.write_at(&header, 0).and_then(|()| file.sync_data()).and_then(|()| storage.rename(&tmp, path));
         if let Err(e) = written {
             // Best effort: the name was never published.
@@ -242,7 +242,7 @@ impl Segment {
     /// to verify every block. `capacity` as in [`Segment::create`]; a file
     /// already longer uses its length.
     pub fn open(storage: &Arc<dyn Storage>, path: &Path, trusted_len: u64, capacity: u64) -> Result<Segment, OpenError> {
-        let file = storage.open(path, OpenMode::ReadWrite)?;
+        let file = storage.open_file(path, OpenMode::ReadWrite)?;
         let map = Mapped::new(file, capacity, Writer { chain: 0, max_seq: 0 })?;
         let (rec, file_len) = {
             let mut tail = map.lock_tail();

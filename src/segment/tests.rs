@@ -570,8 +570,8 @@ impl Storage for FaultyStorage {
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         self.inner.create_dir_all(path)
     }
-    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn File>> {
-        let inner = self.inner.open(path, mode)?;
+    fn open_file(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn File>> {
+        let inner = self.inner.open_file(path, mode)?;
         Ok(Box::new(FaultyFile { inner, faults: Arc::clone(&self.faults) }))
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -586,14 +586,14 @@ impl Storage for FaultyStorage {
     fn list_dir(&self, path: &Path) -> io::Result<Vec<OsString>> {
         self.inner.list_dir(path)
     }
-    fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn LockGuard>>> {
-        self.inner.try_lock(path)
+    fn lock_file(&self, path: &Path) -> io::Result<Option<Box<dyn LockGuard>>> {
+        self.inner.lock_file(path)
     }
 }
 
 impl File for FaultyFile {
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
+    fn length(&self) -> io::Result<u64> {
+        self.inner.length()
     }
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         self.inner.read_at(buf, offset)
@@ -613,8 +613,8 @@ impl File for FaultyFile {
         }
         self.inner.sync_data()
     }
-    fn map(&self, len: usize) -> io::Result<Box<dyn Map>> {
-        self.inner.map(len)
+    fn mmap(&self, len: usize) -> io::Result<Box<dyn Map>> {
+        self.inner.mmap(len)
     }
 }
 

@@ -1,29 +1,78 @@
 //! A storage that fails on demand: wraps another [`Storage`] and makes the
-//! calls a test arms fail with the errno it chose, so tests can check what
-//! the engine answers and leaves behind when the disk is full or broken.
+//! calls a test arms fail with the errno it chose (or succeed without doing
+//! anything, as a lying disk does), so tests can check what the engine
+//! answers and leaves behind when the disk is full or broken.
+//!
+//! A fault is matched by operation and path, or by call site: the line of
+//! linedb that made the call ([`Site`], from `#[track_caller]`). With
+//! [`FaultStorage::record_sites`] on, every call is counted by its site, so a
+//! test can list the sites a workload reaches and then fail each in turn.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::fmt;
 use std::io;
+use std::panic::Location;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
 use super::{File, LockGuard, Map, OpenMode, Storage};
 
-/// The calls a fault can be armed on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The calls a fault can be armed on: every fallible method of the seam.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Op {
+    CreateDir,
     Open,
+    Rename,
+    Remove,
+    SyncDir,
+    List,
+    Lock,
+    /// A file's length (fstat).
+    Length,
+    Read,
     Write,
     Allocate,
     Sync,
-    SyncDir,
-    Rename,
-    Remove,
     Map,
     /// msync of a mapping.
     Flush,
+}
+
+/// A line of linedb that calls the storage seam.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Site {
+    pub file: &'static str,
+    pub line: u32,
+    pub column: u32,
+}
+
+impl Site {
+    fn of(loc: &'static Location<'static>) -> Site {
+        Site { file: loc.file(), line: loc.line(), column: loc.column() }
+    }
+}
+
+impl fmt::Display for Site {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// What an armed fault does to the call it matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// The call fails with this errno and does nothing.
+    Fail(i32),
+    /// A write stores the first half of its buffer, then fails with this
+    /// errno (other calls: as `Fail`).
+    Partial(i32),
+    /// The call answers success without doing anything: a disk that
+    /// acknowledges syncs it never did.
+    Skip,
 }
 
 #[derive(Clone, Debug)]
@@ -31,9 +80,13 @@ struct Fault {
     op: Op,
     /// Only paths containing this text (all paths if empty).
     path_contains: String,
-    errno: i32,
-    /// Calls that still fail; `u32::MAX` is "until disarmed".
+    /// Only calls from this line of linedb.
+    site: Option<Site>,
+    /// Matching calls let through before the fault starts.
+    pass: u64,
+    /// Calls that still get the effect; `u32::MAX` is "until disarmed".
     remaining: u32,
+    effect: Effect,
 }
 
 /// What the wrapper shares with the files it opened.
@@ -41,9 +94,13 @@ struct Fault {
 struct Shared {
     faults: Mutex<Vec<Fault>>,
     /// (op, path text, delay) applied to every matching call.
-    delays: Mutex<Vec<(Op, String, std::time::Duration)>>,
+    delays: Mutex<Vec<(Op, String, Duration)>>,
     /// (op, path text, calls seen) for every counter a test asked for.
     counts: Mutex<Vec<(Op, String, u64)>>,
+    /// Calls per (site, op), while recording.
+    sites: Mutex<Option<BTreeMap<(Site, Op), u64>>>,
+    /// Every call a fault hit, in order.
+    fired: Mutex<Vec<(Site, Op, Effect)>>,
 }
 
 /// A [`Storage`] whose calls fail (or are slowed, or counted) when armed.
@@ -58,10 +115,36 @@ impl FaultStorage {
         FaultStorage { inner, shared: Arc::default() }
     }
 
+    /// A wrapper of `inner` that shares this one's faults, delays, counters
+    /// and recorded sites (a test that moves to a crash image keeps them).
+    pub fn rewrap(&self, inner: Arc<dyn Storage>) -> FaultStorage {
+        FaultStorage { inner, shared: Arc::clone(&self.shared) }
+    }
+
     /// Makes the next `times` calls of `op` on paths containing
     /// `path_contains` fail with `errno` (`u32::MAX`: until disarmed).
     pub fn arm(&self, op: Op, path_contains: &str, errno: i32, times: u32) {
-        self.shared.faults.lock().push(Fault { op, path_contains: path_contains.to_owned(), errno, remaining: times });
+        self.arm_effect(op, path_contains, Effect::Fail(errno), times);
+    }
+
+    /// Like [`FaultStorage::arm`], with any [`Effect`].
+    pub fn arm_effect(&self, op: Op, path_contains: &str, effect: Effect, times: u32) {
+        let fault = Fault { op, path_contains: path_contains.to_owned(), site: None, pass: 0, remaining: times, effect };
+        self.shared.faults.lock().push(fault);
+    }
+
+    /// Lets `pass` calls of `op` from `site` through, then gives the next
+    /// `times` of them `effect` (`u32::MAX`: until disarmed).
+    pub fn arm_site(&self, site: Site, op: Op, pass: u64, times: u32, effect: Effect) {
+        let fault = Fault { op, path_contains: String::new(), site: Some(site), pass, remaining: times, effect };
+        self.shared.faults.lock().push(fault);
+    }
+
+    /// Lets `pass` calls of `op` (from anywhere, on any path) through, then
+    /// gives the next `times` of them `effect`.
+    pub fn arm_after(&self, op: Op, pass: u64, times: u32, effect: Effect) {
+        let fault = Fault { op, path_contains: String::new(), site: None, pass, remaining: times, effect };
+        self.shared.faults.lock().push(fault);
     }
 
     /// Removes every armed fault and delay.
@@ -72,7 +155,7 @@ impl FaultStorage {
 
     /// Makes every call of `op` on matching paths take `delay` longer (a
     /// slow disk, so that concurrent writers pile up behind a sync).
-    pub fn delay(&self, op: Op, path_contains: &str, delay: std::time::Duration) {
+    pub fn delay(&self, op: Op, path_contains: &str, delay: Duration) {
         self.shared.delays.lock().push((op, path_contains.to_owned(), delay));
     }
 
@@ -87,55 +170,112 @@ impl FaultStorage {
         self.shared.counts.lock().iter().find(|c| c.0 == op && c.1 == path_contains).map_or(0, |c| c.2)
     }
 
-    fn check(shared: &Shared, op: Op, path: &Path) -> io::Result<()> {
+    /// Starts (or stops) counting calls by call site; starting clears the
+    /// counts.
+    pub fn record_sites(&self, on: bool) {
+        *self.shared.sites.lock() = on.then(BTreeMap::new);
+    }
+
+    /// Calls per (site, operation) since [`FaultStorage::record_sites`].
+    pub fn sites(&self) -> BTreeMap<(Site, Op), u64> {
+        self.shared.sites.lock().clone().unwrap_or_default()
+    }
+
+    /// Every call an armed fault hit, in order.
+    pub fn fired(&self) -> Vec<(Site, Op, Effect)> {
+        self.shared.fired.lock().clone()
+    }
+
+    /// Counts the call, sleeps its delay, and answers the effect of the
+    /// first armed fault that matches it (`None`: do the call).
+    fn check(shared: &Shared, op: Op, path: &Path, loc: &'static Location<'static>) -> Option<Effect> {
+        let site = Site::of(loc);
+        if let Some(sites) = shared.sites.lock().as_mut() {
+            *sites.entry((site, op)).or_insert(0) += 1;
+        }
         let p = path.to_string_lossy();
         for c in shared.counts.lock().iter_mut().filter(|c| c.0 == op && p.contains(&c.1)) {
             c.2 += 1;
         }
-        let delay: std::time::Duration =
-            shared.delays.lock().iter().filter(|d| d.0 == op && p.contains(&d.1)).map(|d| d.2).sum();
+        let delay: Duration = shared.delays.lock().iter().filter(|d| d.0 == op && p.contains(&d.1)).map(|d| d.2).sum();
         if !delay.is_zero() {
             std::thread::sleep(delay);
         }
-        let mut f = shared.faults.lock();
-        if let Some(i) = f.iter().position(|f| f.op == op && f.remaining > 0 && p.contains(&f.path_contains)) {
-            let errno = f[i].errno;
-            if f[i].remaining != u32::MAX {
-                f[i].remaining -= 1;
-            }
-            f.retain(|f| f.remaining > 0);
-            return Err(io::Error::from_raw_os_error(errno));
+        let mut faults = shared.faults.lock();
+        let matching = |f: &Fault| f.op == op && f.site.is_none_or(|s| s == site) && p.contains(&f.path_contains);
+        let i = faults.iter().position(|f| matching(f) && f.remaining > 0)?;
+        let f = &mut faults[i];
+        if f.pass > 0 {
+            f.pass -= 1;
+            return None;
         }
-        Ok(())
+        let effect = f.effect;
+        if f.remaining != u32::MAX {
+            f.remaining -= 1;
+        }
+        faults.retain(|f| f.remaining > 0);
+        shared.fired.lock().push((site, op, effect));
+        Some(effect)
+    }
+
+    /// [`FaultStorage::check`] for calls whose only effects are failing or
+    /// doing nothing: `Err` to return, `Ok(true)` to skip the call.
+    fn gate(shared: &Shared, op: Op, path: &Path, loc: &'static Location<'static>) -> io::Result<bool> {
+        match Self::check(shared, op, path, loc) {
+            None => Ok(false),
+            Some(Effect::Skip) => Ok(true),
+            Some(Effect::Fail(errno) | Effect::Partial(errno)) => Err(io::Error::from_raw_os_error(errno)),
+        }
+    }
+}
+
+/// An effect that cannot be skipped (the call returns something): a skip
+/// becomes EIO.
+fn no_skip(r: io::Result<bool>) -> io::Result<()> {
+    match r {
+        Ok(false) => Ok(()),
+        Ok(true) => Err(io::Error::from_raw_os_error(libc::EIO)),
+        Err(e) => Err(e),
     }
 }
 
 impl Storage for FaultStorage {
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        if Self::gate(&self.shared, Op::CreateDir, path, Location::caller())? {
+            return Ok(());
+        }
         self.inner.create_dir_all(path)
     }
-    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn File>> {
-        Self::check(&self.shared, Op::Open, path)?;
-        let file = self.inner.open(path, mode)?;
+    fn open_file(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn File>> {
+        no_skip(Self::gate(&self.shared, Op::Open, path, Location::caller()))?;
+        let file = self.inner.open_file(path, mode)?;
         Ok(Box::new(FaultFile { file, path: path.to_owned(), shared: Arc::clone(&self.shared) }))
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        Self::check(&self.shared, Op::Rename, from)?;
+        if Self::gate(&self.shared, Op::Rename, from, Location::caller())? {
+            return Ok(());
+        }
         self.inner.rename(from, to)
     }
     fn remove_file(&self, path: &Path) -> io::Result<()> {
-        Self::check(&self.shared, Op::Remove, path)?;
+        if Self::gate(&self.shared, Op::Remove, path, Location::caller())? {
+            return Ok(());
+        }
         self.inner.remove_file(path)
     }
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
-        Self::check(&self.shared, Op::SyncDir, path)?;
+        if Self::gate(&self.shared, Op::SyncDir, path, Location::caller())? {
+            return Ok(());
+        }
         self.inner.sync_dir(path)
     }
     fn list_dir(&self, path: &Path) -> io::Result<Vec<OsString>> {
+        no_skip(Self::gate(&self.shared, Op::List, path, Location::caller()))?;
         self.inner.list_dir(path)
     }
-    fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn LockGuard>>> {
-        self.inner.try_lock(path)
+    fn lock_file(&self, path: &Path) -> io::Result<Option<Box<dyn LockGuard>>> {
+        no_skip(Self::gate(&self.shared, Op::Lock, path, Location::caller()))?;
+        self.inner.lock_file(path)
     }
 }
 
@@ -147,29 +287,41 @@ struct FaultFile {
 }
 
 impl File for FaultFile {
-    fn len(&self) -> io::Result<u64> {
-        self.file.len()
+    fn length(&self) -> io::Result<u64> {
+        no_skip(FaultStorage::gate(&self.shared, Op::Length, &self.path, Location::caller()))?;
+        self.file.length()
     }
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        no_skip(FaultStorage::gate(&self.shared, Op::Read, &self.path, Location::caller()))?;
         self.file.read_at(buf, offset)
     }
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        FaultStorage::check(&self.shared, Op::Write, &self.path)?;
-        self.file.write_at(buf, offset)
+        match FaultStorage::check(&self.shared, Op::Write, &self.path, Location::caller()) {
+            None => self.file.write_at(buf, offset),
+            Some(Effect::Skip) => Ok(()),
+            Some(Effect::Fail(errno)) => Err(io::Error::from_raw_os_error(errno)),
+            Some(Effect::Partial(errno)) => {
+                self.file.write_at(&buf[..buf.len() / 2], offset)?;
+                Err(io::Error::from_raw_os_error(errno))
+            }
+        }
     }
     fn allocate(&self, len: u64) -> io::Result<()> {
-        if len > self.file.len()? {
-            FaultStorage::check(&self.shared, Op::Allocate, &self.path)?;
+        // Only growth can fail for lack of space; a no-op is not a call.
+        if len > self.file.length()? && FaultStorage::gate(&self.shared, Op::Allocate, &self.path, Location::caller())? {
+            return Ok(());
         }
         self.file.allocate(len)
     }
     fn sync_data(&self) -> io::Result<()> {
-        FaultStorage::check(&self.shared, Op::Sync, &self.path)?;
+        if FaultStorage::gate(&self.shared, Op::Sync, &self.path, Location::caller())? {
+            return Ok(());
+        }
         self.file.sync_data()
     }
-    fn map(&self, len: usize) -> io::Result<Box<dyn Map>> {
-        FaultStorage::check(&self.shared, Op::Map, &self.path)?;
-        let map = self.file.map(len)?;
+    fn mmap(&self, len: usize) -> io::Result<Box<dyn Map>> {
+        no_skip(FaultStorage::gate(&self.shared, Op::Map, &self.path, Location::caller()))?;
+        let map = self.file.mmap(len)?;
         Ok(Box::new(FaultMap { map, path: self.path.clone(), shared: Arc::clone(&self.shared) }))
     }
 }
@@ -188,8 +340,10 @@ impl Map for FaultMap {
     fn len(&self) -> usize {
         self.map.len()
     }
-    fn flush(&self, offset: usize, len: usize) -> io::Result<()> {
-        FaultStorage::check(&self.shared, Op::Flush, &self.path)?;
-        self.map.flush(offset, len)
+    fn msync(&self, offset: usize, len: usize) -> io::Result<()> {
+        if FaultStorage::gate(&self.shared, Op::Flush, &self.path, Location::caller())? {
+            return Ok(());
+        }
+        self.map.msync(offset, len)
     }
 }

@@ -20,7 +20,7 @@ impl Storage for FsStorage {
         fs::create_dir_all(path).map_err(|e| with_path(e, "create directory", path))
     }
 
-    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn File>> {
+    fn open_file(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn File>> {
         let mut o = fs::OpenOptions::new();
         match mode {
             OpenMode::Read => o.read(true),
@@ -53,7 +53,7 @@ impl Storage for FsStorage {
         Ok(names)
     }
 
-    fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn LockGuard>>> {
+    fn lock_file(&self, path: &Path) -> io::Result<Option<Box<dyn LockGuard>>> {
         let file = fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -93,7 +93,7 @@ impl FsFile {
 }
 
 impl File for FsFile {
-    fn len(&self) -> io::Result<u64> {
+    fn length(&self) -> io::Result<u64> {
         self.file.metadata().map(|m| m.len()).map_err(|e| self.err("stat", e))
     }
 
@@ -106,7 +106,7 @@ impl File for FsFile {
     }
 
     fn allocate(&self, len: u64) -> io::Result<()> {
-        let cur = self.len()?;
+        let cur = self.length()?;
         if len <= cur {
             return Ok(());
         }
@@ -128,7 +128,7 @@ impl File for FsFile {
         self.file.sync_data().map_err(|e| self.err("sync", e))
     }
 
-    fn map(&self, len: usize) -> io::Result<Box<dyn Map>> {
+    fn mmap(&self, len: usize) -> io::Result<Box<dyn Map>> {
         let map = MmapOptions::new().len(len).map_raw(&self.file).map_err(|e| self.err("map", e))?;
         Ok(Box::new(FsMap { map, path: self.path.clone() }))
     }
@@ -149,7 +149,7 @@ impl Map for FsMap {
         self.map.len()
     }
 
-    fn flush(&self, offset: usize, len: usize) -> io::Result<()> {
+    fn msync(&self, offset: usize, len: usize) -> io::Result<()> {
         self.map.flush_range(offset, len).map_err(|e| with_path(e, "msync", Path::new(&self.path)))
     }
 }

@@ -3,6 +3,13 @@
 //! simulated disk behind them (one that loses unsynced bytes or fails any
 //! call) without the rest of the engine knowing.
 //!
+//! Every fallible method is `#[track_caller]`: a wrapper such as
+//! [`FaultStorage`] sees which line of the engine made the call, so tests can
+//! fail each call site on its own and show that every site was reached (see
+//! `tests/fault_sites.rs`). Callers name the methods distinctly (`open_file`,
+//! `mmap`, `msync`...) so that the call sites can also be found in the
+//! source text.
+//!
 //! [`FsStorage`] is the real disk. Every method maps onto one system call (or
 //! a short fixed sequence of them), and none retries: after a failed sync the
 //! caller must assume the bytes it wrote are gone.
@@ -20,7 +27,7 @@ pub use fault::FaultStorage;
 pub use fs::FsStorage;
 pub use sim::SimStorage;
 
-/// How [`Storage::open`] opens a file. Every mode but `Read` opens for
+/// How [`Storage::open_file`] opens a file. Every mode but `Read` opens for
 /// reading and writing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OpenMode {
@@ -38,20 +45,27 @@ pub trait LockGuard: Send + Sync + fmt::Debug {}
 /// A filesystem: the operations on names.
 pub trait Storage: Send + Sync + fmt::Debug {
     /// Creates a directory and its missing parents.
+    #[track_caller]
     fn create_dir_all(&self, path: &Path) -> io::Result<()>;
     /// Opens a file.
-    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn File>>;
+    #[track_caller]
+    fn open_file(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn File>>;
     /// Renames a file, replacing `to` if it exists (atomic on POSIX).
+    #[track_caller]
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    #[track_caller]
     fn remove_file(&self, path: &Path) -> io::Result<()>;
     /// Makes the directory's entries (creations, renames, removals) durable.
+    #[track_caller]
     fn sync_dir(&self, path: &Path) -> io::Result<()>;
     /// The names in a directory, in no order; `NotFound` if it does not exist.
+    #[track_caller]
     fn list_dir(&self, path: &Path) -> io::Result<Vec<OsString>>;
     /// Takes an exclusive lock on `path` (created if missing), held until the
     /// guard is dropped. `Ok(None)` when someone else, in this process or
     /// another, holds it.
-    fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn LockGuard>>>;
+    #[track_caller]
+    fn lock_file(&self, path: &Path) -> io::Result<Option<Box<dyn LockGuard>>>;
 }
 
 /// An open file. Methods take `&self` so that one thread can append while
@@ -59,21 +73,27 @@ pub trait Storage: Send + Sync + fmt::Debug {
 #[allow(clippy::len_without_is_empty)] // a length, not a collection
 pub trait File: Send + Sync + fmt::Debug {
     /// The file's length in bytes.
-    fn len(&self) -> io::Result<u64>;
+    #[track_caller]
+    fn length(&self) -> io::Result<u64>;
     /// Fills `buf` from `offset`; `UnexpectedEof` if the file is too short.
+    #[track_caller]
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
     /// Writes all of `buf` at `offset`.
+    #[track_caller]
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
     /// Makes the file at least `len` bytes long with its blocks reserved on
     /// disk, so that later writes (and stores through a mapping) within
     /// `len` cannot fail for lack of space. New bytes read as zeros.
+    #[track_caller]
     fn allocate(&self, len: u64) -> io::Result<()>;
     /// Makes the file's written bytes (and its length) durable.
+    #[track_caller]
     fn sync_data(&self) -> io::Result<()>;
     /// Maps the first `len` bytes of the file for reading and writing. `len`
     /// may exceed the file's length: only the part within the file (as
     /// [`File::allocate`] made it) may be touched.
-    fn map(&self, len: usize) -> io::Result<Box<dyn Map>>;
+    #[track_caller]
+    fn mmap(&self, len: usize) -> io::Result<Box<dyn Map>>;
 }
 
 /// A shared, writable mapping of the start of a file.
@@ -88,7 +108,8 @@ pub trait Map: Send + Sync + fmt::Debug {
     fn as_ptr(&self) -> *mut u8;
     fn len(&self) -> usize;
     /// Writes the range back to the file and waits for it (msync).
-    fn flush(&self, offset: usize, len: usize) -> io::Result<()>;
+    #[track_caller]
+    fn msync(&self, offset: usize, len: usize) -> io::Result<()>;
 }
 
 /// Adds the path to an I/O error's message, keeping its kind and errno, so

@@ -631,7 +631,7 @@ impl Storage for SimStorage {
         Ok(())
     }
 
-    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn File>> {
+    fn open_file(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn File>> {
         let path = normalize(path);
         let inode = match mode {
             OpenMode::Read | OpenMode::ReadWrite => self.lookup_file(&path)?,
@@ -733,11 +733,11 @@ impl Storage for SimStorage {
         }
     }
 
-    fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn LockGuard>>> {
+    fn lock_file(&self, path: &Path) -> io::Result<Option<Box<dyn LockGuard>>> {
         let path = normalize(path);
         match self.lookup_file(&path) {
             Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => match self.open(&path, OpenMode::CreateNew) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => match self.open_file(&path, OpenMode::CreateNew) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(e),
@@ -798,7 +798,7 @@ fn to_usize(n: u64, what: &str, path: &Path) -> io::Result<usize> {
 }
 
 impl File for SimFile {
-    fn len(&self) -> io::Result<u64> {
+    fn length(&self) -> io::Result<u64> {
         Ok(self.inode.data.lock().len as u64)
     }
 
@@ -867,7 +867,7 @@ impl File for SimFile {
         Ok(())
     }
 
-    fn map(&self, len: usize) -> io::Result<Box<dyn Map>> {
+    fn mmap(&self, len: usize) -> io::Result<Box<dyn Map>> {
         self.check_writable("map")?;
         let mut d = self.inode.data.lock();
         if len > d.buf.cap {
@@ -913,7 +913,7 @@ impl Map for SimMap {
         self.len
     }
 
-    fn flush(&self, offset: usize, len: usize) -> io::Result<()> {
+    fn msync(&self, offset: usize, len: usize) -> io::Result<()> {
         let end = offset.checked_add(len).filter(|&e| e <= self.len).ok_or_else(|| errno(libc::EINVAL, "msync", &self.path))?;
         {
             let mut d = self.inode.data.lock();
@@ -964,7 +964,7 @@ mod tests {
     #[test]
     fn written_bytes_survive_only_once_synced() {
         let s = disk();
-        let f = s.open(&p("/d/f"), OpenMode::CreateNew).unwrap();
+        let f = s.open_file(&p("/d/f"), OpenMode::CreateNew).unwrap();
         f.write_at(b"hello", 0).unwrap();
         s.sync_dir(&p("/d")).unwrap();
         assert_eq!(s.crash(Fate::Dropped, 0).contents(&p("/d/f")).unwrap(), b"");
@@ -980,7 +980,7 @@ mod tests {
     #[test]
     fn entries_survive_only_once_the_directory_is_synced() {
         let s = disk();
-        let f = s.open(&p("/d/a.tmp"), OpenMode::CreateNew).unwrap();
+        let f = s.open_file(&p("/d/a.tmp"), OpenMode::CreateNew).unwrap();
         f.write_at(b"x", 0).unwrap();
         f.sync_data().unwrap();
         s.rename(&p("/d/a.tmp"), &p("/d/a")).unwrap();
@@ -995,7 +995,7 @@ mod tests {
         assert!(s.crash(Fate::Kept, 0).contents(&p("/d/a")).is_none());
         // An unsynced new directory takes its contents with it.
         s.create_dir_all(&p("/e/f")).unwrap();
-        let g = s.open(&p("/e/f/g"), OpenMode::CreateNew).unwrap();
+        let g = s.open_file(&p("/e/f/g"), OpenMode::CreateNew).unwrap();
         g.sync_data().unwrap();
         s.sync_dir(&p("/e/f")).unwrap();
         assert_eq!(s.crash(Fate::Dropped, 0).list_dir(&p("/e")).unwrap_err().kind(), io::ErrorKind::NotFound);
@@ -1007,7 +1007,7 @@ mod tests {
         for seed in 0..64 {
             let s = disk();
             for (name, body) in [("/d/x", b"old"), ("/d/y", b"new")] {
-                let f = s.open(&p(name), OpenMode::CreateNew).unwrap();
+                let f = s.open_file(&p(name), OpenMode::CreateNew).unwrap();
                 f.write_at(body, 0).unwrap();
                 f.sync_data().unwrap();
             }
@@ -1027,7 +1027,7 @@ mod tests {
     #[test]
     fn torn_sectors_are_independent_and_seeded() {
         let s = disk();
-        let f = s.open(&p("/d/f"), OpenMode::CreateNew).unwrap();
+        let f = s.open_file(&p("/d/f"), OpenMode::CreateNew).unwrap();
         f.write_at(&vec![1u8; 8 * SECTOR], 0).unwrap();
         f.sync_data().unwrap();
         s.sync_dir(&p("/d")).unwrap();
@@ -1051,7 +1051,7 @@ mod tests {
     #[test]
     fn torn_fresh_never_garbles_a_sector_that_held_durable_bytes() {
         let s = disk();
-        let f = s.open(&p("/d/f"), OpenMode::CreateNew).unwrap();
+        let f = s.open_file(&p("/d/f"), OpenMode::CreateNew).unwrap();
         f.write_at(&[1u8; 100], 0).unwrap();
         f.sync_data().unwrap();
         s.sync_dir(&p("/d")).unwrap();
@@ -1070,7 +1070,7 @@ mod tests {
     #[test]
     fn torn_fresh_keeps_a_synced_sector_atomic_even_where_its_bytes_are_zero() {
         let s = disk();
-        let f = s.open(&p("/d/f"), OpenMode::CreateNew).unwrap();
+        let f = s.open_file(&p("/d/f"), OpenMode::CreateNew).unwrap();
         f.allocate(4 * SECTOR as u64).unwrap();
         f.write_at(&[0u8; 8], 100).unwrap();
         f.sync_data().unwrap();
@@ -1085,11 +1085,11 @@ mod tests {
     #[test]
     fn a_mapping_shares_the_file_bytes_and_is_durable_only_when_flushed() {
         let s = disk();
-        let f = s.open(&p("/d/seg"), OpenMode::CreateNew).unwrap();
+        let f = s.open_file(&p("/d/seg"), OpenMode::CreateNew).unwrap();
         f.write_at(b"head", 0).unwrap();
         f.sync_data().unwrap();
         s.sync_dir(&p("/d")).unwrap();
-        let m = f.map(1 << 16).unwrap();
+        let m = f.mmap(1 << 16).unwrap();
         let ptr = m.as_ptr();
         f.allocate(2048).unwrap();
         // SAFETY: [0, 2048) is within the mapping and the file; nothing
@@ -1112,7 +1112,7 @@ mod tests {
         f.sync_data().unwrap();
         let img = s.crash(Fate::Dropped, 0).contents(&p("/d/seg")).unwrap();
         assert_eq!((img.len(), &img[600..604], &img[1500..1504]), (2048, &b"BOzz"[..], &b"\0\0\0\0"[..]));
-        m.flush(1500, 4).unwrap();
+        m.msync(1500, 4).unwrap();
         let img = s.crash(Fate::Dropped, 0).contents(&p("/d/seg")).unwrap();
         assert_eq!(&img[1500..1504], b"MAPD");
         // Growing past the mapping would move the buffer: refused.
@@ -1124,14 +1124,14 @@ mod tests {
     #[test]
     fn a_flush_without_a_durable_length_keeps_nothing_past_it() {
         let s = disk();
-        let f = s.open(&p("/d/seg"), OpenMode::CreateNew).unwrap();
+        let f = s.open_file(&p("/d/seg"), OpenMode::CreateNew).unwrap();
         f.sync_data().unwrap();
         s.sync_dir(&p("/d")).unwrap();
-        let m = f.map(4096).unwrap();
+        let m = f.mmap(4096).unwrap();
         f.allocate(100).unwrap();
         // SAFETY: within the mapping and the file.
         unsafe { *m.as_ptr() = 7 };
-        m.flush(0, 100).unwrap();
+        m.msync(0, 100).unwrap();
         assert_eq!(s.crash(Fate::Dropped, 0).contents(&p("/d/seg")).unwrap(), b"");
         f.sync_data().unwrap();
         assert_eq!(s.crash(Fate::Dropped, 0).contents(&p("/d/seg")).unwrap()[0], 7);
@@ -1140,8 +1140,8 @@ mod tests {
     #[test]
     fn a_store_past_the_end_is_a_violation() {
         let s = disk();
-        let f = s.open(&p("/d/seg"), OpenMode::CreateNew).unwrap();
-        let m = f.map(4096).unwrap();
+        let f = s.open_file(&p("/d/seg"), OpenMode::CreateNew).unwrap();
+        let m = f.mmap(4096).unwrap();
         // SAFETY: within the mapping's buffer (past the file's end, which
         // is what this test is about: the sim notices instead of SIGBUS).
         unsafe { *m.as_ptr().add(10) = 1 };
@@ -1152,21 +1152,21 @@ mod tests {
     #[test]
     fn locks_names_and_errors() {
         let s = disk();
-        let g = s.try_lock(&p("/d/LOCK")).unwrap().unwrap();
-        assert!(s.try_lock(&p("/d/LOCK")).unwrap().is_none());
+        let g = s.lock_file(&p("/d/LOCK")).unwrap().unwrap();
+        assert!(s.lock_file(&p("/d/LOCK")).unwrap().is_none());
         drop(g);
-        assert!(s.try_lock(&p("/d/LOCK")).unwrap().is_some());
-        assert_eq!(s.open(&p("/d/LOCK"), OpenMode::CreateNew).unwrap_err().kind(), io::ErrorKind::AlreadyExists);
-        assert_eq!(s.open(&p("/d/no"), OpenMode::Read).unwrap_err().kind(), io::ErrorKind::NotFound);
+        assert!(s.lock_file(&p("/d/LOCK")).unwrap().is_some());
+        assert_eq!(s.open_file(&p("/d/LOCK"), OpenMode::CreateNew).unwrap_err().kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(s.open_file(&p("/d/no"), OpenMode::Read).unwrap_err().kind(), io::ErrorKind::NotFound);
         assert_eq!(s.remove_file(&p("/d/no")).unwrap_err().kind(), io::ErrorKind::NotFound);
         assert_eq!(s.list_dir(&p("/nope")).unwrap_err().kind(), io::ErrorKind::NotFound);
-        let r = s.open(&p("/d/LOCK"), OpenMode::Read).unwrap();
+        let r = s.open_file(&p("/d/LOCK"), OpenMode::Read).unwrap();
         assert!(r.write_at(b"x", 0).is_err());
         let mut b = [0u8; 1];
         assert_eq!(r.read_at(&mut b, 0).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
         // A crash image holds no locks.
-        let _g = s.try_lock(&p("/d/LOCK")).unwrap().unwrap();
-        assert!(s.crash(Fate::Kept, 0).try_lock(&p("/d/LOCK")).unwrap().is_some());
+        let _g = s.lock_file(&p("/d/LOCK")).unwrap().unwrap();
+        assert!(s.crash(Fate::Kept, 0).lock_file(&p("/d/LOCK")).unwrap().is_some());
     }
 
     #[test]
@@ -1179,7 +1179,7 @@ mod tests {
             let _ = st.crash(Fate::Torn, e.index);
             seen2.lock().push((e.op, e.sync_index));
         })));
-        let f = s.open(&p("/d/f"), OpenMode::CreateNew).unwrap();
+        let f = s.open_file(&p("/d/f"), OpenMode::CreateNew).unwrap();
         f.write_at(b"x", 0).unwrap();
         f.sync_data().unwrap();
         s.sync_dir(&p("/d")).unwrap();

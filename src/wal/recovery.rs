@@ -84,7 +84,7 @@ pub fn recover(
             max_number = max_number.max(n);
         } else if name == SPARE_NAME {
             let path = dir.join(SPARE_NAME);
-            let len = storage.open(&path, OpenMode::Read)?.len()?;
+            let len = storage.open_file(&path, OpenMode::Read)?.length()?;
             if len >= file_size {
                 spare = Some(len);
             } else {
@@ -174,8 +174,8 @@ impl Scan {
         replay: Replay<'_>,
     ) -> Result<(), OpenError> {
         let path = dir.join(file_name(number));
-        let file = storage.open(&path, OpenMode::ReadWrite)?;
-        let len = file.len()?;
+        let file = storage.open_file(&path, OpenMode::ReadWrite)?;
+        let len = file.length()?;
         let mut reader = FileReader::new(&*file, len);
         let header = match reader.header()? {
             Ok(h) => h,
@@ -206,6 +206,7 @@ impl Scan {
         let mut off = FILE_HEADER_LEN;
         let mut count = 0u64;
         let mut bad: Option<BadEnd> = None;
+        let mut replayed = false;
         loop {
             match reader.entry_at(off)? {
                 Entry::Record { seq, payload, size, .. } => {
@@ -224,6 +225,7 @@ impl Scan {
                     }
                     if seq > self.after_seq {
                         replay(seq, payload)?;
+                        replayed = true;
                     }
                     count += 1;
                     off += size;
@@ -251,6 +253,13 @@ impl Scan {
             }
         }
         drop(reader);
+        // What is replayed becomes visible, so it must be durable: records
+        // written before a process crash (or before a failed fdatasync) can
+        // still be only in the page cache, and a later power cut would take
+        // back what queries had shown.
+        if replayed {
+            file.sync_data()?;
+        }
 
         // A file without records holds nothing: its empty range is where
         // the log stands, whatever its header claims, so that it never

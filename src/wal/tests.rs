@@ -107,8 +107,8 @@ fn names(dir: &Path) -> Vec<OsString> {
 
 /// The records of a file as the log reads them: (offset, seq, size).
 fn records(path: &Path) -> Vec<(u64, u64, u64)> {
-    let file = FsStorage.open(path, OpenMode::Read).unwrap();
-    let len = file.len().unwrap();
+    let file = FsStorage.open_file(path, OpenMode::Read).unwrap();
+    let len = file.length().unwrap();
     let mut r = FileReader::new(&*file, len);
     let h = r.header().unwrap().unwrap();
     let (mut off, mut exp, mut out) = (FILE_HEADER_LEN, h.first_seq, Vec::new());
@@ -124,14 +124,14 @@ fn records(path: &Path) -> Vec<(u64, u64, u64)> {
 }
 
 fn read_at(path: &Path, offset: u64, len: usize) -> Vec<u8> {
-    let f = FsStorage.open(path, OpenMode::Read).unwrap();
+    let f = FsStorage.open_file(path, OpenMode::Read).unwrap();
     let mut b = vec![0u8; len];
     f.read_at(&mut b, offset).unwrap();
     b
 }
 
 fn write_at(path: &Path, offset: u64, bytes: &[u8]) {
-    FsStorage.open(path, OpenMode::ReadWrite).unwrap().write_at(bytes, offset).unwrap();
+    FsStorage.open_file(path, OpenMode::ReadWrite).unwrap().write_at(bytes, offset).unwrap();
 }
 
 fn flip(path: &Path, offset: u64) {
@@ -494,8 +494,8 @@ fn stale_records_in_a_recycled_file_are_not_replayed() {
     let (off, _, size) = *records(&recycled).last().unwrap();
     let end = off + size;
     {
-        let file = FsStorage.open(&recycled, OpenMode::Read).unwrap();
-        let mut r = FileReader::new(&*file, file.len().unwrap());
+        let file = FsStorage.open_file(&recycled, OpenMode::Read).unwrap();
+        let mut r = FileReader::new(&*file, file.length().unwrap());
         let (_, old) = r.find_valid(end, 0, 0).unwrap().expect("old records remain in the recycled file");
         assert!(old <= 30);
     }
@@ -514,8 +514,8 @@ fn stale_records_in_a_recycled_file_are_not_replayed() {
 
 /// The valid records of a file regardless of its header's first sequence.
 fn records_any(path: &Path) -> Vec<u64> {
-    let file = FsStorage.open(path, OpenMode::Read).unwrap();
-    let len = file.len().unwrap();
+    let file = FsStorage.open_file(path, OpenMode::Read).unwrap();
+    let len = file.length().unwrap();
     let mut r = FileReader::new(&*file, len);
     let mut off = FILE_HEADER_LEN;
     let mut out = Vec::new();
@@ -706,8 +706,8 @@ impl Storage for FaultyStorage {
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         self.inner.create_dir_all(path)
     }
-    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn File>> {
-        let inner = self.inner.open(path, mode)?;
+    fn open_file(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn File>> {
+        let inner = self.inner.open_file(path, mode)?;
         Ok(Box::new(FaultyFile { inner, faults: self.faults.clone(), path: path.to_path_buf() }))
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -722,14 +722,14 @@ impl Storage for FaultyStorage {
     fn list_dir(&self, path: &Path) -> io::Result<Vec<OsString>> {
         self.inner.list_dir(path)
     }
-    fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn LockGuard>>> {
-        self.inner.try_lock(path)
+    fn lock_file(&self, path: &Path) -> io::Result<Option<Box<dyn LockGuard>>> {
+        self.inner.lock_file(path)
     }
 }
 
 impl File for FaultyFile {
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
+    fn length(&self) -> io::Result<u64> {
+        self.inner.length()
     }
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         self.inner.read_at(buf, offset)
@@ -759,8 +759,8 @@ impl File for FaultyFile {
         self.faults.events.lock().push(('s', self.path.clone()));
         self.inner.sync_data()
     }
-    fn map(&self, len: usize) -> io::Result<Box<dyn Map>> {
-        self.inner.map(len)
+    fn mmap(&self, len: usize) -> io::Result<Box<dyn Map>> {
+        self.inner.mmap(len)
     }
 }
 

@@ -272,7 +272,7 @@ impl Writer {
         let tmp = self.path(&temp_name(plan.number));
         // A leftover of an earlier failed attempt.
         let _ = self.storage.remove_file(&tmp);
-        let file = self.storage.open(&tmp, OpenMode::CreateNew)?;
+        let file = self.storage.open_file(&tmp, OpenMode::CreateNew)?;
         let mut renamed = false;
         let res = (|| {
             file.allocate(plan.capacity)?;
@@ -297,7 +297,7 @@ impl Writer {
     /// renamed into place and the directory synced.
     fn recycle(&self, header: &[u8], final_path: &Path) -> io::Result<Box<dyn File>> {
         let spare = self.path(SPARE_NAME);
-        let file = self.storage.open(&spare, OpenMode::ReadWrite)?;
+        let file = self.storage.open_file(&spare, OpenMode::ReadWrite)?;
         let mut head = Vec::with_capacity(header.len() + RECORD_HEADER_USIZE);
         head.extend_from_slice(header);
         head.extend_from_slice(&[0u8; RECORD_HEADER_USIZE]);
