@@ -176,8 +176,16 @@ impl Writer {
                 Err(e) => return Err(self.creation_failed(e)),
             }
         };
-        if let Err(e) = self.write_parts(payloads, first_seq, &parts, &created) {
-            self.undo_writes(&parts, &created);
+        if let Err((e, in_sync)) = self.write_parts(payloads, first_seq, &parts, &created) {
+            // A full disk refusing a write (as a thin-provisioned or
+            // compressed filesystem can, even within preallocated space)
+            // is a 503 like any other lack of space, provided the bytes it
+            // may have left are durably gone. A failed sync is not: the
+            // log fails.
+            let undone = self.undo_durably(&parts, created);
+            if !in_sync && is_no_space(&e) && undone.is_ok() {
+                return Err(WalError::NoSpace(e));
+            }
             self.failed = true;
             return Err(WalError::Io(e));
         }
@@ -352,18 +360,21 @@ impl Writer {
         first_seq: u64,
         parts: &[Part],
         created: &[Created],
-    ) -> io::Result<()> {
+    ) -> Result<(), (io::Error, bool)> {
         let mut buf = std::mem::take(&mut self.buf);
         let current_dirty = self.current_dirty;
+        let mut in_sync = false;
         let res = (|| {
             let mut prev: Option<&Box<dyn File>> = None;
             for part in parts {
                 if part.new_file.is_some() {
+                    in_sync = true;
                     match (prev, &self.current) {
                         (Some(p), _) => p.sync_data()?,
                         (None, Some(c)) if current_dirty => c.sync_data()?,
                         _ => {}
                     }
+                    in_sync = false;
                 }
                 let (file, capacity) = match part.new_file {
                     Some(i) => (&created[i].file, created[i].live.capacity),
@@ -391,22 +402,36 @@ impl Writer {
         buf.clear();
         buf.shrink_to(KEEP_BUF);
         self.buf = buf;
-        res
+        res.map_err(|e| (e, in_sync))
     }
 
     /// After a failed write, zeroes what this append may have written to
-    /// the current file and removes the files it created, so that a reopen
-    /// does not replay records the caller was told failed (best effort).
-    fn undo_writes(&mut self, parts: &[Part], created: &[Created]) {
-        for part in parts.iter().filter(|p| p.new_file.is_none()) {
-            if let Some(f) = &self.current {
-                let _ = zero_range(&**f, part.start, part.bytes);
+    /// the current file (synced) and removes the files it created (the
+    /// directory synced), so that no crash can bring back records the
+    /// caller was told failed. The log goes on where it stood.
+    fn undo_durably(&mut self, parts: &[Part], created: Vec<Created>) -> io::Result<()> {
+        if let Some(f) = &self.current {
+            let capacity = self.files.back().map_or(0, |l| l.capacity);
+            let mut zeroed = false;
+            for part in parts.iter().filter(|p| p.new_file.is_none()) {
+                // The record bytes and the zero header written after them
+                // (if it fitted).
+                let len = (part.bytes + RECORD_HEADER_LEN).min(capacity.saturating_sub(part.start));
+                zero_range(&**f, part.start, len)?;
+                zeroed = true;
+            }
+            if zeroed {
+                f.sync_data()?;
             }
         }
-        for c in created {
-            let _ = self.storage.remove_file(&self.path(&file_name(c.live.number)));
+        if !created.is_empty() {
+            for c in created {
+                drop(c.file);
+                self.storage.remove_file(&self.path(&file_name(c.live.number)))?;
+            }
+            self.storage.sync_dir(&self.dir)?;
         }
-        let _ = self.storage.sync_dir(&self.dir);
+        Ok(())
     }
 
     fn commit(&mut self, count: usize, parts: &[Part], created: Vec<Created>) {
