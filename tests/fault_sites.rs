@@ -468,9 +468,16 @@ mod wal_level {
         // The third new file of an append fails to be made: the second is
         // removed, the first (the recycled spare) goes back to being the
         // spare.
-        r.fs.arm_after(Op::Allocate, 1, 1, Effect::Fail(libc::EIO));
+        r.fs.arm_after(Op::Allocate, "", 1, 1, Effect::Fail(libc::EIO));
         r.append(&[3000, 3000, 3000], true)?;
         r.open()?;
+        r.append(&[200], true)?;
+        r.trim()?;
+        // No space for a record in the file just made for it (the recycled
+        // spare, after its header): the file is removed again, durably, and
+        // the log goes on.
+        r.fs.arm_after(Op::Write, "spare.wal", 1, 1, Effect::Fail(libc::ENOSPC));
+        r.append(&[300], true)?;
         r.append(&[200], true)?;
         // A record bigger than a file gets a file sized to fit; a power cut
         // before its sync leaves that file empty: an orphan, removed.

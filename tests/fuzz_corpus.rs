@@ -1,7 +1,7 @@
 //! Replays the fuzz corpora (`fuzz/corpus/<target>/`) and the saved crash
 //! inputs (`fuzz/regressions/` for parse_validate, `fuzz/regressions/<target>/`
 //! for the others) through the fuzz targets' own checks
-//! (`fuzz/fuzz_targets/{check,wal_check,segment_check}.rs`), so that every
+//! (`fuzz/fuzz_targets/{check,wal_check,segment_check,ops_check}.rs`), so that every
 //! input the fuzzer once found interesting keeps passing under an ordinary
 //! `cargo test`.
 //!
@@ -11,6 +11,8 @@
 
 #[path = "../fuzz/fuzz_targets/check.rs"]
 mod check;
+#[path = "../fuzz/fuzz_targets/ops_check.rs"]
+mod ops_check;
 #[path = "../fuzz/fuzz_targets/scratch.rs"]
 mod scratch;
 #[path = "../fuzz/fuzz_targets/segment_check.rs"]
@@ -94,6 +96,17 @@ fn segment_corpus_passes_the_fuzz_checks() {
 #[test]
 fn segment_regressions_pass_the_fuzz_checks() {
     replay("fuzz/regressions/segment_open", segment_check::check);
+}
+
+#[test]
+fn ops_corpus_passes_the_fuzz_checks() {
+    let n = replay("fuzz/corpus/ops_crash", ops_check::check);
+    assert!(n > 0, "fuzz/corpus/ops_crash is empty or missing");
+}
+
+#[test]
+fn ops_regressions_pass_the_fuzz_checks() {
+    replay("fuzz/regressions/ops_crash", ops_check::check);
 }
 
 /// Writes the seeds of wal_recovery and segment_open (`seed_*`) into their

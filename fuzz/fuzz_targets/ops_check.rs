@@ -560,7 +560,7 @@ impl Driver {
         let errno = if kind & 1 == 0 { libc::EIO } else { libc::ENOSPC };
         let effect = if kind & 2 == 0 { Effect::Fail(errno) } else { Effect::Partial(errno) };
         let times = if kind & 4 == 0 { 1 } else { u32::MAX };
-        self.fs.arm_after(op, u64::from(n), times, effect);
+        self.fs.arm_after(op, "", u64::from(n), times, effect);
     }
 
     fn final_checks(&mut self, seed: u64, armed: &[Plan]) -> Result<(), String> {

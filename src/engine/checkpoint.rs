@@ -67,5 +67,9 @@ pub fn run(inner: &Inner) -> Result<(), Error> {
     let mut wal = inner.writer.lock();
     wal.trim(cat.seq)?;
     inner.wal_bytes.store(wal.backlog_bytes(), Ordering::Relaxed);
+    // A trim that retired the current file leaves the next write to make
+    // one; make it now (from the spare the trim kept), off the write path.
+    // Best effort, as at open.
+    let _ = wal.prepare();
     Ok(())
 }

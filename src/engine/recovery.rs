@@ -91,6 +91,11 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
         }),
     )?;
     st.applied_seq = st.applied_seq.max(wal.next_seq().saturating_sub(1));
+    // The file the first write goes to, made now. Best effort: on a full
+    // disk the store still opens, and the write that needs the file makes
+    // it (smaller if it must) or answers 503.
+    let mut wal = wal;
+    let _ = wal.prepare();
     let wal_bytes = wal.backlog_bytes();
     Ok(Inner {
         dir: dir.to_owned(),

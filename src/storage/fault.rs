@@ -140,10 +140,11 @@ impl FaultStorage {
         self.shared.faults.lock().push(fault);
     }
 
-    /// Lets `pass` calls of `op` (from anywhere, on any path) through, then
-    /// gives the next `times` of them `effect`.
-    pub fn arm_after(&self, op: Op, pass: u64, times: u32, effect: Effect) {
-        let fault = Fault { op, path_contains: String::new(), site: None, pass, remaining: times, effect };
+    /// Lets `pass` calls of `op` (from anywhere) on paths containing
+    /// `path_contains` through, then gives the next `times` of them
+    /// `effect`. A file's path is the one it was opened by.
+    pub fn arm_after(&self, op: Op, path_contains: &str, pass: u64, times: u32, effect: Effect) {
+        let fault = Fault { op, path_contains: path_contains.to_owned(), site: None, pass, remaining: times, effect };
         self.shared.faults.lock().push(fault);
     }
 
