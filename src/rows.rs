@@ -5,23 +5,33 @@
 //! their values in binary, so a query writes names by copying bytes and
 //! formats only the values. Series (tag sets) and field keys repeat from
 //! row to row, so each block stores every distinct one once and rows refer
-//! to them by index: the WAL and the segments carry about a third of the
-//! bytes they would otherwise. A block body:
+//! to them by index, and numbers are varints, so the WAL and the segments
+//! carry about a sixth of the bytes of the input (TSBS cpu rows: 40 bytes
+//! for 220 of line protocol). A block body (encoding 2):
 //!
 //! | field | bytes |
 //! |---|---|
-//! | series count, then each: length u32 + `,k=v` per tag, sorted by key, escaped | |
-//! | field key count, then each: length u32 + escaped key | |
+//! | marker `FF FF FF FF`, encoding `02` | 5 |
+//! | series count, then each: length + `,k=v` per tag, sorted by key, escaped | |
+//! | field key count, then each: length + escaped key | |
 //! | rows, back to back: | |
-//! | row length (after this field) | u32 |
-//! | time, ns | i64 |
-//! | series index | u32 |
-//! | field count | u32 |
-//! | per field: key index u32, type u8, value | |
+//! | row length (after this field) | varint |
+//! | time, ns, minus the row before's (0 for the first), zigzag | varint |
+//! | series index | varint |
+//! | field count | varint |
+//! | per field: key index varint, type u8, value | |
 //!
-//! A value is 8 bytes (f64 bits, i64, u64), 1 byte (bool) or a u32 length
-//! and the raw UTF-8 (string). Integers are little-endian. Fields are sorted
-//! by key, so merging two rows of one point is a merge of sorted lists.
+//! A value is a zigzag varint (integer), a varint (unsigned), 8 bytes
+//! little-endian (f64 bits), 1 byte (bool), or a varint length and the raw
+//! UTF-8 (string). Counts and lengths are varints (LEB128). Fields are
+//! sorted by key, so merging two rows of one point is a merge of sorted
+//! lists.
+//!
+//! Encoding 1, which stores written before it still hold, has no marker
+//! and fixed-width numbers: u32 counts, lengths and indexes, i64 times
+//! (absolute) and 8-byte integers. Its first field, the series count, can
+//! never be `FF FF FF FF` (the entries would need 16 GiB), which is what
+//! tells the two apart. Blocks are only ever written in encoding 2.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -37,8 +47,37 @@ pub struct BlockEncoder {
     keys: HashMap<Vec<u8>, u32>,
     key_list: Vec<u8>,
     rows: Vec<u8>,
+    /// The row being encoded (its length goes before it).
+    row: Vec<u8>,
+    prev_time: i64,
     order: Vec<usize>,
     text: String,
+}
+
+/// The first bytes of an encoding-2 body.
+const MARKER: [u8; 5] = [0xFF, 0xFF, 0xFF, 0xFF, 2];
+
+fn put_var(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        // The low 7 bits, with the continuation bit.
+        #[allow(clippy::cast_possible_truncation)]
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    #[allow(clippy::cast_possible_truncation)]
+    out.push(v as u8);
+}
+
+fn zigzag(v: i64) -> u64 {
+    #[allow(clippy::cast_sign_loss)]
+    let z = ((v << 1) ^ (v >> 63)) as u64;
+    z
+}
+
+fn unzigzag(z: u64) -> i64 {
+    #[allow(clippy::cast_possible_wrap)]
+    let v = ((z >> 1) as i64) ^ -((z & 1) as i64);
+    v
 }
 
 impl BlockEncoder {
@@ -52,13 +91,16 @@ impl BlockEncoder {
         self.keys.clear();
         self.key_list.clear();
         self.rows.clear();
+        self.prev_time = 0;
     }
 
     /// Adds one validated line (repeats already resolved).
     pub fn row(&mut self, line: LineRef<'_, '_>) {
-        let start = self.rows.len();
-        self.rows.extend_from_slice(&0u32.to_le_bytes());
-        self.rows.extend_from_slice(&line.timestamp().to_le_bytes());
+        let mut row = std::mem::take(&mut self.row);
+        row.clear();
+        let time = line.timestamp();
+        put_var(&mut row, zigzag(time.wrapping_sub(self.prev_time)));
+        self.prev_time = time;
 
         let text = &mut self.text;
         text.clear();
@@ -71,36 +113,37 @@ impl BlockEncoder {
             line_protocol::write_escaped_name(text, &tags[i].value, scan::TAG_VALUE);
         }
         let idx = intern(&mut self.series, &mut self.series_list, text.as_bytes());
-        self.rows.extend_from_slice(&idx.to_le_bytes());
+        put_var(&mut row, u64::from(idx));
 
         let fields = line.fields();
         sorted_by_key(&mut self.order, fields.len(), |i| fields[i].key.as_bytes());
-        put_len(&mut self.rows, fields.len());
+        put_var(&mut row, fields.len() as u64);
         for &i in self.order.iter() {
             text.clear();
             line_protocol::write_escaped_name(text, &fields[i].key, scan::KEY);
             let k = intern(&mut self.keys, &mut self.key_list, text.as_bytes());
-            let out = &mut self.rows;
-            out.extend_from_slice(&k.to_le_bytes());
+            put_var(&mut row, u64::from(k));
             let v = &fields[i].value;
-            out.push(v.field_type() as u8);
+            row.push(v.field_type() as u8);
             match v {
-                FieldValue::Float(x) => out.extend_from_slice(&x.to_bits().to_le_bytes()),
-                FieldValue::Integer(x) => out.extend_from_slice(&x.to_le_bytes()),
-                FieldValue::UInteger(x) => out.extend_from_slice(&x.to_le_bytes()),
-                FieldValue::Boolean(x) => out.push(u8::from(*x)),
-                FieldValue::String(s) => put_bytes(out, s.as_bytes()),
+                FieldValue::Float(x) => row.extend_from_slice(&x.to_bits().to_le_bytes()),
+                FieldValue::Integer(x) => put_var(&mut row, zigzag(*x)),
+                FieldValue::UInteger(x) => put_var(&mut row, *x),
+                FieldValue::Boolean(x) => row.push(u8::from(*x)),
+                FieldValue::String(s) => put_bytes(&mut row, s.as_bytes()),
             }
         }
-        let len = u32::try_from(self.rows.len() - start - 4).unwrap_or(u32::MAX);
-        self.rows[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        put_var(&mut self.rows, row.len() as u64);
+        self.rows.extend_from_slice(&row);
+        self.row = row;
     }
 
     /// Appends the block (dictionaries, then rows) to `out` and starts over.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        put_len(out, self.series.len());
+        out.extend_from_slice(&MARKER);
+        put_var(out, self.series.len() as u64);
         out.extend_from_slice(&self.series_list);
-        put_len(out, self.keys.len());
+        put_var(out, self.keys.len() as u64);
         out.extend_from_slice(&self.key_list);
         out.extend_from_slice(&self.rows);
         self.clear();
@@ -126,14 +169,8 @@ fn sorted_by_key<'k>(order: &mut Vec<usize>, n: usize, key: impl Fn(usize) -> &'
     order.sort_unstable_by(|&a, &b| key(a).cmp(key(b)));
 }
 
-fn put_len(out: &mut Vec<u8>, n: usize) {
-    // Names and strings are at most 64 KiB (128 KiB escaped), lines far less
-    // than 4 GiB: the parser's limits keep every length in u32.
-    out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
-}
-
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    put_len(out, b.len());
+    put_var(out, b.len() as u64);
     out.extend_from_slice(b);
 }
 
@@ -162,27 +199,31 @@ pub struct Block<'a> {
     /// Escaped field keys, by index.
     pub keys: Vec<&'a [u8]>,
     rows_at: usize,
+    /// Encoding 2 (varints) rather than 1.
+    varint: bool,
 }
 
 impl<'a> Block<'a> {
     pub fn decode(body: &'a [u8]) -> Result<Block<'a>, BadRow> {
-        let mut r = Reader { b: body, pos: 0 };
+        let varint = body.starts_with(&MARKER);
+        let mut r = Reader { b: body, pos: if varint { MARKER.len() } else { 0 }, varint };
         let bad = |pos| BadRow { offset: pos };
         let dict = |r: &mut Reader<'a>| -> Option<Vec<&'a [u8]>> {
-            let n = r.u32()?;
-            // Each entry takes at least its 4-byte length.
-            if n > (r.b.len() - r.pos.min(r.b.len())) / 4 {
+            let n = r.len()?;
+            // Each entry takes at least its length's byte (4 in encoding 1).
+            let min = if r.varint { 1 } else { 4 };
+            if n > (r.b.len() - r.pos.min(r.b.len())) / min {
                 return None;
             }
             (0..n).map(|_| r.bytes()).collect()
         };
         let series = dict(&mut r).ok_or_else(|| bad(0))?;
         let keys = dict(&mut r).ok_or_else(|| bad(r.pos))?;
-        Ok(Block { body, series, keys, rows_at: r.pos })
+        Ok(Block { body, series, keys, rows_at: r.pos, varint })
     }
 
     pub fn rows(&self) -> Rows<'_, 'a> {
-        Rows { block: self, pos: self.rows_at }
+        Rows { block: self, pos: self.rows_at, prev_time: 0 }
     }
 }
 
@@ -191,14 +232,56 @@ impl<'a> Block<'a> {
 pub struct Rows<'b, 'a> {
     block: &'b Block<'a>,
     pos: usize,
+    /// The time of the row before (encoding 2 stores differences).
+    prev_time: i64,
 }
 
 struct Reader<'a> {
     b: &'a [u8],
     pos: usize,
+    varint: bool,
 }
 
 impl<'a> Reader<'a> {
+    fn var(&mut self) -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self.u8()?;
+            let bits = u64::from(byte & 0x7F);
+            // The tenth byte may carry one bit only.
+            if shift == 63 && bits > 1 {
+                return None;
+            }
+            v |= bits << shift;
+            if byte & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    }
+    /// A count, length or index.
+    fn len(&mut self) -> Option<usize> {
+        if self.varint {
+            usize::try_from(self.var()?).ok()
+        } else {
+            self.u32()
+        }
+    }
+    fn int(&mut self) -> Option<i64> {
+        if self.varint {
+            self.var().map(unzigzag)
+        } else {
+            #[allow(clippy::cast_possible_wrap)]
+            self.u64().map(|v| v as i64)
+        }
+    }
+    fn uint(&mut self) -> Option<u64> {
+        if self.varint {
+            self.var()
+        } else {
+            self.u64()
+        }
+    }
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let end = self.pos.checked_add(n)?;
         let s = self.b.get(self.pos..end)?;
@@ -219,7 +302,7 @@ impl<'a> Reader<'a> {
         Some(u64::from_le_bytes(a))
     }
     fn bytes(&mut self) -> Option<&'a [u8]> {
-        let n = self.u32()?;
+        let n = self.len()?;
         self.take(n)
     }
 }
@@ -233,22 +316,24 @@ impl<'a> Iterator for Rows<'_, 'a> {
             return None;
         }
         let at = self.pos;
+        let varint = self.block.varint;
+        let prev_time = self.prev_time;
         let row = (|| {
-            let mut r = Reader { b: body, pos: self.pos };
-            let len = r.u32()?;
+            let mut r = Reader { b: body, pos: self.pos, varint };
+            let len = r.len()?;
             let row = r.take(len)?;
             let end = r.pos;
-            let mut r = Reader { b: row, pos: 0 };
-            #[allow(clippy::cast_possible_wrap)]
-            let time = r.u64()? as i64;
-            let series = *self.block.series.get(r.u32()?)?;
-            let count = r.u32()?;
-            let fields = Fields { b: &row[r.pos..], count };
+            let mut r = Reader { b: row, pos: 0, varint };
+            let time = if varint { prev_time.wrapping_add(r.int()?) } else { r.int()? };
+            let series = *self.block.series.get(r.len()?)?;
+            let count = r.len()?;
+            let fields = Fields { b: &row[r.pos..], count, varint };
             Some((Row { time, series, fields }, end))
         })();
         match row {
             Some((row, end)) => {
                 self.pos = end;
+                self.prev_time = row.time;
                 Some(Ok(row))
             }
             None => {
@@ -264,6 +349,7 @@ impl<'a> Iterator for Rows<'_, 'a> {
 pub struct Fields<'a> {
     b: &'a [u8],
     count: usize,
+    varint: bool,
 }
 
 /// One stored field: its escaped key and its value.
@@ -286,16 +372,15 @@ impl<'a> Fields<'a> {
     /// The fields in key order (`keys`: the block's key dictionary);
     /// `Err` if the encoding is damaged.
     pub fn decode(&self, keys: &[&'a [u8]], out: &mut Vec<StoredField<'a>>) -> Result<(), BadRow> {
-        let mut r = Reader { b: self.b, pos: 0 };
+        let mut r = Reader { b: self.b, pos: 0, varint: self.varint };
         for _ in 0..self.count {
             let f = (|| {
-                let key = *keys.get(r.u32()?)?;
+                let key = *keys.get(r.len()?)?;
                 let ty = FieldType::from_u8(r.u8()?)?;
                 let value = match ty {
                     FieldType::Float => StoredValue::Float(f64::from_bits(r.u64()?)),
-                    #[allow(clippy::cast_possible_wrap)]
-                    FieldType::Integer => StoredValue::Integer(r.u64()? as i64),
-                    FieldType::UInteger => StoredValue::UInteger(r.u64()?),
+                    FieldType::Integer => StoredValue::Integer(r.int()?),
+                    FieldType::UInteger => StoredValue::UInteger(r.uint()?),
                     FieldType::Boolean => StoredValue::Boolean(r.u8()? != 0),
                     FieldType::String => StoredValue::String(r.bytes()?),
                 };
@@ -458,6 +543,41 @@ mod tests {
     }
 
     #[test]
+    fn extreme_numbers_and_time_steps_read_back() {
+        let input = "m a=-9223372036854775808i,b=18446744073709551615u,c=9223372036854775807i -9223372036854775806\n\
+                     m a=0i,b=0u,c=-1i 9223372036854775806\n\
+                     m a=1i 0\n\
+                     m a=1i 0";
+        assert_eq!(
+            roundtrip_all(input),
+            [
+                "m a=-9223372036854775808i,b=18446744073709551615u,c=9223372036854775807i -9223372036854775806",
+                "m a=0i,b=0u,c=-1i 9223372036854775806",
+                "m a=1i 0",
+                "m a=1i 0",
+            ]
+        );
+    }
+
+    #[test]
+    fn varints_are_small_for_small_numbers() {
+        let mut v = Vec::new();
+        for (n, len) in [(0u64, 1), (127, 1), (128, 2), (u64::from(u32::MAX), 5), (u64::MAX, 10)] {
+            v.clear();
+            put_var(&mut v, n);
+            assert_eq!(v.len(), len, "{n}");
+            let mut r = Reader { b: &v, pos: 0, varint: true };
+            assert_eq!(r.var(), Some(n));
+        }
+        for x in [0i64, -1, 1, i64::MIN, i64::MAX] {
+            assert_eq!(unzigzag(zigzag(x)), x);
+        }
+        // An eleventh byte, or a tenth carrying more than one bit: refused.
+        let long = [0xFFu8; 10];
+        assert_eq!(Reader { b: &long, pos: 0, varint: true }.var(), None);
+    }
+
+    #[test]
     fn series_and_keys_are_stored_once_per_block() {
         let input = "m,h=a x=1i,y=2i 1\nm,h=b x=3i 2\nm,h=a y=4i,z=5i 3\nm x=6i 4";
         assert_eq!(roundtrip_all(input), ["m,h=a x=1i,y=2i 1", "m,h=b x=3i 2", "m,h=a y=4i,z=5i 3", "m x=6i 4"]);
@@ -506,7 +626,9 @@ mod tests {
             }
         }
         let mut bad = body.clone();
-        bad[0] = 0xff; // a series count past the end
+        // A series count (16383) past the end.
+        bad[MARKER.len()] = 0xff;
+        bad[MARKER.len() + 1] = 0x7f;
         assert_eq!(Block::decode(&bad).err(), Some(BadRow { offset: 0 }));
     }
 

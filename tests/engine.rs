@@ -223,8 +223,10 @@ fn checkpoint_trims_the_wal() {
     let t = TempDir::new("trim");
     let e = Engine::open(t.store(), Options { wal_file_bytes: 64 << 10, segment_bytes: 1 << 20, ..Options::default() }).unwrap();
     e.create_database("db").unwrap();
+    // A string field keeps the volume up: rows are small when encoded.
+    let pad = "p".repeat(100);
     for i in 0..200 {
-        let lines: String = (0..20).map(|j| format!("m,b={i} v={j}i {}\n", i * 100 + j)).collect();
+        let lines: String = (0..20).map(|j| format!("m,b={i} v={j}i,s=\"{pad}\" {}\n", i * 100 + j)).collect();
         assert_eq!(write(&e, "db", &lines).status, 204);
     }
     let before = e.stats().wal_bytes;
@@ -381,8 +383,9 @@ fn segments_rotate_at_the_configured_size() {
     let opts = Options { segment_bytes: 16 << 10, ..small_options() };
     let e = Engine::open(t.store(), opts.clone()).unwrap();
     e.create_database("db").unwrap();
+    let pad = "p".repeat(100);
     for i in 0..100 {
-        let lines: String = (0..20).map(|j| format!("m,b={i} v={j}i {}\n", i * 100 + j)).collect();
+        let lines: String = (0..20).map(|j| format!("m,b={i} v={j}i,s=\"{pad}\" {}\n", i * 100 + j)).collect();
         assert_eq!(write(&e, "db", &lines).status, 204);
     }
     let segs: Vec<_> = walk(&t.store().join("data")).into_iter().filter(|p| p.extension().is_some_and(|x| x == "seg")).collect();
