@@ -18,7 +18,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -30,7 +29,8 @@ use linedb::engine::{Engine, Options};
 use linedb::line_protocol::Precision;
 use linedb::partition::NANOS_PER_DAY;
 use linedb::storage::sim::{Fate, SimEvent, SimStorage};
-use linedb::storage::{File, LockGuard, Map, OpenMode, Storage};
+use linedb::storage::fault::{Effect, FaultStorage, Op};
+use linedb::storage::Storage;
 
 const STORE: &str = "/store";
 const DB: &str = "db";
@@ -684,112 +684,20 @@ fn power_loss_at_every_sync_never_loses_or_tears_a_batch() {
 
 // ---------------------------------------------------------------- the checker can fail
 
-/// A storage that forgets to make some syncs effective: it answers Ok and
-/// does nothing.
-#[derive(Debug)]
-struct Forgetful {
-    inner: SimStorage,
-    forget: Forget,
+/// A disk that acknowledges syncs of one kind without doing them.
+fn forgetful(s: SimStorage, op: Op, path_contains: &str) -> Arc<dyn Storage> {
+    let f = FaultStorage::new(Arc::new(s));
+    f.arm_effect(op, path_contains, Effect::Skip, u32::MAX);
+    Arc::new(f)
 }
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Forget {
-    /// fdatasync of WAL files.
-    WalSync,
-    /// fsync of directories.
-    DirSync,
-    /// msync of segments.
-    Msync,
-}
-
-#[derive(Debug)]
-struct ForgetfulFile {
-    inner: Box<dyn File>,
-    forget: Forget,
-    wal: bool,
-}
-
-#[derive(Debug)]
-struct ForgetfulMap {
-    inner: Box<dyn Map>,
-    forget: Forget,
-}
-
-impl Storage for Forgetful {
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        self.inner.create_dir_all(path)
-    }
-    fn open_file(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn File>> {
-        let wal = path.to_string_lossy().contains("/wal/");
-        Ok(Box::new(ForgetfulFile { inner: self.inner.open_file(path, mode)?, forget: self.forget, wal }))
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.inner.rename(from, to)
-    }
-    fn remove_file(&self, path: &Path) -> io::Result<()> {
-        self.inner.remove_file(path)
-    }
-    fn sync_dir(&self, path: &Path) -> io::Result<()> {
-        if self.forget == Forget::DirSync {
-            return Ok(());
-        }
-        self.inner.sync_dir(path)
-    }
-    fn list_dir(&self, path: &Path) -> io::Result<Vec<std::ffi::OsString>> {
-        self.inner.list_dir(path)
-    }
-    fn lock_file(&self, path: &Path) -> io::Result<Option<Box<dyn LockGuard>>> {
-        self.inner.lock_file(path)
-    }
-}
-
-impl File for ForgetfulFile {
-    fn length(&self) -> io::Result<u64> {
-        self.inner.length()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        self.inner.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.inner.write_at(buf, offset)
-    }
-    fn allocate(&self, len: u64) -> io::Result<()> {
-        self.inner.allocate(len)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        if self.forget == Forget::WalSync && self.wal {
-            return Ok(());
-        }
-        self.inner.sync_data()
-    }
-    fn mmap(&self, len: usize) -> io::Result<Box<dyn Map>> {
-        Ok(Box::new(ForgetfulMap { inner: self.inner.mmap(len)?, forget: self.forget }))
-    }
-}
-
-impl Map for ForgetfulMap {
-    fn as_ptr(&self) -> *mut u8 {
-        self.inner.as_ptr()
-    }
-    fn len(&self) -> usize {
-        self.inner.len()
-    }
-    fn msync(&self, offset: usize, len: usize) -> io::Result<()> {
-        if self.forget == Forget::Msync {
-            return Ok(());
-        }
-        self.inner.msync(offset, len)
-    }
-}
-
 fn forget_wal_sync(s: SimStorage) -> Arc<dyn Storage> {
-    Arc::new(Forgetful { inner: s, forget: Forget::WalSync })
+    forgetful(s, Op::Sync, "/wal/")
 }
 fn forget_dir_sync(s: SimStorage) -> Arc<dyn Storage> {
-    Arc::new(Forgetful { inner: s, forget: Forget::DirSync })
+    forgetful(s, Op::SyncDir, "")
 }
 fn forget_msync(s: SimStorage) -> Arc<dyn Storage> {
-    Arc::new(Forgetful { inner: s, forget: Forget::Msync })
+    forgetful(s, Op::Flush, "")
 }
 
 #[test]

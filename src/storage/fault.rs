@@ -101,6 +101,8 @@ struct Shared {
     sites: Mutex<Option<BTreeMap<(Site, Op), u64>>>,
     /// Every call a fault hit, in order.
     fired: Mutex<Vec<(Site, Op, Effect)>>,
+    /// Every call, in order, while recording.
+    calls: Mutex<Option<Vec<(Op, std::path::PathBuf)>>>,
 }
 
 /// A [`Storage`] whose calls fail (or are slowed, or counted) when armed.
@@ -182,6 +184,17 @@ impl FaultStorage {
         self.shared.sites.lock().clone().unwrap_or_default()
     }
 
+    /// Starts (or stops) logging every call with its path; starting clears
+    /// the log.
+    pub fn record_calls(&self, on: bool) {
+        *self.shared.calls.lock() = on.then(Vec::new);
+    }
+
+    /// The calls since [`FaultStorage::record_calls`], in order.
+    pub fn calls(&self) -> Vec<(Op, std::path::PathBuf)> {
+        self.shared.calls.lock().clone().unwrap_or_default()
+    }
+
     /// Every call an armed fault hit, in order.
     pub fn fired(&self) -> Vec<(Site, Op, Effect)> {
         self.shared.fired.lock().clone()
@@ -193,6 +206,9 @@ impl FaultStorage {
         let site = Site::of(loc);
         if let Some(sites) = shared.sites.lock().as_mut() {
             *sites.entry((site, op)).or_insert(0) += 1;
+        }
+        if let Some(calls) = shared.calls.lock().as_mut() {
+            calls.push((op, path.to_owned()));
         }
         let p = path.to_string_lossy();
         for c in shared.counts.lock().iter_mut().filter(|c| c.0 == op && p.contains(&c.1)) {

@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::format::{
@@ -13,7 +13,8 @@ use super::format::{
 use super::reader::{Entry, FileReader};
 use super::{Wal, WalError, WalOptions};
 use crate::error::OpenError;
-use crate::storage::{File, FsStorage, LockGuard, Map, OpenMode, Storage};
+use crate::storage::fault::{Effect, FaultStorage, Op};
+use crate::storage::{FsStorage, OpenMode, Storage};
 
 struct TempDir(PathBuf);
 
@@ -675,98 +676,10 @@ fn leftover_temp_files_are_removed() {
 
 // ---- A disk that fills up (and fails syncs) on demand ----
 
-#[derive(Debug, Default)]
-struct Faults {
-    /// `allocate` fails with ENOSPC.
-    full: AtomicBool,
-    /// ... after this many more successful calls.
-    allocs_left: AtomicU64,
-    /// `sync_data` fails with EIO.
-    sync_fails: AtomicBool,
-    /// `write_at` fails with EIO (after writing half).
-    write_fails: AtomicBool,
-    /// `('w' | 's', file)` for every write and sync, in order.
-    events: parking_lot::Mutex<Vec<(char, PathBuf)>>,
-}
-
-#[derive(Debug)]
-struct FaultyStorage {
-    inner: FsStorage,
-    faults: Arc<Faults>,
-}
-
-#[derive(Debug)]
-struct FaultyFile {
-    inner: Box<dyn File>,
-    faults: Arc<Faults>,
-    path: PathBuf,
-}
-
-impl Storage for FaultyStorage {
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        self.inner.create_dir_all(path)
-    }
-    fn open_file(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn File>> {
-        let inner = self.inner.open_file(path, mode)?;
-        Ok(Box::new(FaultyFile { inner, faults: self.faults.clone(), path: path.to_path_buf() }))
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.inner.rename(from, to)
-    }
-    fn remove_file(&self, path: &Path) -> io::Result<()> {
-        self.inner.remove_file(path)
-    }
-    fn sync_dir(&self, path: &Path) -> io::Result<()> {
-        self.inner.sync_dir(path)
-    }
-    fn list_dir(&self, path: &Path) -> io::Result<Vec<OsString>> {
-        self.inner.list_dir(path)
-    }
-    fn lock_file(&self, path: &Path) -> io::Result<Option<Box<dyn LockGuard>>> {
-        self.inner.lock_file(path)
-    }
-}
-
-impl File for FaultyFile {
-    fn length(&self) -> io::Result<u64> {
-        self.inner.length()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        self.inner.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.faults.events.lock().push(('w', self.path.clone()));
-        if self.faults.write_fails.load(Ordering::SeqCst) {
-            self.inner.write_at(&buf[..buf.len() / 2], offset)?;
-            return Err(io::Error::from_raw_os_error(libc::EIO));
-        }
-        self.inner.write_at(buf, offset)
-    }
-    fn allocate(&self, len: u64) -> io::Result<()> {
-        if self.faults.full.load(Ordering::SeqCst) {
-            let left = self.faults.allocs_left.load(Ordering::SeqCst);
-            if left == 0 {
-                return Err(io::Error::from_raw_os_error(libc::ENOSPC));
-            }
-            self.faults.allocs_left.store(left - 1, Ordering::SeqCst);
-        }
-        self.inner.allocate(len)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        if self.faults.sync_fails.load(Ordering::SeqCst) {
-            return Err(io::Error::from_raw_os_error(libc::EIO));
-        }
-        self.faults.events.lock().push(('s', self.path.clone()));
-        self.inner.sync_data()
-    }
-    fn mmap(&self, len: usize) -> io::Result<Box<dyn Map>> {
-        self.inner.mmap(len)
-    }
-}
-
-fn faulty() -> (Arc<dyn Storage>, Arc<Faults>) {
-    let faults = Arc::new(Faults::default());
-    (Arc::new(FaultyStorage { inner: FsStorage, faults: faults.clone() }), faults)
+/// The real disk behind a [`FaultStorage`].
+fn faulty() -> (Arc<dyn Storage>, Arc<FaultStorage>) {
+    let fs = Arc::new(FaultStorage::new(Arc::new(FsStorage)));
+    (fs.clone(), fs)
 }
 
 fn expect_no_space(r: Result<u64, WalError>) {
@@ -783,18 +696,18 @@ fn no_space_writes_nothing_and_the_log_stays_usable() {
     let (mut wal, _) = open_on(storage.clone(), &t.wal(), 512, 0).unwrap();
 
     // The very first file cannot be created.
-    faults.full.store(true, Ordering::SeqCst);
+    faults.arm(Op::Allocate, "", libc::ENOSPC, u32::MAX);
     expect_no_space(wal.append(&[b"failed-first"]));
     assert_eq!(wal.next_seq(), 1);
     assert!(names(&t.wal()).is_empty(), "{:?}", names(&t.wal()));
-    faults.full.store(false, Ordering::SeqCst);
+    faults.disarm();
     let mut all = write(&mut wal, "a", 3);
     assert_eq!(all[0].0, 1);
 
     // Fill the current file; a record that does not fit needs a new one.
     let listing = names(&t.wal());
     let backlog = wal.backlog_bytes();
-    faults.full.store(true, Ordering::SeqCst);
+    faults.arm(Op::Allocate, "", libc::ENOSPC, u32::MAX);
     let failed = vec![b'F'; 450];
     expect_no_space(wal.append(&[&failed]));
     assert_eq!(wal.next_seq(), 4);
@@ -805,7 +718,8 @@ fn no_space_writes_nothing_and_the_log_stays_usable() {
 
     // A group spanning two new files, the second of which cannot be made:
     // the first is removed again, and nothing of the group is written.
-    faults.allocs_left.store(1, Ordering::SeqCst);
+    faults.disarm();
+    faults.arm_after(Op::Allocate, "", 1, u32::MAX, Effect::Fail(libc::ENOSPC));
     let listing = names(&t.wal());
     let a = vec![b'G'; 400];
     let b = vec![b'H'; 400];
@@ -814,7 +728,7 @@ fn no_space_writes_nothing_and_the_log_stays_usable() {
     assert_eq!(names(&t.wal()), listing);
 
     // Space comes back: the same sequence is handed out again.
-    faults.full.store(false, Ordering::SeqCst);
+    faults.disarm();
     let ok = vec![b'K'; 300];
     assert_eq!(wal.append(&[&ok]).unwrap(), 5);
     wal.sync().unwrap();
@@ -836,9 +750,9 @@ fn failed_sync_is_final() {
     let (mut wal, _) = open_on(storage, &t.wal(), 512, 0).unwrap();
     write(&mut wal, "a", 3);
     wal.append(&[b"x"]).unwrap();
-    faults.sync_fails.store(true, Ordering::SeqCst);
+    faults.arm(Op::Sync, "", libc::EIO, u32::MAX);
     assert!(wal.sync().is_err());
-    faults.sync_fails.store(false, Ordering::SeqCst);
+    faults.disarm();
     assert!(wal.sync().is_err(), "a failed sync must not be retried into success");
     assert!(matches!(wal.append(&[b"y"]), Err(WalError::Io(_))));
 }
@@ -849,10 +763,11 @@ fn failed_write_is_final_and_leaves_no_trace() {
     let (storage, faults) = faulty();
     let (mut wal, _) = open_on(storage, &t.wal(), 4096, 0).unwrap();
     let all = write(&mut wal, "a", 3);
-    faults.write_fails.store(true, Ordering::SeqCst);
+    // Every write stores half its bytes, then fails.
+    faults.arm_effect(Op::Write, "", Effect::Partial(libc::EIO), u32::MAX);
     let failed = vec![b'F'; 200];
     assert!(matches!(wal.append(&[&failed, &failed]), Err(WalError::Io(_))));
-    faults.write_fails.store(false, Ordering::SeqCst);
+    faults.disarm();
     assert!(matches!(wal.append(&[b"y"]), Err(WalError::Io(_))), "the log is failed");
     assert!(wal.sync().is_err());
     drop(wal);
@@ -871,15 +786,15 @@ fn rotation_syncs_the_old_file_before_writing_the_new() {
     let old = wal_files(&t.wal()).last().unwrap().clone();
     // Unsynced records in the old file, then a group that spills over.
     wal.append(&[b"unsynced"]).unwrap();
-    faults.events.lock().clear();
+    faults.record_calls(true);
     let big = vec![b'B'; 300];
     wal.append(&[&big, &big]).unwrap();
     let new = wal_files(&t.wal()).last().unwrap().clone();
     assert_ne!(old, new);
-    let events = faults.events.lock().clone();
+    let events = faults.calls();
     // Files are opened under their temporary names.
     let is = |f: &PathBuf, p: &PathBuf| p.to_string_lossy().starts_with(&*f.to_string_lossy());
-    let first_record_write = events.iter().rposition(|(k, p)| *k == 'w' && is(&new, p)).unwrap();
-    let old_sync = events.iter().position(|(k, p)| *k == 's' && is(&old, p));
+    let first_record_write = events.iter().rposition(|(k, p)| *k == Op::Write && is(&new, p)).unwrap();
+    let old_sync = events.iter().position(|(k, p)| *k == Op::Sync && is(&old, p));
     assert!(old_sync.is_some_and(|i| i < first_record_write), "{events:?}");
 }
