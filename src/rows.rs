@@ -40,12 +40,29 @@ use crate::line_protocol::{self, scan, FieldType, FieldValue, LineRef};
 
 /// Builds one block body. Reused from block to block (its maps and buffers
 /// keep their memory).
+///
+/// Encoding a row is mostly finding its series and field keys in the
+/// block's dictionaries, and that is kept cheap: a series is looked up by
+/// its tags as written (no sorting or escaping unless it is new to the
+/// block), and a row whose field keys are those of the row before (the
+/// usual case: one shape per measurement) reuses that row's key indexes
+/// and order.
 #[derive(Debug, Default)]
 pub struct BlockEncoder {
-    series: HashMap<Vec<u8>, u32>,
+    series: HashMap<Vec<u8>, u32, FxBuild>,
     series_list: Vec<u8>,
-    keys: HashMap<Vec<u8>, u32>,
+    keys: HashMap<Vec<u8>, u32, FxBuild>,
     key_list: Vec<u8>,
+    /// Tags as written (`key FF value FF`...) -> series index.
+    raw_series: HashMap<Vec<u8>, u32, FxBuild>,
+    /// Field keys as written -> key index.
+    raw_keys: HashMap<Vec<u8>, u32, FxBuild>,
+    /// The field keys of the row before (`key FF`...), their indexes (in
+    /// input order) and their sorted order.
+    shape: Vec<u8>,
+    prev_shape: Vec<u8>,
+    prev_kidx: Vec<u32>,
+    prev_order: Vec<usize>,
     rows: Vec<u8>,
     /// The row being encoded (its length goes before it).
     row: Vec<u8>,
@@ -53,6 +70,47 @@ pub struct BlockEncoder {
     order: Vec<usize>,
     text: String,
 }
+
+/// A fast hasher for the encoder's maps (the FxHash step: rotate, xor,
+/// multiply, eight bytes at a time). Not keyed: a writer can make its own
+/// batch's encoding slower with colliding names, but the maps live for one
+/// block, so the cost stays within the batch that brought it.
+#[derive(Clone, Copy, Debug, Default)]
+struct Fx(u64);
+
+impl Fx {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(c);
+            self.add(u64::from_le_bytes(a));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut a = [0u8; 8];
+            a[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(a) ^ ((rest.len() as u64) << 56));
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxBuild = std::hash::BuildHasherDefault<Fx>;
+
+/// Separates names in the encoder's lookup keys: never in UTF-8.
+const SEP: u8 = 0xFF;
 
 /// The first bytes of an encoding-2 body.
 const MARKER: [u8; 5] = [0xFF, 0xFF, 0xFF, 0xFF, 2];
@@ -92,6 +150,11 @@ impl BlockEncoder {
         self.key_list.clear();
         self.rows.clear();
         self.prev_time = 0;
+        self.raw_series.clear();
+        self.raw_keys.clear();
+        self.prev_shape.clear();
+        self.prev_kidx.clear();
+        self.prev_order.clear();
     }
 
     /// Adds one validated line (repeats already resolved).
@@ -102,27 +165,65 @@ impl BlockEncoder {
         put_var(&mut row, zigzag(time.wrapping_sub(self.prev_time)));
         self.prev_time = time;
 
-        let text = &mut self.text;
-        text.clear();
+        // The series: by its tags as written, else sorted and escaped.
         let tags = line.tags();
-        sorted_by_key(&mut self.order, tags.len(), |i| tags[i].key.as_bytes());
-        for &i in self.order.iter() {
-            text.push(',');
-            line_protocol::write_escaped_name(text, &tags[i].key, scan::KEY);
-            text.push('=');
-            line_protocol::write_escaped_name(text, &tags[i].value, scan::TAG_VALUE);
+        let raw = &mut self.shape;
+        raw.clear();
+        for t in tags {
+            raw.extend_from_slice(t.key.as_bytes());
+            raw.push(SEP);
+            raw.extend_from_slice(t.value.as_bytes());
+            raw.push(SEP);
         }
-        let idx = intern(&mut self.series, &mut self.series_list, text.as_bytes());
+        let idx = match self.raw_series.get(raw.as_slice()) {
+            Some(&i) => i,
+            None => {
+                let text = &mut self.text;
+                text.clear();
+                sorted_by_key(&mut self.order, tags.len(), |i| tags[i].key.as_bytes());
+                for &i in self.order.iter() {
+                    text.push(',');
+                    line_protocol::write_escaped_name(text, &tags[i].key, scan::KEY);
+                    text.push('=');
+                    line_protocol::write_escaped_name(text, &tags[i].value, scan::TAG_VALUE);
+                }
+                let i = intern(&mut self.series, &mut self.series_list, text.as_bytes());
+                self.raw_series.insert(raw.clone(), i);
+                i
+            }
+        };
         put_var(&mut row, u64::from(idx));
 
+        // The field keys: those of the row before, else looked up one by one.
         let fields = line.fields();
-        sorted_by_key(&mut self.order, fields.len(), |i| fields[i].key.as_bytes());
+        let shape = &mut self.shape;
+        shape.clear();
+        for f in fields {
+            shape.extend_from_slice(f.key.as_bytes());
+            shape.push(SEP);
+        }
+        if *shape != self.prev_shape || self.prev_kidx.len() != fields.len() {
+            self.prev_kidx.clear();
+            for f in fields {
+                let k = match self.raw_keys.get(f.key.as_bytes()) {
+                    Some(&k) => k,
+                    None => {
+                        let text = &mut self.text;
+                        text.clear();
+                        line_protocol::write_escaped_name(text, &f.key, scan::KEY);
+                        let k = intern(&mut self.keys, &mut self.key_list, text.as_bytes());
+                        self.raw_keys.insert(f.key.as_bytes().to_vec(), k);
+                        k
+                    }
+                };
+                self.prev_kidx.push(k);
+            }
+            sorted_by_key(&mut self.prev_order, fields.len(), |i| fields[i].key.as_bytes());
+            std::mem::swap(&mut self.prev_shape, &mut self.shape);
+        }
         put_var(&mut row, fields.len() as u64);
-        for &i in self.order.iter() {
-            text.clear();
-            line_protocol::write_escaped_name(text, &fields[i].key, scan::KEY);
-            let k = intern(&mut self.keys, &mut self.key_list, text.as_bytes());
-            put_var(&mut row, u64::from(k));
+        for &i in self.prev_order.iter() {
+            put_var(&mut row, u64::from(self.prev_kidx[i]));
             let v = &fields[i].value;
             row.push(v.field_type() as u8);
             match v {
@@ -151,7 +252,7 @@ impl BlockEncoder {
 }
 
 /// The index of `name` in a block's dictionary, adding it if new.
-fn intern(map: &mut HashMap<Vec<u8>, u32>, list: &mut Vec<u8>, name: &[u8]) -> u32 {
+fn intern(map: &mut HashMap<Vec<u8>, u32, FxBuild>, list: &mut Vec<u8>, name: &[u8]) -> u32 {
     if let Some(&i) = map.get(name) {
         return i;
     }

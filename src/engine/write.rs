@@ -225,12 +225,15 @@ fn commit(inner: &Inner, me: &Arc<Pending>) -> Answer {
             q.leading = true;
             // Commit delay: when the last group had company, give the
             // writers it just answered a moment to queue their next write,
-            // so groups do not split into two alternating halves. A lone
+            // so groups do not split into two alternating halves. It ends
+            // as soon as all of them are back (the last group's size: this
+            // leader was one of them), so a steady set of writers waits
+            // only as long as its slowest takes to prepare a batch. A lone
             // writer never waits.
             let last = q.last_group;
             if last > 1 {
                 let deadline = std::time::Instant::now() + COMMIT_DELAY;
-                while q.pending.len() < 2 * last && std::time::Instant::now() < deadline {
+                while q.pending.len() < last && std::time::Instant::now() < deadline {
                     drop(q);
                     std::thread::yield_now();
                     q = inner.queue.lock();
