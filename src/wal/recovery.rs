@@ -224,8 +224,18 @@ impl Scan {
                         self.continues(&path, first_seq)?;
                     }
                     if seq > self.after_seq {
+                        // What is replayed reaches the segments and becomes
+                        // visible, so it must be durable first: records
+                        // written before a process crash (or a failed
+                        // fdatasync) can still be only in the page cache.
+                        // Synced before the first replay from the file, so
+                        // that a power cut can never keep the segment
+                        // blocks of a record it takes from the log.
+                        if !replayed {
+                            file.sync_data()?;
+                            replayed = true;
+                        }
                         replay(seq, payload)?;
-                        replayed = true;
                     }
                     count += 1;
                     off += size;
@@ -253,13 +263,6 @@ impl Scan {
             }
         }
         drop(reader);
-        // What is replayed becomes visible, so it must be durable: records
-        // written before a process crash (or before a failed fdatasync) can
-        // still be only in the page cache, and a later power cut would take
-        // back what queries had shown.
-        if replayed {
-            file.sync_data()?;
-        }
 
         // A file without records holds nothing: its empty range is where
         // the log stands, whatever its header claims, so that it never
