@@ -792,7 +792,7 @@ fn dump(sim: &SimStorage) {
         .map_err(|e| e.to_string());
         if let Err(m) = &r {
             if let Some(n) = m.split("starts at sequence ").nth(1).and_then(|t| t.split(',').next()?.parse::<u64>().ok()) {
-                after = n - 1;
+                after = n.saturating_sub(1);
             }
         }
     }

@@ -80,7 +80,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
         storage.create_dir_all(&wal_dir)?;
         storage.sync_dir(dir)?;
     }
-    let wal = Wal::open(
+    let mut wal = Wal::open(
         Arc::clone(&storage),
         &wal_dir,
         WalOptions { file_size: opts.wal_file_bytes },
@@ -94,7 +94,6 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     // The file the first write goes to, made now. Best effort: on a full
     // disk the store still opens, and the write that needs the file makes
     // it (smaller if it must) or answers 503.
-    let mut wal = wal;
     let _ = wal.prepare();
     let wal_bytes = wal.backlog_bytes();
     Ok(Inner {
