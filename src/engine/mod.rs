@@ -164,11 +164,16 @@ struct Inner {
     dir: PathBuf,
     opts: Options,
     state: RwLock<State>,
-    /// The commit lock: its holder is the leader and owns the WAL.
+    /// The WAL. Held by a commit leader while it places and appends its
+    /// group (not while the group syncs), and by anything else that appends.
     writer: Mutex<Wal>,
     queue: Mutex<write::CommitQueue>,
-    /// Signalled when a leader has answered its group.
-    answered: Condvar,
+    /// The sequence of the next WAL record to be applied: records from it
+    /// up to the WAL's next sequence belong to commit groups on their way
+    /// (appended, not yet applied). Groups apply in sequence order.
+    turn: Mutex<u64>,
+    /// Signalled when `turn` moves.
+    turn_changed: Condvar,
     /// Taken by a checkpoint, so two never run at once.
     checkpointing: Mutex<()>,
     /// Taken while creating a database: the check that the name is free
@@ -321,23 +326,31 @@ impl Engine {
         self.query(database, measurement, start_ns, end_ns, f)
     }
 
-    /// Appends one record that is not a batch, syncs, and applies it.
+    /// Appends one record that is not a batch, syncs, and applies it, after
+    /// every commit group on its way: it must apply in sequence order too.
     fn log_and_apply(&self, payload: &[u8], apply: impl FnOnce(&mut State)) -> Result<(), Error> {
         let inner = &self.inner;
         let mut wal = inner.writer.lock();
         inner.check_failed()?;
+        write::drain(inner, &wal);
         let seq = match wal.append(&[payload]) {
             Ok(seq) => seq,
             Err(crate::wal::WalError::NoSpace(e)) => return Err(Error::Io(e)),
             Err(e) => return Err(inner.fail(format!("WAL append: {e}"))),
         };
-        if let Err(e) = wal.sync() {
-            return Err(inner.fail(format!("WAL sync: {e}")));
+        let synced = wal.sync();
+        if let Err(e) = synced {
+            let err = inner.fail(format!("WAL sync: {e}"));
+            write::pass_turn(inner, seq + 1);
+            return Err(err);
         }
         inner.wal_bytes.store(wal.backlog_bytes(), Ordering::Relaxed);
-        let mut st = inner.state.write();
-        apply(&mut st);
-        st.applied_seq = seq;
+        {
+            let mut st = inner.state.write();
+            apply(&mut st);
+            st.applied_seq = seq;
+        }
+        write::pass_turn(inner, seq + 1);
         Ok(())
     }
 

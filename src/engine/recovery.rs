@@ -96,13 +96,15 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     // it (smaller if it must) or answers 503.
     let _ = wal.prepare();
     let wal_bytes = wal.backlog_bytes();
+    let next_seq = wal.next_seq();
     Ok(Inner {
         dir: dir.to_owned(),
         opts,
         state: RwLock::new(st),
         writer: Mutex::new(wal),
         queue: Mutex::new(Default::default()),
-        answered: parking_lot::Condvar::new(),
+        turn: Mutex::new(next_seq),
+        turn_changed: parking_lot::Condvar::new(),
         checkpointing: Mutex::new(()),
         creating: Mutex::new(()),
         closing: AtomicBool::new(false),

@@ -134,6 +134,11 @@ struct Writer {
     chain: u32,
     /// The last block's seq, 0 if none.
     max_seq: u64,
+    /// Bytes reserved by [`Segment::reserve`] for blocks not yet appended
+    /// (commit groups on their way), beyond the published end.
+    promised: u64,
+    /// Set by [`Segment::seal`]: no more reservations.
+    sealed: bool,
 }
 
 /// The published blocks, and a cached snapshot of them.
@@ -221,7 +226,7 @@ impl Segment {
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         storage.sync_dir(parent)?;
 
-        let map = Mapped::new(file, capacity, Writer { chain: header_crc, max_seq: 0 })?;
+        let map = Mapped::new(file, capacity, Writer { chain: header_crc, max_seq: 0, promised: 0, sealed: false })?;
         map.lock_tail().publish(header_len)?;
         Ok(Segment {
             path: path.to_path_buf(),
@@ -243,7 +248,7 @@ impl Segment {
     /// already longer uses its length.
     pub fn open(storage: &Arc<dyn Storage>, path: &Path, trusted_len: u64, capacity: u64) -> Result<Segment, OpenError> {
         let file = storage.open_file(path, OpenMode::ReadWrite)?;
-        let map = Mapped::new(file, capacity, Writer { chain: 0, max_seq: 0 })?;
+        let map = Mapped::new(file, capacity, Writer { chain: 0, max_seq: 0, promised: 0, sealed: false })?;
         let (rec, file_len) = {
             let mut tail = map.lock_tail();
             let file_len = tail.allocated();
@@ -332,6 +337,7 @@ impl Segment {
         let w = tail.state_mut();
         w.chain = h.crc;
         w.max_seq = seq;
+        w.promised = w.promised.saturating_sub(h.block_len());
         // Still under the tail lock, so the list stays in file order.
         let mut p = self.published.write();
         p.blocks.push(BlockMeta::from_header(start, &h));
@@ -340,16 +346,56 @@ impl Segment {
     }
 
     /// Reserves disk space for `bytes` more bytes of blocks beyond
-    /// [`Segment::used_len`], so that appending them cannot fail for lack of
-    /// space ([`AppendError::NoSpace`] now instead). [`AppendError::Full`]
-    /// if they would pass the capacity. Publishes nothing.
+    /// [`Segment::promised_len`], so that appending them cannot fail for
+    /// lack of space ([`AppendError::NoSpace`] now instead), and promises
+    /// them: later reservations go after them, and each append takes its
+    /// block's length back from the promise. [`AppendError::Full`] if they
+    /// would pass the capacity, or the segment is sealed. Publishes nothing.
     pub fn reserve(&self, bytes: u64) -> Result<(), AppendError> {
         let mut tail = self.map.lock_tail();
-        let end = self.map.published().checked_add(bytes).filter(|&e| e <= self.capacity).ok_or(AppendError::Full)?;
+        if tail.state().sealed {
+            return Err(AppendError::Full);
+        }
+        let end = self
+            .map
+            .published()
+            .checked_add(tail.state().promised)
+            .and_then(|e| e.checked_add(bytes))
+            .filter(|&e| e <= self.capacity)
+            .ok_or(AppendError::Full)?;
         if end > tail.allocated() {
             self.grow(&mut tail, end)?;
         }
+        tail.state_mut().promised += bytes;
         Ok(())
+    }
+
+    /// Takes back `bytes` of a reservation whose blocks will not be
+    /// appended (their group failed before its WAL record was written).
+    pub fn release(&self, bytes: u64) {
+        let mut tail = self.map.lock_tail();
+        let w = tail.state_mut();
+        w.promised = w.promised.saturating_sub(bytes);
+    }
+
+    /// The published end plus what is reserved beyond it; the capacity once
+    /// sealed. A block of `n` bytes can be reserved while
+    /// `promised_len() + n <= capacity()`.
+    pub fn promised_len(&self) -> u64 {
+        let tail = self.map.lock_tail();
+        if tail.state().sealed {
+            return self.capacity;
+        }
+        self.map.published().saturating_add(tail.state().promised)
+    }
+
+    /// Takes no more reservations (the partition moved on to a new
+    /// segment): blocks of later groups must not land here after blocks in
+    /// the next segment. Appending what is already reserved still works.
+    /// Not persisted: a reopened segment is unsealed, and is used only if it
+    /// is still its partition's last.
+    pub fn seal(&self) {
+        self.map.lock_tail().state_mut().sealed = true;
     }
 
     /// Grows the file to hold `end` bytes: by the larger of [`GROW_MIN`],

@@ -705,6 +705,47 @@ fn reserve_then_append_needs_no_allocation() {
 }
 
 #[test]
+fn reservations_stack_until_appended_or_released() {
+    // Commit groups on their way each hold a reservation: a later one goes
+    // after the earlier ones, so together they never pass the capacity.
+    let dir = TempDir::new("promise");
+    let seg = Segment::create(&disk(), &dir.seg(), KEY, 64 * 1024).unwrap();
+    let start = seg.used_len();
+    assert_eq!(seg.promised_len(), start);
+    let b = body(1);
+    let len = Segment::block_len(b.len());
+    seg.reserve(len).unwrap();
+    seg.reserve(len).unwrap();
+    assert_eq!(seg.promised_len(), start + 2 * len);
+    assert_eq!(seg.used_len(), start, "reserving publishes nothing");
+    // What is left after both: a third reservation that passes it is Full.
+    let room = seg.capacity() - seg.promised_len();
+    assert!(matches!(seg.reserve(room + 1), Err(AppendError::Full)));
+    seg.append(1, 1, 0, 0, &b).unwrap();
+    assert_eq!(seg.promised_len(), start + 2 * len, "the append used its reservation");
+    assert_eq!(seg.used_len(), start + len);
+    seg.release(len);
+    assert_eq!(seg.promised_len(), start + len);
+    seg.reserve(room + len).unwrap();
+    assert_eq!(seg.promised_len(), seg.capacity());
+}
+
+#[test]
+fn a_sealed_segment_takes_no_more_reservations() {
+    let dir = TempDir::new("seal");
+    let seg = Segment::create(&disk(), &dir.seg(), KEY, 64 * 1024).unwrap();
+    let b = body(1);
+    let len = Segment::block_len(b.len());
+    seg.reserve(len).unwrap();
+    seg.seal();
+    assert_eq!(seg.promised_len(), seg.capacity());
+    assert!(matches!(seg.reserve(1), Err(AppendError::Full)));
+    // What was reserved before the seal still goes in.
+    seg.append(1, 1, 0, 0, &b).unwrap();
+    check_blocks(&seg, &[1]);
+}
+
+#[test]
 fn a_failed_flush_fails_every_later_flush() {
     let dir = TempDir::new("flushfail");
     let (storage, faults) = faulty();

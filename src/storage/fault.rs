@@ -103,6 +103,8 @@ struct Shared {
     fired: Mutex<Vec<(Site, Op, Effect)>>,
     /// Every call, in order, while recording.
     calls: Mutex<Option<Vec<(Op, std::path::PathBuf)>>>,
+    /// Per op: calls in their delay now, and the most ever at once.
+    overlap: Mutex<BTreeMap<Op, (u32, u32)>>,
 }
 
 /// A [`Storage`] whose calls fail (or are slowed, or counted) when armed.
@@ -162,6 +164,12 @@ impl FaultStorage {
         self.shared.delays.lock().push((op, path_contains.to_owned(), delay));
     }
 
+    /// The most delayed calls of `op` that were in their delay at once (see
+    /// [`FaultStorage::delay`]): how many a slow disk was serving together.
+    pub fn max_overlap(&self, op: Op) -> u32 {
+        self.shared.overlap.lock().get(&op).map_or(0, |e| e.1)
+    }
+
     /// Starts counting calls of `op` on matching paths; see [`FaultStorage::count`].
     pub fn start_counting(&self, op: Op, path_contains: &str) {
         self.shared.counts.lock().push((op, path_contains.to_owned(), 0));
@@ -216,7 +224,16 @@ impl FaultStorage {
         }
         let delay: Duration = shared.delays.lock().iter().filter(|d| d.0 == op && p.contains(&d.1)).map(|d| d.2).sum();
         if !delay.is_zero() {
+            {
+                let mut o = shared.overlap.lock();
+                let e = o.entry(op).or_insert((0, 0));
+                e.0 += 1;
+                e.1 = e.1.max(e.0);
+            }
             std::thread::sleep(delay);
+            if let Some(e) = shared.overlap.lock().get_mut(&op) {
+                e.0 -= 1;
+            }
         }
         let mut faults = shared.faults.lock();
         let matching = |f: &Fault| f.op == op && f.site.is_none_or(|s| s == site) && p.contains(&f.path_contains);

@@ -7,8 +7,10 @@
 //!        | file number u64 | first sequence u64 | crc32 u32 | reserved u32 (0)
 //!          crc32 covers bytes 0..32
 //! record = magic u32 | payload length u32 | sequence u64 | crc32 u32
-//!        | reserved u32 (0) | payload | zeros up to a multiple of 8
-//!          crc32 covers length, sequence and payload
+//!        | floor distance u32 | payload | zeros up to a multiple of 8
+//!          crc32 covers length, sequence, floor distance and payload
+//!          floor = sequence - floor distance: the lowest sequence not
+//!          known durable when the record was written
 //! ```
 //!
 //! All integers are little-endian. Every record starts at a multiple of 8.
@@ -131,15 +133,19 @@ pub struct RecordHeader {
     pub len: u32,
     pub seq: u64,
     pub crc: u32,
-    /// How many records before this one its append (its group) wrote: the
-    /// group's first sequence is `seq - group_back`. Recovery uses it to
-    /// tell a torn record of the last, unsynced group (whose later records
-    /// may have reached the disk before it) from damage to a synced one.
+    /// The distance down to the record's *floor*: the lowest sequence that
+    /// was not known durable when the record was written (its append's
+    /// first sequence, or lower while an earlier append's sync was still
+    /// under way). Recovery uses it to tell a torn record of the unsynced
+    /// tail (whose later records may have reached the disk before it) from
+    /// damage to a synced one: only a record whose floor is above a bad
+    /// one proves the bad one was durable.
     pub group_back: u32,
 }
 
 impl RecordHeader {
-    /// The first sequence of the append that wrote this record.
+    /// The record's floor: the lowest sequence not known durable when it
+    /// was written.
     pub fn group_first(&self) -> u64 {
         self.seq.saturating_sub(u64::from(self.group_back))
     }

@@ -43,6 +43,7 @@ pub use format::{record_size, FORMAT_VERSION, MAX_PAYLOAD_LEN};
 /// [`Wal::backlog_bytes`] (exactly [`record_size`]`(n)`).
 pub const RECORD_OVERHEAD: u64 = format::RECORD_HEADER_LEN + format::ALIGN - 1;
 
+pub use writer::SyncTicket;
 use writer::Writer;
 
 /// The smallest [`WalOptions::file_size`] accepted.
@@ -170,6 +171,13 @@ impl Wal {
     /// last sync. An error is final: the log refuses further work.
     pub fn sync(&mut self) -> io::Result<()> {
         self.writer.sync()
+    }
+
+    /// [`Wal::sync`] to run later, outside whatever lock guards the log, so
+    /// that the next append can be written while it runs. See
+    /// [`SyncTicket`] for what it covers and how to treat its failure.
+    pub fn sync_ticket(&self) -> SyncTicket {
+        self.writer.sync_ticket()
     }
 
     /// Bytes of records in live WAL files (not yet trimmed): the backlog

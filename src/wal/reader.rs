@@ -104,11 +104,11 @@ impl<'f> FileReader<'f> {
     }
 
     /// The first valid record at or after `from` (at multiples of
-    /// [`ALIGN`]) whose sequence is at least `min_seq` and whose append
-    /// began after sequence `group_after`: proof, after a bad record, that
-    /// the bad one was not the end of the log. (A later record of the bad
-    /// record's own append proves nothing: that append was not synced, and
-    /// the disk may keep its pages in any order.)
+    /// [`ALIGN`]) whose sequence is at least `min_seq` and whose floor is
+    /// above `group_after`: proof, after a bad record, that the bad one was
+    /// not the end of the log. (A record written while the bad one was not
+    /// yet durable proves nothing: the disk may keep unsynced pages in any
+    /// order.)
     pub fn find_valid(&mut self, from: u64, min_seq: u64, group_after: u64) -> io::Result<Option<(u64, u64)>> {
         let magic = RECORD_MAGIC.to_le_bytes();
         let mut off = align_up(from);

@@ -8,11 +8,13 @@
 //! expected one: a leftover of a recycled file), or at a bad record.
 //!
 //! A bad record is a torn write only if nothing valid comes after it: no
-//! record of a later append with a later sequence (above what the
-//! checkpoint holds) in the rest of its file (records of its own append may
-//! have reached the disk before it: that append was never synced, so none
-//! of it was acknowledged), and no later file continuing the log other than
-//! exactly where it stopped. Otherwise opening fails with
+//! record written once the bad one was known durable (its floor is above
+//! the bad sequence) with a later sequence (above what the checkpoint
+//! holds) in the rest of its file, and no later file continuing the log
+//! other than exactly where it stopped. Records written while the bad one
+//! was not yet durable (of its own append, or of one written while its
+//! sync was under way) may have reached the disk before it, and none of
+//! them was acknowledged. Otherwise opening fails with
 //! [`OpenError::Corrupt`] naming the file and offset of the bad record: the
 //! records after it prove it was written and acknowledged, and cutting
 //! there would drop them.
@@ -123,7 +125,7 @@ pub fn recover(
                 last.file.sync_data()?;
             }
             if tail_live.end_seq == next_seq {
-                current = Some(last.file);
+                current = Some(std::sync::Arc::from(last.file));
             }
         }
     }
@@ -247,9 +249,8 @@ impl Scan {
                 Entry::Zero | Entry::Eof => break,
                 Entry::Bad { reason, span } => {
                     let min_seq = exp.max(self.after_seq.saturating_add(1));
-                    // Only a record of a later append proves the bad one was
-                    // synced (an append is written only after the one
-                    // before it was synced).
+                    // Only a record written after the bad one was known
+                    // durable proves it was synced.
                     if let Some((o, s)) = reader.find_valid(off + ALIGN, min_seq, exp)? {
                         return Err(OpenError::corrupt(
                             &path,

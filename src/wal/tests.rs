@@ -66,7 +66,8 @@ fn pl(tag: &str, seq: u64) -> Vec<u8> {
     p
 }
 
-/// Appends `n` records in groups of 1, 2, 3, ... and syncs; returns them.
+/// Appends `n` records in groups of 1, 2, 3, 4, 1, ..., syncing each;
+/// returns them.
 fn write(wal: &mut Wal, tag: &str, n: u64) -> Replayed {
     let mut out = Vec::new();
     let mut group = 1;
@@ -76,10 +77,11 @@ fn write(wal: &mut Wal, tag: &str, n: u64) -> Replayed {
         let ps: Vec<Vec<u8>> = (seq..seq + k).map(|s| pl(tag, s)).collect();
         let refs: Vec<&[u8]> = ps.iter().map(Vec::as_slice).collect();
         assert_eq!(wal.append(&refs).unwrap(), seq);
+        // Each append synced, as the engine acknowledges them.
+        wal.sync().unwrap();
         out.extend((seq..).zip(ps));
         group = group % 4 + 1;
     }
-    wal.sync().unwrap();
     out
 }
 
@@ -344,6 +346,91 @@ fn torn_record_of_the_last_append_is_cut_even_with_later_records_of_it() {
     drop(wal);
     let (_, got) = open(&t.wal(), 4096, 4);
     assert_eq!(got, more);
+}
+
+/// Appends one group of `n` records without syncing; returns them.
+fn append_group(wal: &mut Wal, tag: &str, n: u64) -> Replayed {
+    let seq = wal.next_seq();
+    let ps: Vec<Vec<u8>> = (seq..seq + n).map(|s| pl(tag, s)).collect();
+    let refs: Vec<&[u8]> = ps.iter().map(Vec::as_slice).collect();
+    assert_eq!(wal.append(&refs).unwrap(), seq);
+    (seq..).zip(ps).collect()
+}
+
+#[test]
+fn torn_record_of_a_group_written_while_another_synced_is_cut() {
+    // The engine writes group C while group B's sync is still under way:
+    // a power cut may keep C's pages and lose B's. Neither was
+    // acknowledged (C's sync returning would have made B durable too), so
+    // it is a torn tail.
+    let t = TempDir::new("torn-pipelined");
+    let (mut wal, _) = open(&t.wal(), 4096, 0);
+    let a = write(&mut wal, "a", 3);
+    append_group(&mut wal, "b", 2); // 4, 5: its sync not begun
+    let b_sync = wal.sync_ticket();
+    append_group(&mut wal, "c", 2); // 6, 7: written while B syncs
+    let c_sync = wal.sync_ticket();
+    b_sync.run().unwrap();
+    c_sync.run().unwrap();
+    drop(wal);
+    let file = wal_files(&t.wal())[0].clone();
+    let (off, seq, _) = records(&file)[3];
+    assert_eq!(seq, 4);
+    flip(&file, off + RECORD_HEADER_LEN + 1);
+    let (wal, got) = open(&t.wal(), 4096, 0);
+    assert_eq!(got, a);
+    assert_eq!(wal.next_seq(), 4);
+}
+
+#[test]
+fn record_written_after_a_sync_returned_proves_corruption() {
+    // Group D is written after B's sync returned: a bad B followed by a
+    // valid D is damage to durable data, not a torn tail. A bad C is a
+    // torn tail: D was written before C was known durable, so it proves
+    // nothing about C.
+    let t = TempDir::new("corrupt-pipelined");
+    let (mut wal, _) = open(&t.wal(), 4096, 0);
+    let a = write(&mut wal, "a", 3);
+    let b = append_group(&mut wal, "b", 2); // 4, 5
+    let b_sync = wal.sync_ticket();
+    append_group(&mut wal, "c", 2); // 6, 7, floor 4
+    b_sync.run().unwrap();
+    append_group(&mut wal, "d", 1); // 8, floor 6
+    wal.sync().unwrap();
+    drop(wal);
+    let file = wal_files(&t.wal())[0].clone();
+    let recs = records(&file);
+    // B damaged: D's floor (6) is above it.
+    let (off4, seq, _) = recs[3];
+    assert_eq!(seq, 4);
+    flip(&file, off4 + RECORD_HEADER_LEN + 1);
+    let (path, offset, reason) = corrupt_at(try_open(&t.wal(), 4096, 0));
+    assert_eq!((path, offset), (file.clone(), off4));
+    assert!(reason.contains("sequence 8"), "{reason}");
+    flip(&file, off4 + RECORD_HEADER_LEN + 1);
+    // C damaged: nothing after it was written once C was known durable.
+    let (off6, seq, _) = recs[5];
+    assert_eq!(seq, 6);
+    flip(&file, off6 + RECORD_HEADER_LEN + 1);
+    let (wal, got) = open(&t.wal(), 4096, 0);
+    assert_eq!(got, [a, b].concat());
+    assert_eq!(wal.next_seq(), 6);
+}
+
+#[test]
+fn a_failed_sync_ticket_fails_the_log() {
+    let t = TempDir::new("ticket-fails");
+    let (storage, faults) = faulty();
+    let (mut wal, _) = open_on(storage, &t.wal(), 4096, 0).unwrap();
+    append_group(&mut wal, "a", 2);
+    let ticket = wal.sync_ticket();
+    faults.arm(Op::Sync, "", libc::EIO, 1);
+    assert_eq!(ticket.run().unwrap_err().raw_os_error(), Some(libc::EIO));
+    // A later ticket, and the log itself, refuse: the page cache can no
+    // longer be trusted.
+    assert!(wal.sync_ticket().run().is_err());
+    assert!(wal.append(&[b"x".as_slice()]).is_err());
+    assert!(wal.sync().is_err());
 }
 
 #[test]

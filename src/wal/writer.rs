@@ -14,6 +14,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::storage::{is_no_space, File, OpenMode, Storage};
@@ -56,7 +57,7 @@ pub struct WriterState {
     pub files: VecDeque<LiveFile>,
     /// The last of `files`, open, when appends may continue in it: its
     /// `end_seq` is `next_seq`. `None`: the next append starts a new file.
-    pub current: Option<Box<dyn File>>,
+    pub current: Option<Arc<dyn File>>,
     pub next_seq: u64,
     pub next_number: u64,
     /// Capacity of the spare file, if there is one.
@@ -70,19 +71,67 @@ pub struct Writer {
     dir: PathBuf,
     file_size: u64,
     files: VecDeque<LiveFile>,
-    current: Option<Box<dyn File>>,
-    /// The current file has writes not yet synced. Only the current file
-    /// ever does: an append that moves on to a new file syncs the one
-    /// before first.
-    current_dirty: bool,
+    /// Shared with the [`SyncTicket`]s, which sync it outside the lock.
+    current: Option<Arc<dyn File>>,
     next_seq: u64,
     next_number: u64,
     spare: Option<u64>,
     backlog: u64,
+    synced: Arc<Synced>,
+    buf: Vec<u8>,
+}
+
+/// What the writer and its outstanding [`SyncTicket`]s share.
+#[derive(Debug)]
+struct Synced {
+    /// Every record with a lower sequence is durable: a sync that began
+    /// after it was written has returned. Only the current file can hold
+    /// records at or above it (an append that moves on to a new file syncs
+    /// the one before first).
+    below: AtomicU64,
     /// Set by a failed write or sync: the log refuses further work, since
     /// what is on disk is no longer known.
-    failed: bool,
-    buf: Vec<u8>,
+    failed: AtomicBool,
+}
+
+/// An fdatasync of the records appended so far, taken under the caller's
+/// lock and run outside it ([`SyncTicket::run`]), so that the next append
+/// can be written while this sync is under way.
+///
+/// Several may run at once; each covers every record appended before it
+/// was taken (an fdatasync covers every write that returned before it
+/// began). A failure marks the log failed; since the kernel may report a
+/// writeback error to only one of two concurrent syncs, the caller must
+/// treat a failure of an earlier ticket as a failure of later ones too
+/// (the engine acknowledges in sequence order, and not after any failure).
+#[derive(Debug)]
+#[must_use = "a ticket does nothing until run"]
+pub struct SyncTicket {
+    file: Option<Arc<dyn File>>,
+    /// One past the last record it covers.
+    upto: u64,
+    synced: Arc<Synced>,
+}
+
+impl SyncTicket {
+    /// Runs the fdatasync (nothing if every record it covers is durable
+    /// already). An error is final: the log refuses further work.
+    pub fn run(self) -> io::Result<()> {
+        if self.synced.failed.load(Ordering::Acquire) {
+            return Err(failed_error());
+        }
+        if self.synced.below.load(Ordering::Acquire) >= self.upto {
+            return Ok(());
+        }
+        if let Some(f) = &self.file {
+            if let Err(e) = f.sync_data() {
+                self.synced.failed.store(true, Ordering::Release);
+                return Err(e);
+            }
+        }
+        self.synced.below.fetch_max(self.upto, Ordering::AcqRel);
+        Ok(())
+    }
 }
 
 /// Where a run of records of one append goes.
@@ -103,7 +152,7 @@ struct Part {
 #[derive(Debug)]
 struct Created {
     live: LiveFile,
-    file: Box<dyn File>,
+    file: Arc<dyn File>,
     recycled: bool,
 }
 
@@ -124,12 +173,12 @@ impl Writer {
             file_size,
             files: state.files,
             current: state.current,
-            current_dirty: false,
             next_seq: state.next_seq,
             next_number: state.next_number,
             spare: state.spare,
             backlog,
-            failed: false,
+            // Recovery synced every file it kept records from.
+            synced: Arc::new(Synced { below: AtomicU64::new(state.next_seq), failed: AtomicBool::new(false) }),
             buf: Vec::new(),
         }
     }
@@ -142,8 +191,21 @@ impl Writer {
         self.backlog
     }
 
+    fn failed(&self) -> bool {
+        self.synced.failed.load(Ordering::Acquire)
+    }
+
+    fn set_failed(&self) {
+        self.synced.failed.store(true, Ordering::Release);
+    }
+
+    /// Whether the current file holds records not known to be durable.
+    fn current_dirty(&self) -> bool {
+        self.synced.below.load(Ordering::Acquire) < self.next_seq
+    }
+
     pub fn append(&mut self, payloads: &[&[u8]]) -> Result<u64, WalError> {
-        if self.failed {
+        if self.failed() {
             return Err(WalError::Io(failed_error()));
         }
         let first_seq = self.next_seq;
@@ -158,8 +220,13 @@ impl Writer {
                 return Err(invalid("a WAL record is larger than 4 GiB"));
             }
         }
-        if first_seq.checked_add(payloads.len() as u64).is_none() {
+        let Some(end_seq) = first_seq.checked_add(payloads.len() as u64) else {
             return Err(invalid("WAL sequence numbers are exhausted"));
+        };
+        // A record stores the distance down to its floor in 32 bits. Only
+        // billions of records appended without a sync could pass it.
+        if end_seq - self.synced.below.load(Ordering::Acquire).min(first_seq) > u64::from(u32::MAX) {
+            return Err(invalid("more than 4 billion WAL records are waiting for a sync"));
         }
 
         // New files are preallocated at `file_size`; when the disk has less
@@ -186,7 +253,7 @@ impl Writer {
             if !in_sync && is_no_space(&e) && undone.is_ok() {
                 return Err(WalError::NoSpace(e));
             }
-            self.failed = true;
+            self.set_failed();
             return Err(WalError::Io(e));
         }
         self.commit(payloads.len(), &parts, created);
@@ -267,6 +334,7 @@ impl Writer {
             if spare_cap >= plan.capacity {
                 match self.recycle(&header, &final_path) {
                     Ok(file) => {
+                        let file: Arc<dyn File> = Arc::from(file);
                         self.spare = None;
                         let live = LiveFile { capacity: spare_cap, ..*plan };
                         return Ok(Created { live, file, recycled: true });
@@ -298,7 +366,7 @@ impl Writer {
             self.storage.sync_dir(&self.dir)
         })();
         match res {
-            Ok(()) => Ok(Created { live: *plan, file, recycled: false }),
+            Ok(()) => Ok(Created { live: *plan, file: Arc::from(file), recycled: false }),
             Err(e) => {
                 drop(file);
                 let _ = self.storage.remove_file(if renamed { &final_path } else { &tmp });
@@ -348,7 +416,7 @@ impl Writer {
         if is_no_space(&e) {
             WalError::NoSpace(e)
         } else {
-            self.failed = true;
+            self.set_failed();
             WalError::Io(e)
         }
     }
@@ -361,6 +429,15 @@ impl Writer {
     /// (once per rotation): otherwise a crash could keep the new file's
     /// records and tear the old file's, which recovery must then report as
     /// corruption (a bad record followed by valid ones).
+    ///
+    /// Each record carries its *floor* (as `group_back`, the distance down
+    /// to it): the lowest sequence not yet known durable when the record
+    /// was written. A crash may keep any subset of the pages written since
+    /// the floor (this append's, and those of appends whose syncs are still
+    /// under way), so recovery takes a valid record after a bad one as
+    /// proof of corruption only when the record's floor is above the bad
+    /// one. Records in a new file have this append's first sequence as
+    /// their floor: the files before were synced just before.
     fn write_parts(
         &mut self,
         payloads: &[&[u8]],
@@ -369,12 +446,13 @@ impl Writer {
         created: &[Created],
     ) -> Result<(), (io::Error, bool)> {
         let mut buf = std::mem::take(&mut self.buf);
-        let current_dirty = self.current_dirty;
+        let current_dirty = self.current_dirty();
+        let floor = self.synced.below.load(Ordering::Acquire).min(first_seq);
         let mut in_sync = false;
         let res = (|| {
-            let mut prev: Option<&Box<dyn File>> = None;
+            let mut prev: Option<&Arc<dyn File>> = None;
             for part in parts {
-                if part.new_file.is_some() {
+                let floor = if part.new_file.is_some() {
                     in_sync = true;
                     match (prev, &self.current) {
                         (Some(p), _) => p.sync_data()?,
@@ -382,7 +460,11 @@ impl Writer {
                         _ => {}
                     }
                     in_sync = false;
-                }
+                    self.synced.below.fetch_max(first_seq, Ordering::AcqRel);
+                    first_seq
+                } else {
+                    floor
+                };
                 let (file, capacity) = match part.new_file {
                     Some(i) => (&created[i].file, created[i].live.capacity),
                     None => match (&self.current, self.files.back()) {
@@ -393,10 +475,10 @@ impl Writer {
                 buf.clear();
                 for (i, p) in payloads.iter().enumerate().take(part.last).skip(part.first) {
                     let len = u32::try_from(p.len()).map_err(|_| io::Error::other("WAL record too large"))?;
-                    // Appends are at most a few thousand records (one per
-                    // batch of a commit group), far below u32::MAX.
-                    let back = u32::try_from(i).unwrap_or(u32::MAX);
-                    encode_record(&mut buf, first_seq + i as u64, back, len, p);
+                    let seq = first_seq + i as u64;
+                    // `append` checked that every distance fits.
+                    let back = u32::try_from(seq - floor).map_err(|_| io::Error::other("WAL record floor too far back"))?;
+                    encode_record(&mut buf, seq, back, len, p);
                 }
                 if part.start + part.bytes + RECORD_HEADER_LEN <= capacity {
                     buf.extend_from_slice(&[0u8; RECORD_HEADER_USIZE]);
@@ -456,7 +538,6 @@ impl Writer {
                 live.end += part.bytes;
                 live.end_seq += records;
             }
-            self.current_dirty = true;
             self.backlog += part.bytes;
         }
         self.next_seq += count as u64;
@@ -466,7 +547,7 @@ impl Writer {
     /// the append does not pay for creating it. On error nothing changed
     /// and the next append tries again.
     pub fn prepare(&mut self) -> io::Result<()> {
-        if self.failed || self.current.is_some() {
+        if self.failed() || self.current.is_some() {
             return Ok(());
         }
         let plan = LiveFile {
@@ -485,20 +566,14 @@ impl Writer {
         Ok(())
     }
 
+    /// A sync of every record appended so far, to run now or outside the
+    /// caller's lock.
+    pub fn sync_ticket(&self) -> SyncTicket {
+        SyncTicket { file: self.current.clone(), upto: self.next_seq, synced: Arc::clone(&self.synced) }
+    }
+
     pub fn sync(&mut self) -> io::Result<()> {
-        if self.failed {
-            return Err(failed_error());
-        }
-        if self.current_dirty {
-            if let Some(f) = &self.current {
-                if let Err(e) = f.sync_data() {
-                    self.failed = true;
-                    return Err(e);
-                }
-            }
-            self.current_dirty = false;
-        }
-        Ok(())
+        self.sync_ticket().run()
     }
 
     pub fn trim(&mut self, upto: u64) -> io::Result<()> {
@@ -516,7 +591,7 @@ impl Writer {
         // checkpoint always brings the backlog to zero and `max_wal_bytes`
         // can be smaller than a WAL file. Its records are synced: the
         // engine syncs every append before acknowledging it.
-        if self.current.is_some() && !self.current_dirty && self.next_seq <= upto.saturating_add(1) {
+        if self.current.is_some() && !self.current_dirty() && self.next_seq <= upto.saturating_add(1) {
             self.current = None;
         }
         loop {
