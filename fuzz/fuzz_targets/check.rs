@@ -100,6 +100,12 @@ pub fn check_input(input: &[u8], s: Setting) {
     let r2 = line_protocol::parse(input, s.precision, s.now, &mut b2);
     assert_eq!(r1, r2, "parse is not deterministic");
     assert_eq!(snapshot(&b1), snapshot(&b2), "parse is not deterministic");
+    // The two-thread parse (forced on however small an input) is the same.
+    let (mut b3, mut spare) = (Batch::new(), Batch::new());
+    let r3 = line_protocol::parse_split_from(input, s.precision, s.now, &mut b3, &mut spare, 0);
+    assert_eq!(r1, r3, "the split parse differs");
+    assert_eq!(snapshot(&b1), snapshot(&b3), "the split parse differs");
+    assert!(spare.is_empty(), "the split parse left lines in its spare batch");
     check_lines(&b1, s, default_time, physical_lines);
     if let Err(e) = &r1 {
         check_message(e.line(), &e.to_string(), physical_lines);

@@ -95,12 +95,14 @@ pub fn write(inner: &Inner, database: &str, lines: &[u8], precision: Precision, 
     // A writer thread reuses its parse arrays and record buffer from one
     // write to the next: fresh multi-megabyte allocations per batch cost
     // more in page faults than parsing does.
-    let (kept, mut buf) = SCRATCH.with(|s| {
+    let (kept, kept_spare, mut buf) = SCRATCH.with(|s| {
         let mut s = s.borrow_mut();
-        (s.batch.take(), std::mem::take(&mut s.payload))
+        (s.batch.take(), s.spare.take(), std::mem::take(&mut s.payload))
     });
     let mut batch: Batch<'_> = kept.map(Batch::recycle).unwrap_or_default();
-    let parsed = line_protocol::parse(lines, precision, now_ns, &mut batch);
+    let mut spare: Batch<'_> = kept_spare.map(Batch::recycle).unwrap_or_default();
+    let parsed = line_protocol::parse_split(lines, precision, now_ns, &mut batch, &mut spare);
+    let spare: Batch<'static> = spare.recycle();
     let out = loop {
         let pending = match prepare(inner, database, &mut batch, &parsed, std::mem::take(&mut buf)) {
             Ok(Some(p)) => Arc::new(p),
@@ -123,6 +125,7 @@ pub fn write(inner: &Inner, database: &str, lines: &[u8], precision: Precision, 
     SCRATCH.with(|s| {
         let mut s = s.borrow_mut();
         s.batch = Some(batch);
+        s.spare = Some(spare);
         // Keep at most 64 MiB per thread between writes.
         if buf.capacity() <= 64 << 20 {
             s.payload = buf;
@@ -135,6 +138,8 @@ pub fn write(inner: &Inner, database: &str, lines: &[u8], precision: Precision, 
 #[derive(Default)]
 struct Scratch {
     batch: Option<Batch<'static>>,
+    /// The second half of a batch parsed on two threads.
+    spare: Option<Batch<'static>>,
     payload: Vec<u8>,
 }
 

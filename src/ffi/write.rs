@@ -53,7 +53,10 @@ impl linedb_precision {
 ///     max_wal_bytes, or closing; retry_after_secs >= 1. Nothing stored.
 ///
 /// Threading: any number of threads may write through one handle at once;
-/// batches are applied in the order they are acknowledged.
+/// batches are applied in the order they are acknowledged. On a machine with
+/// two or more CPUs, a batch of 128 KiB or more is parsed by the calling
+/// thread and one short-lived helper thread, each taking half; the call
+/// returns only after the helper has ended.
 ///
 /// # Safety
 ///

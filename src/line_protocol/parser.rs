@@ -3,7 +3,9 @@
 //!
 //! The parser walks the whole input rather than splitting it into lines
 //! first, because a string value may hold newlines: a line ends at the first
-//! `\n` that is neither inside a string nor escaped by a backslash.
+//! `\n` that is neither inside a string nor escaped by a backslash. Large
+//! inputs are parsed in two halves at once ([`parse_split`]): the split is
+//! a guess at a line boundary that the first half's parse confirms.
 
 use std::borrow::Cow;
 
@@ -42,6 +44,112 @@ pub fn parse<'a>(
         }
         Err(e) => parse_invalid_utf8(input, e.valid_up_to(), precision, default_time, out),
     }
+}
+
+/// Inputs at least this long are parsed in two halves at once by
+/// [`parse_split`].
+pub const SPLIT_MIN_LEN: usize = 128 * 1024;
+
+/// [`parse`], with the second half of a large input (at least
+/// [`SPLIT_MIN_LEN`] bytes) parsed on a second thread while this one parses
+/// the first, when the machine has two or more CPUs. The result is exactly
+/// [`parse`]'s: same lines, same error. `spare` is scratch space for the
+/// second half (emptied again on return; passed in so that its allocations
+/// are reused).
+///
+/// The second half starts after the first `\n` past the middle; that is a
+/// line boundary unless the `\n` was inside a string value or escaped. The
+/// first half's parse says which: it must stop exactly there (a line may not
+/// run across it). If it does not, the second half is thrown away and the
+/// rest parsed after the first half, so the split is only ever a guess that
+/// is checked.
+pub fn parse_split<'a>(
+    input: &'a [u8],
+    precision: Precision,
+    default_time_ns: i64,
+    out: &mut Batch<'a>,
+    spare: &mut Batch<'a>,
+) -> Result<(), ParseError> {
+    parse_split_from(input, precision, default_time_ns, out, spare, SPLIT_MIN_LEN)
+}
+
+fn two_cpus() -> bool {
+    static TWO: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *TWO.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2))
+}
+
+/// [`parse_split`] with the threshold given (tests split small inputs).
+#[doc(hidden)]
+pub fn parse_split_from<'a>(
+    input: &'a [u8],
+    precision: Precision,
+    default_time_ns: i64,
+    out: &mut Batch<'a>,
+    spare: &mut Batch<'a>,
+    min_len: usize,
+) -> Result<(), ParseError> {
+    spare.clear();
+    let text = match std::str::from_utf8(input) {
+        Ok(t) if input.len() >= min_len.max(2) && two_cpus() => t,
+        _ => return parse(input, precision, default_time_ns, out),
+    };
+    let mid = input.len() / 2;
+    let Some(split) = memchr::memchr(b'\n', &input[mid..]).map(|p| mid + p + 1).filter(|&s| s < input.len()) else {
+        return parse(input, precision, default_time_ns, out);
+    };
+    out.clear();
+    out.input = text;
+    spare.input = text;
+    let rem = default_time_ns.rem_euclid(precision.nanos());
+    let default_time = default_time_ns.checked_sub(rem).unwrap_or(default_time_ns + (precision.nanos() - rem));
+    let (first, second) = std::thread::scope(|s| {
+        let helper = std::thread::Builder::new().name("linedb-parse".into()).spawn_scoped(s, || {
+            let mut p = Parser::new(text, precision, default_time);
+            let r = p.run_range(split, usize::MAX, spare).map(|_| ());
+            (r, spare)
+        });
+        let mut p = Parser::new(text, precision, default_time);
+        let first = p.run_range(0, split, out).map(|end| (end, p.line_no));
+        (first, helper.map(|h| h.join()))
+    });
+    let (second, spare) = match second {
+        Ok(Ok((r, spare))) => (r, spare),
+        // No thread to be had, or it panicked (a bug; the parse is redone
+        // here rather than lost): parse it all on this thread.
+        _ => return parse(input, precision, default_time_ns, out),
+    };
+    let result = match first {
+        Err(f) => Err(f),
+        // A line ran across the split: parse on from where the first half
+        // stopped, as `parse` would have.
+        Ok((end, line_no)) if end != split => {
+            let mut p = Parser::new(text, precision, default_time);
+            p.line_no = line_no;
+            p.run_range(end, usize::MAX, out).map(|_| ())
+        }
+        Ok((_, line_no)) => {
+            // The second half's line numbers counted from 1 at the split.
+            let shift = line_no - 1;
+            let (t, f) = (out.tags.len(), out.fields.len());
+            out.lines.extend(spare.lines.drain(..).map(|mut l| {
+                l.tags = l.tags.start + t..l.tags.end + t;
+                l.fields = l.fields.start + f..l.fields.end + f;
+                l.number += shift;
+                l
+            }));
+            out.tags.append(&mut spare.tags);
+            out.fields.append(&mut spare.fields);
+            second.map_err(|mut fault| {
+                fault.line_no += shift;
+                fault
+            })
+        }
+    };
+    spare.clear();
+    result.map_err(|f| {
+        truncate_to_lines(out);
+        f.into_error(text)
+    })
 }
 
 /// The input holds a byte that is not UTF-8 at `bad`. Its fault competes with
@@ -175,23 +283,34 @@ impl<'a> Parser<'a> {
     }
 
     fn run(&mut self, out: &mut Batch<'a>) -> Result<(), Fault> {
+        self.run_range(0, usize::MAX, out).map(|_| ())
+    }
+
+    /// Parses the lines that start at or after `from` (a physical line's
+    /// start) and before `until`: stops at the first physical line that
+    /// starts at or after `until`, and returns where that is (the input's
+    /// length if the input ends first).
+    fn run_range(&mut self, from: usize, until: usize, out: &mut Batch<'a>) -> Result<usize, Fault> {
         let b = self.b;
         let n = b.len();
-        let mut i = 0;
-        let mut line_start = 0;
+        let mut i = from;
+        let mut line_start = from;
         loop {
             // At the start of a physical line, or after a blank prefix of it.
             while i < n && (b[i] == b' ' || b[i] == b'\t') {
                 i += 1;
             }
             if i == n {
-                return Ok(());
+                return Ok(n);
             }
             match b[i] {
                 b'\n' => {
                     i += 1;
                     self.line_no += 1;
                     line_start = i;
+                    if i >= until {
+                        return Ok(i);
+                    }
                     continue;
                 }
                 b'\r' if i + 1 == n || b[i + 1] == b'\n' => {
