@@ -165,17 +165,26 @@ impl BlockEncoder {
         put_var(&mut row, zigzag(time.wrapping_sub(self.prev_time)));
         self.prev_time = time;
 
-        // The series: by its tags as written, else sorted and escaped.
+        // The series: by its text as written (no copy), else sorted and
+        // escaped. A line always has a measurement, so the text is never
+        // empty; if it were, the key is built from the parsed tags.
         let tags = line.tags();
-        let raw = &mut self.shape;
-        raw.clear();
-        for t in tags {
-            raw.extend_from_slice(t.key.as_bytes());
+        let written = line.series_text().as_bytes();
+        let raw: &[u8] = if written.is_empty() {
+            let raw = &mut self.shape;
+            raw.clear();
             raw.push(SEP);
-            raw.extend_from_slice(t.value.as_bytes());
-            raw.push(SEP);
-        }
-        let idx = match self.raw_series.get(raw.as_slice()) {
+            for t in tags {
+                raw.extend_from_slice(t.key.as_bytes());
+                raw.push(SEP);
+                raw.extend_from_slice(t.value.as_bytes());
+                raw.push(SEP);
+            }
+            raw
+        } else {
+            written
+        };
+        let idx = match self.raw_series.get(raw) {
             Some(&i) => i,
             None => {
                 let text = &mut self.text;
@@ -188,7 +197,7 @@ impl BlockEncoder {
                     line_protocol::write_escaped_name(text, &tags[i].value, scan::TAG_VALUE);
                 }
                 let i = intern(&mut self.series, &mut self.series_list, text.as_bytes());
-                self.raw_series.insert(raw.clone(), i);
+                self.raw_series.insert(raw.to_vec(), i);
                 i
             }
         };

@@ -379,6 +379,7 @@ impl<'a> Parser<'a> {
             out.tags.push(Tag { key, value });
             j = v;
         }
+        let series = i..j;
         if self.eol(j) {
             return Err((ParseError::MissingFields { at: here() }, j));
         }
@@ -438,6 +439,7 @@ impl<'a> Parser<'a> {
             explicit_time,
             number: self.line_no,
             text: line_start..self.content_end(j),
+            series,
         });
         Ok(j)
     }

@@ -111,6 +111,9 @@ pub struct Line<'a> {
     pub number: u64,
     /// Byte range of the line's text in the input (without its line ending).
     pub(crate) text: Range<usize>,
+    /// The measurement and tags as written (escapes unresolved): lines with
+    /// the same series text have the same measurement and tags.
+    pub(crate) series: Range<usize>,
 }
 
 /// A parsed batch: every line, with tags and fields kept in two flat arrays
@@ -205,6 +208,12 @@ impl<'b, 'a> LineRef<'b, 'a> {
     /// The line as written, without its line ending.
     pub fn text(&self) -> &'a str {
         self.batch.line_text(self.line)
+    }
+    /// The measurement and tags as written, escapes unresolved: equal for
+    /// two lines exactly when they are written alike, so a key for the
+    /// series that costs no copy.
+    pub fn series_text(&self) -> &'a str {
+        self.batch.input.get(self.line.series.clone()).unwrap_or("")
     }
     pub fn line(&self) -> &'b Line<'a> {
         self.line
