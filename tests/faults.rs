@@ -336,3 +336,54 @@ fn pipelined_groups_keep_order_through_new_partitions_rotation_and_schema_races(
     got.sort();
     assert_eq!(got, want);
 }
+
+#[test]
+fn no_space_for_a_rotated_segment_leaves_the_partition_writable() {
+    // A group that rotates a partition to a new segment and then fails (no
+    // space for the new file) must leave the old segment usable: once there
+    // is space again, writes to the partition succeed. (Found in review:
+    // the old segment was sealed before the group was committed.)
+    let t = TempDir::new("rotate-nospace");
+    let (fs, opts) = faulty();
+    let e = Engine::open(t.store(), Options { wal_file_bytes: 1 << 16, segment_bytes: 4096, ..opts }).unwrap();
+    e.create_database("db").unwrap();
+    fs.arm(Op::Open, "000002.seg", libc::ENOSPC, u32::MAX);
+    let line = |i: usize| format!("m,i={i} pad=\"{}\",v={i}i {i}", "x".repeat(200));
+    let mut acked = Vec::new();
+    let refused = loop {
+        let r = write(&e, "db", &line(acked.len()));
+        if r.status != 204 {
+            break r;
+        }
+        acked.push(line(acked.len()));
+        assert!(acked.len() < 1000, "the segment never filled");
+    };
+    assert_eq!(refused.status, 503, "{}", refused.message);
+    fs.disarm();
+    let r = write(&e, "db", &line(acked.len()));
+    assert_eq!(r.status, 204, "{}", r.message);
+    acked.push(line(acked.len()));
+    assert_eq!(write(&e, "db", "other v=1i 5").status, 204);
+    assert_eq!(all(&e, "db").len(), acked.len() + 1);
+    drop(e);
+    let e = Engine::open(t.store(), small_options()).unwrap();
+    assert_eq!(all(&e, "db").len(), acked.len() + 1);
+}
+
+#[test]
+fn every_wal_sync_runs_on_a_file_description_of_its_own() {
+    // The kernel reports a writeback error once per open file description:
+    // two concurrent syncs through one could see one error between them.
+    let t = TempDir::new("sync-fd");
+    let (fs, opts) = faulty();
+    let e = Engine::open(t.store(), Options { wal_file_bytes: 1 << 20, ..opts }).unwrap();
+    e.create_database("db").unwrap();
+    fs.start_counting(Op::Open, "/wal/");
+    fs.start_counting(Op::Sync, "/wal/");
+    for i in 0..20 {
+        assert_eq!(write(&e, "db", &format!("m v={i}i {i}")).status, 204);
+    }
+    let (opens, syncs) = (fs.count(Op::Open, "/wal/"), fs.count(Op::Sync, "/wal/"));
+    assert_eq!(syncs, 20);
+    assert_eq!(opens, syncs, "{opens} opens for {syncs} syncs");
+}

@@ -21,12 +21,13 @@
 //!
 //! It then lets the next leader in and, without the WAL:
 //!
-//! 5. one fdatasync for the group, while the next group is appended (and
-//!    may sync too: the device serves both, which is where the pipeline's
-//!    throughput comes from); a failure fails the store (500);
+//! 5. one fdatasync for the group (on a file description of its own, so
+//!    that a writeback error reaches every sync under way), while the next
+//!    group is appended and may sync too: the device serves both, which is
+//!    where the pipeline's throughput comes from; a failure fails the store
+//!    (500);
 //! 6. waits for its turn: groups apply in sequence order, and none applies
-//!    after a failure before it (an fdatasync error may be reported to only
-//!    one of two concurrent syncs);
+//!    after a failure before it;
 //! 7. under the state's write lock: schema changes and new tables applied,
 //!    blocks appended to their segments and published: a query sees a whole
 //!    batch or none of it;
@@ -297,7 +298,7 @@ fn commit(inner: &Inner, me: &Arc<Pending>) -> Answer {
 /// group had, sleeping until the writer that brings the last one wakes it.
 /// So a steady set of writers keeps whole groups, rather than splitting
 /// into a train of small ones that each pay for a sync; a lone writer
-/// never waits.
+/// waits only once, after a group of several.
 fn gather<'a>(
     inner: &'a Inner,
     mut q: MutexGuard<'a, CommitQueue>,
@@ -446,7 +447,7 @@ fn stage(inner: &Inner, wal: &mut Wal, group: &[Arc<Pending>]) -> Option<Staged>
         }
         other => other,
     };
-    let placements = match placed {
+    let Placed { placements, to_seal } = match placed {
         Ok(p) => p,
         Err(e) => {
             let e = match e {
@@ -478,6 +479,9 @@ fn stage(inner: &Inner, wal: &mut Wal, group: &[Arc<Pending>]) -> Option<Staged>
         }
     };
     inner.wal_bytes.store(wal.backlog_bytes(), Ordering::Relaxed);
+    for segment in &to_seal {
+        segment.seal();
+    }
     Some(Staged { end_seq: first_seq + accepted.len() as u64, accepted, placements, first_seq, sync: wal.sync_ticket() })
 }
 
@@ -523,6 +527,16 @@ fn fail_group(inner: &Inner, group: &[Arc<Pending>], why: String) {
     }
 }
 
+/// Where a group's blocks go.
+struct Placed {
+    placements: Vec<Placement>,
+    /// Segments the group's partitions move on from: sealed once its WAL
+    /// record is written (still holding the WAL, so that no later group
+    /// places a block behind the group's blocks in the next segment). Not
+    /// before: a group that fails leaves them its partitions' last.
+    to_seal: Vec<Arc<Segment>>,
+}
+
 /// Why a group could not be placed.
 enum Placing {
     /// A segment must be made, and `may_create` was false.
@@ -545,9 +559,10 @@ impl From<io::Error> for Placing {
 /// them made is not in the state yet. So a segment is made only with
 /// `may_create`, which the caller gives once no group is on its way;
 /// without it, a group that needs one gets [`Placing::NeedsDrain`] with
-/// nothing reserved. A segment its partition moved on from is sealed, so
-/// that no later group places a block there behind blocks in the next.
-fn place(inner: &Inner, group: &[Arc<Pending>], may_create: bool) -> Result<Vec<Placement>, Placing> {
+/// nothing reserved. A segment its partition moves on from is to be sealed
+/// (by the caller, once the group's WAL record is written), so that no
+/// later group places a block there behind blocks in the next.
+fn place(inner: &Inner, group: &[Arc<Pending>], may_create: bool) -> Result<Placed, Placing> {
     /// The segment a partition's blocks go to in this group.
     struct Filling {
         segment: Arc<Segment>,
@@ -564,6 +579,7 @@ fn place(inner: &Inner, group: &[Arc<Pending>], may_create: bool) -> Result<Vec<
     let mut made: Vec<Placement> = Vec::new();
     // Reservations made, to take back on failure.
     let mut reserved: Vec<(Arc<Segment>, u64)> = Vec::new();
+    let mut to_seal: Vec<Arc<Segment>> = Vec::new();
     let result = (|| {
         for p in group {
             let db = st.db_by_id(p.db_id);
@@ -599,7 +615,7 @@ fn place(inner: &Inner, group: &[Arc<Pending>], may_create: bool) -> Result<Vec<
                     // Reserve what the full one takes before moving on.
                     entry.segment.reserve(entry.bytes).map_err(append_to_io)?;
                     reserved.push((Arc::clone(&entry.segment), entry.bytes));
-                    entry.segment.seal();
+                    to_seal.push(Arc::clone(&entry.segment));
                     // Most of what `apply` must make durable before the
                     // next segment gets a block (see there), done here,
                     // outside the state's write lock.
@@ -622,7 +638,7 @@ fn place(inner: &Inner, group: &[Arc<Pending>], may_create: bool) -> Result<Vec<
         Ok(())
     })();
     match result {
-        Ok(()) => Ok(out),
+        Ok(()) => Ok(Placed { placements: out, to_seal }),
         Err(e) => {
             drop(st);
             for (segment, bytes) in reserved {

@@ -71,7 +71,6 @@ pub struct Writer {
     dir: PathBuf,
     file_size: u64,
     files: VecDeque<LiveFile>,
-    /// Shared with the [`SyncTicket`]s, which sync it outside the lock.
     current: Option<Arc<dyn File>>,
     next_seq: u64,
     next_number: u64,
@@ -100,14 +99,20 @@ struct Synced {
 ///
 /// Several may run at once; each covers every record appended before it
 /// was taken (an fdatasync covers every write that returned before it
-/// began). A failure marks the log failed; since the kernel may report a
-/// writeback error to only one of two concurrent syncs, the caller must
-/// treat a failure of an earlier ticket as a failure of later ones too
-/// (the engine acknowledges in sequence order, and not after any failure).
+/// began). Each runs on a file description of its own, opened for it: the
+/// kernel reports a writeback error once per open file description, so two
+/// syncs through one description could see one error between them, and the
+/// one that saw none would claim pages durable that the error was about.
+/// A failure marks the log failed; the caller must also treat it as a
+/// failure of every later ticket (the engine acknowledges in sequence
+/// order, and nothing after a failure).
 #[derive(Debug)]
 #[must_use = "a ticket does nothing until run"]
 pub struct SyncTicket {
-    file: Option<Arc<dyn File>>,
+    storage: Arc<dyn Storage>,
+    /// The file its records are in (earlier files were synced when the log
+    /// moved on from them); `None` if there is none.
+    path: Option<PathBuf>,
     /// One past the last record it covers.
     upto: u64,
     synced: Arc<Synced>,
@@ -123,8 +128,9 @@ impl SyncTicket {
         if self.synced.below.load(Ordering::Acquire) >= self.upto {
             return Ok(());
         }
-        if let Some(f) = &self.file {
-            if let Err(e) = f.sync_data() {
+        if let Some(path) = &self.path {
+            let synced = self.storage.open_file(path, OpenMode::Read).and_then(|f| f.sync_data());
+            if let Err(e) = synced {
                 self.synced.failed.store(true, Ordering::Release);
                 return Err(e);
             }
@@ -569,7 +575,11 @@ impl Writer {
     /// A sync of every record appended so far, to run now or outside the
     /// caller's lock.
     pub fn sync_ticket(&self) -> SyncTicket {
-        SyncTicket { file: self.current.clone(), upto: self.next_seq, synced: Arc::clone(&self.synced) }
+        let path = match (&self.current, self.files.back()) {
+            (Some(_), Some(live)) => Some(self.path(&file_name(live.number))),
+            _ => None,
+        };
+        SyncTicket { storage: Arc::clone(&self.storage), path, upto: self.next_seq, synced: Arc::clone(&self.synced) }
     }
 
     pub fn sync(&mut self) -> io::Result<()> {
