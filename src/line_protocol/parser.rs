@@ -78,7 +78,8 @@ fn two_cpus() -> bool {
     *TWO.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2))
 }
 
-/// [`parse_split`] with the threshold given (tests split small inputs).
+/// [`parse_split`] with the threshold given. Tests give 0, which splits
+/// any input of two bytes or more, even on a machine with one CPU.
 #[doc(hidden)]
 pub fn parse_split_from<'a>(
     input: &'a [u8],
@@ -90,7 +91,7 @@ pub fn parse_split_from<'a>(
 ) -> Result<(), ParseError> {
     spare.clear();
     let text = match std::str::from_utf8(input) {
-        Ok(t) if input.len() >= min_len.max(2) && two_cpus() => t,
+        Ok(t) if input.len() >= min_len.max(2) && (min_len == 0 || two_cpus()) => t,
         _ => return parse(input, precision, default_time_ns, out),
     };
     let mid = input.len() / 2;
