@@ -30,10 +30,7 @@ pub fn parse<'a>(
     out: &mut Batch<'a>,
 ) -> Result<(), ParseError> {
     out.clear();
-    // Floor to the precision; within one unit of i64::MIN the floor is not
-    // representable, and the next multiple up is taken instead.
-    let rem = default_time_ns.rem_euclid(precision.nanos());
-    let default_time = default_time_ns.checked_sub(rem).unwrap_or(default_time_ns + (precision.nanos() - rem));
+    let default_time = floor_to(default_time_ns, precision);
     match std::str::from_utf8(input) {
         Ok(text) => {
             out.input = text;
@@ -44,6 +41,14 @@ pub fn parse<'a>(
         }
         Err(e) => parse_invalid_utf8(input, e.valid_up_to(), precision, default_time, out),
     }
+}
+
+/// The write call's time floored to the precision; within one unit of
+/// i64::MIN the floor is not representable, and the next multiple up is
+/// taken instead.
+fn floor_to(time_ns: i64, precision: Precision) -> i64 {
+    let rem = time_ns.rem_euclid(precision.nanos());
+    time_ns.checked_sub(rem).unwrap_or(time_ns + (precision.nanos() - rem))
 }
 
 /// Inputs at least this long are parsed in two halves at once by
@@ -101,8 +106,7 @@ pub fn parse_split_from<'a>(
     out.clear();
     out.input = text;
     spare.input = text;
-    let rem = default_time_ns.rem_euclid(precision.nanos());
-    let default_time = default_time_ns.checked_sub(rem).unwrap_or(default_time_ns + (precision.nanos() - rem));
+    let default_time = floor_to(default_time_ns, precision);
     let (first, second) = std::thread::scope(|s| {
         let helper = std::thread::Builder::new().name("linedb-parse".into()).spawn_scoped(s, || {
             let mut p = Parser::new(text, precision, default_time);
