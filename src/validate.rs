@@ -191,6 +191,7 @@ pub fn validate<V: SchemaView + ?Sized>(
         new_types: HashMap::new(),
         groups: HashMap::new(),
         shape: None,
+        key: Vec::new(),
     };
     for i in 0..batch.lines.len() {
         v.line(batch, i)?;
@@ -202,27 +203,44 @@ pub fn validate<V: SchemaView + ?Sized>(
 /// The names and field types of a line with no repeated names, as last
 /// validated: a following line with the same shape in the same partition
 /// passes every rule without another look-up.
+///
+/// The shape is that line itself, by index: validation changes a line's
+/// names only when it has repeats, and a line with repeats never becomes
+/// the shape, so the line stays as it was checked.
 struct Shape {
-    measurement: String,
-    tags: Vec<String>,
-    fields: Vec<(String, FieldType)>,
+    line: usize,
     /// Partitions (days) this shape was checked against, with their group.
     days: Vec<(Day, usize)>,
 }
 
 impl Shape {
     fn matches(&self, batch: &Batch<'_>, i: usize) -> bool {
-        let line = batch.line(i);
+        let (line, shape) = (batch.line(i), batch.line(self.line));
         let (tags, fields) = (line.tags(), line.fields());
-        line.measurement() == self.measurement
-            && tags.len() == self.tags.len()
-            && fields.len() == self.fields.len()
-            && tags.iter().zip(&self.tags).all(|(t, k)| t.key == k.as_str())
+        let (shape_tags, shape_fields) = (shape.tags(), shape.fields());
+        line.measurement() == shape.measurement()
+            && tags.len() == shape_tags.len()
+            && fields.len() == shape_fields.len()
+            && tags.iter().zip(shape_tags).all(|(t, k)| t.key == k.key)
             && fields
                 .iter()
-                .zip(&self.fields)
-                .all(|(f, (k, ty))| f.value.field_type() == *ty && f.key == k.as_str())
+                .zip(shape_fields)
+                .all(|(f, k)| f.value.field_type() == k.value.field_type() && f.key == k.key)
     }
+}
+
+/// Writes the look-up key of a name in a partition into `buf`: the
+/// measurement's length and bytes, the day, then the name, so that no two
+/// (measurement, day, name) share a key. Kept in one reused buffer, so a
+/// look-up allocates nothing.
+fn partition_key<'k>(buf: &'k mut Vec<u8>, measurement: &str, day: Day, name: &str) -> &'k [u8] {
+    buf.clear();
+    let len = u32::try_from(measurement.len()).unwrap_or(u32::MAX);
+    buf.extend_from_slice(&len.to_le_bytes());
+    buf.extend_from_slice(measurement.as_bytes());
+    buf.extend_from_slice(&day.0.to_le_bytes());
+    buf.extend_from_slice(name.as_bytes());
+    buf
 }
 
 /// What the batch so far has added to one table.
@@ -236,10 +254,13 @@ struct Validator<'v, V: ?Sized> {
     limits: &'v Limits,
     tables: HashMap<String, TableState>,
     out: ValidatedBatch,
-    /// Field types the batch sets, by (measurement, day, field).
-    new_types: HashMap<(String, Day, String), FieldType>,
-    groups: HashMap<(String, Day), usize>,
+    /// Field types the batch sets, by [`partition_key`] of the field.
+    new_types: HashMap<Vec<u8>, FieldType>,
+    /// Groups of `out.partitions`, by [`partition_key`] with no name.
+    groups: HashMap<Vec<u8>, usize>,
     shape: Option<Shape>,
+    /// The buffer look-up keys are built in.
+    key: Vec<u8>,
 }
 
 impl<V: SchemaView + ?Sized> Validator<'_, V> {
@@ -265,24 +286,21 @@ impl<V: SchemaView + ?Sized> Validator<'_, V> {
         self.check_types(batch, i, day)?;
         let g = self.group(&batch.lines[i].measurement, day);
         self.out.partitions[g].lines.push(i);
-        if clean {
-            let line = batch.line(i);
-            self.shape = Some(Shape {
-                measurement: line.measurement().to_owned(),
-                tags: line.tags().iter().map(|t| t.key.to_string()).collect(),
-                fields: line.fields().iter().map(|f| (f.key.to_string(), f.value.field_type())).collect(),
-                days: vec![(day, g)],
-            });
+        // The last line needs no shape: no line follows to use it.
+        if clean && i + 1 < batch.lines.len() {
+            self.shape = Some(Shape { line: i, days: vec![(day, g)] });
         }
         Ok(())
     }
 
     fn group(&mut self, measurement: &str, day: Day) -> usize {
-        let next = self.out.partitions.len();
-        let g = *self.groups.entry((measurement.to_owned(), day)).or_insert(next);
-        if g == next {
-            self.out.partitions.push(PartitionRows { measurement: measurement.to_owned(), day, lines: Vec::new() });
+        let key = partition_key(&mut self.key, measurement, day, "");
+        if let Some(&g) = self.groups.get(key) {
+            return g;
         }
+        let g = self.out.partitions.len();
+        self.groups.insert(key.to_vec(), g);
+        self.out.partitions.push(PartitionRows { measurement: measurement.to_owned(), day, lines: Vec::new() });
         g
     }
 
@@ -290,9 +308,8 @@ impl<V: SchemaView + ?Sized> Validator<'_, V> {
     /// column of the right kind (or is added within the limit).
     fn check_columns(&mut self, batch: &Batch<'_>, i: usize) -> Result<(), ValidateError> {
         let m = batch.line(i).measurement();
-        let mut table = match self.tables.remove(m) {
-            Some(t) => t,
-            None => match self.view.column_count(m) {
+        if !self.tables.contains_key(m) {
+            let table = match self.view.column_count(m) {
                 Some(columns) => TableState { columns, new_columns: HashMap::new() },
                 None => {
                     let tables = self.view.table_count() + self.out.changes.tables.len() + 1;
@@ -303,43 +320,56 @@ impl<V: SchemaView + ?Sized> Validator<'_, V> {
                     self.out.changes.tables.push(m.to_owned());
                     TableState { columns: 1, new_columns: HashMap::new() }
                 }
-            },
-        };
-        let result = self.check_names(&mut table, batch, i);
-        self.tables.insert(m.to_owned(), table);
-        result
-    }
-
-    fn check_names(&mut self, table: &mut TableState, batch: &Batch<'_>, i: usize) -> Result<(), ValidateError> {
-        let line = batch.line(i);
-        let m = line.measurement();
-        let names = line.tags().iter().map(|t| (&t.key, ColumnKind::Tag));
-        let names = names.chain(line.fields().iter().map(|f| (&f.key, ColumnKind::Field)));
-        for (name, kind) in names {
-            let known = match table.new_columns.get(name.as_ref()) {
-                Some(k) => Some(*k),
-                None => self.view.column_kind(m, name),
             };
-            match known {
-                Some(k) if k == kind => {}
-                Some(k) => {
-                    let name = name.to_string();
-                    return Err(ValidateError::TagFieldCollision { at: at(batch, i), name, is: k, stored: true });
+            self.tables.insert(m.to_owned(), table);
+        }
+        let Some(table) = self.tables.get_mut(m) else {
+            return Ok(()); // inserted just above
+        };
+        check_names(self.view, self.limits, &mut self.out.changes, table, batch, i)
+    }
+}
+
+/// Every name of line `i` is a column of `table` of the kind it is used
+/// as, or is added (within the column limit) to the batch's changes.
+fn check_names<V: SchemaView + ?Sized>(
+    view: &V,
+    limits: &Limits,
+    changes: &mut SchemaChanges,
+    table: &mut TableState,
+    batch: &Batch<'_>,
+    i: usize,
+) -> Result<(), ValidateError> {
+    let line = batch.line(i);
+    let m = line.measurement();
+    let names = line.tags().iter().map(|t| (&t.key, ColumnKind::Tag));
+    let names = names.chain(line.fields().iter().map(|f| (&f.key, ColumnKind::Field)));
+    for (name, kind) in names {
+        let known = match table.new_columns.get(name.as_ref()) {
+            Some(k) => Some(*k),
+            None => view.column_kind(m, name),
+        };
+        match known {
+            Some(k) if k == kind => {}
+            Some(k) => {
+                let name = name.to_string();
+                return Err(ValidateError::TagFieldCollision { at: at(batch, i), name, is: k, stored: true });
+            }
+            None => {
+                if table.columns + 1 > limits.max_columns_per_table as usize {
+                    let limit = limits.max_columns_per_table;
+                    return Err(ValidateError::TooManyColumns { at: at(batch, i), measurement: m.to_owned(), limit });
                 }
-                None => {
-                    if table.columns + 1 > self.limits.max_columns_per_table as usize {
-                        let limit = self.limits.max_columns_per_table;
-                        return Err(ValidateError::TooManyColumns { at: at(batch, i), measurement: m.to_owned(), limit });
-                    }
-                    table.columns += 1;
-                    table.new_columns.insert(name.to_string(), kind);
-                    self.out.changes.columns.push((m.to_owned(), name.to_string(), kind));
-                }
+                table.columns += 1;
+                table.new_columns.insert(name.to_string(), kind);
+                changes.columns.push((m.to_owned(), name.to_string(), kind));
             }
         }
-        Ok(())
     }
+    Ok(())
+}
 
+impl<V: SchemaView + ?Sized> Validator<'_, V> {
     /// Every field has the type its partition holds, stored or set earlier
     /// in the batch; new ones are set.
     fn check_types(&mut self, batch: &Batch<'_>, i: usize, day: Day) -> Result<(), ValidateError> {
@@ -347,8 +377,8 @@ impl<V: SchemaView + ?Sized> Validator<'_, V> {
         let m = line.measurement();
         for f in line.fields() {
             let got = f.value.field_type();
-            let key = (m.to_owned(), day, f.key.to_string());
-            let expected = match self.new_types.get(&key) {
+            let key = partition_key(&mut self.key, m, day, &f.key);
+            let expected = match self.new_types.get(key) {
                 Some(t) => Some(*t),
                 None => self.view.field_type(m, day, &f.key),
             };
@@ -357,16 +387,16 @@ impl<V: SchemaView + ?Sized> Validator<'_, V> {
                 Some(expected) => {
                     return Err(ValidateError::FieldTypeConflict {
                         at: at(batch, i),
-                        measurement: key.0,
+                        measurement: m.to_owned(),
                         day,
-                        field: key.2,
+                        field: f.key.to_string(),
                         expected,
                         got,
                     });
                 }
                 None => {
-                    self.out.changes.field_types.push((key.0.clone(), day, key.2.clone(), got));
-                    self.new_types.insert(key, got);
+                    self.new_types.insert(key.to_vec(), got);
+                    self.out.changes.field_types.push((m.to_owned(), day, f.key.to_string(), got));
                 }
             }
         }
@@ -446,4 +476,21 @@ fn compact<T>(items: &mut [T], range: std::ops::Range<usize>, drop: &[usize]) ->
         }
     }
     range.start..range.start + keep
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The measurement's length keeps its end from running into the day
+    /// and the name: these two would be the same bytes without it.
+    #[test]
+    fn partition_keys_are_unambiguous() {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let ka = partition_key(&mut a, "m\0\0\0\0", Day(0), "f").to_vec();
+        let kb = partition_key(&mut b, "m", Day(0), "\0\0\0\0f").to_vec();
+        assert_ne!(ka, kb);
+        assert_ne!(partition_key(&mut a, "m", Day(0), "f").to_vec(), partition_key(&mut b, "m", Day(1), "f").to_vec());
+        assert_eq!(partition_key(&mut a, "m", Day(-3), "f").to_vec(), partition_key(&mut b, "m", Day(-3), "f").to_vec());
+    }
 }

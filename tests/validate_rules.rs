@@ -206,6 +206,40 @@ fn table_limit_counts_stored_tables() {
 }
 
 #[test]
+fn a_line_with_repeats_does_not_disturb_the_shape_before_it() {
+    // Line 1 is the shape the fast path compares with; line 2 has repeats
+    // (resolved in place) and must not become the shape; line 3 has line
+    // 1's shape, and line 4 line 1's names with another field type.
+    let input = "m,t=a f=1i,g=2i 0\nm,t=a,t=a g=1i,f=2i,f=3i 0\nm,t=b f=4i,g=5i 0\nm,t=c f=4i,g=5.0 0";
+    let e = invalid(input, &Schema::new());
+    assert!(matches!(&e, ValidateError::FieldTypeConflict { field, .. } if field == "g"), "{e:?}");
+    assert_eq!(e.line(), 4);
+    let v = check(&input[..input.rfind('\n').unwrap_or(0)], &Schema::new()).unwrap();
+    assert_eq!(v.partitions.len(), 1);
+    assert_eq!(v.partitions[0].lines, [0, 1, 2]);
+}
+
+#[test]
+fn field_types_set_in_a_batch_are_told_apart_by_measurement_day_and_name() {
+    // Names chosen so that measurement and field run into each other if
+    // the batch's own type table joined them carelessly.
+    let d = NANOS_PER_DAY;
+    let v = check(&format!("a bc=1i 0\nab c=1.5 0\na bc=\"s\" {d}\nabc x=true 0"), &Schema::new()).unwrap();
+    let mut types = v.changes.field_types.clone();
+    types.sort();
+    let want = [
+        ("a".to_owned(), Day(0), "bc".to_owned(), FieldType::Integer),
+        ("a".to_owned(), Day(1), "bc".to_owned(), FieldType::String),
+        ("ab".to_owned(), Day(0), "c".to_owned(), FieldType::Float),
+        ("abc".to_owned(), Day(0), "x".to_owned(), FieldType::Boolean),
+    ];
+    assert_eq!(types, want);
+    // And the same field again in its own partition is checked against it.
+    let e = invalid("a bc=1i 0\nab c=1.5 0\na bc=2.5 5", &Schema::new());
+    assert!(matches!(&e, ValidateError::FieldTypeConflict { field, measurement, .. } if field == "bc" && measurement == "a"), "{e:?}");
+}
+
+#[test]
 fn grouped_by_measurement_and_utc_day() {
     let d = NANOS_PER_DAY;
     let input = format!("cpu f=1 5\nmem f=1 5\ncpu f=2 {}\ncpu f=3 {}\ncpu f=4 6", d + 1, d - 1);

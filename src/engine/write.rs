@@ -96,16 +96,16 @@ pub fn write(inner: &Inner, database: &str, lines: &[u8], precision: Precision, 
     // A writer thread reuses its parse arrays and record buffer from one
     // write to the next: fresh multi-megabyte allocations per batch cost
     // more in page faults than parsing does.
-    let (kept, kept_spare, mut buf) = SCRATCH.with(|s| {
+    let (kept, kept_spare, mut buf, mut enc) = SCRATCH.with(|s| {
         let mut s = s.borrow_mut();
-        (s.batch.take(), s.spare.take(), std::mem::take(&mut s.payload))
+        (s.batch.take(), s.spare.take(), std::mem::take(&mut s.payload), std::mem::take(&mut s.encoder))
     });
     let mut batch: Batch<'_> = kept.map(Batch::recycle).unwrap_or_default();
     let mut spare: Batch<'_> = kept_spare.map(Batch::recycle).unwrap_or_default();
     let parsed = line_protocol::parse_split(lines, precision, now_ns, &mut batch, &mut spare);
     let spare: Batch<'static> = spare.recycle();
     let out = loop {
-        let pending = match prepare(inner, database, &mut batch, &parsed, std::mem::take(&mut buf)) {
+        let pending = match prepare(inner, database, &mut batch, &parsed, std::mem::take(&mut buf), &mut enc) {
             Ok(Some(p)) => Arc::new(p),
             Ok(None) => break Outcome::ok(204, 0),
             Err(out) => break out,
@@ -131,6 +131,11 @@ pub fn write(inner: &Inner, database: &str, lines: &[u8], precision: Precision, 
         if buf.capacity() <= 64 << 20 {
             s.payload = buf;
         }
+        // The encoder's dictionaries grow with the distinct series of a
+        // batch; a few MiB covers the usual ones.
+        if enc.retained() <= 4 << 20 {
+            s.encoder = enc;
+        }
     });
     out
 }
@@ -142,6 +147,9 @@ struct Scratch {
     /// The second half of a batch parsed on two threads.
     spare: Option<Batch<'static>>,
     payload: Vec<u8>,
+    /// Cleared after every block; kept for its memory, so that encoding a
+    /// small batch allocates nothing.
+    encoder: rows::BlockEncoder,
 }
 
 thread_local! {
@@ -155,6 +163,7 @@ fn prepare(
     batch: &mut Batch<'_>,
     parsed: &Result<(), line_protocol::ParseError>,
     buf: Vec<u8>,
+    enc: &mut rows::BlockEncoder,
 ) -> Result<Option<Pending>, Outcome> {
     let st = inner.state.read();
     let Some(db) = st.dbs.get(database) else {
@@ -202,7 +211,6 @@ fn prepare(
     // Encoding needs nothing more from the state: let the leader in.
     drop(st);
     let mut rec = BatchRecord::with_buffer(buf, db_id, &new_tables, &v.changes);
-    let mut enc = rows::BlockEncoder::new();
     for (group, &table_id) in v.partitions.iter().zip(&table_ids) {
         let (mut min, mut max) = (i64::MAX, i64::MIN);
         let body = rec.begin_block(table_id, group.day);

@@ -33,10 +33,13 @@
 //! never be `FF FF FF FF` (the entries would need 16 GiB), which is what
 //! tells the two apart. Blocks are only ever written in encoding 2.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::line_protocol::{self, scan, FieldType, FieldValue, LineRef};
+
+mod interner;
+
+use interner::Interner;
 
 /// Builds one block body. Reused from block to block (its maps and buffers
 /// keep their memory).
@@ -49,14 +52,14 @@ use crate::line_protocol::{self, scan, FieldType, FieldValue, LineRef};
 /// and order.
 #[derive(Debug, Default)]
 pub struct BlockEncoder {
-    series: HashMap<Vec<u8>, u32, FxBuild>,
+    series: Interner,
     series_list: Vec<u8>,
-    keys: HashMap<Vec<u8>, u32, FxBuild>,
+    keys: Interner,
     key_list: Vec<u8>,
     /// Tags as written (`key FF value FF`...) -> series index.
-    raw_series: HashMap<Vec<u8>, u32, FxBuild>,
+    raw_series: Interner,
     /// Field keys as written -> key index.
-    raw_keys: HashMap<Vec<u8>, u32, FxBuild>,
+    raw_keys: Interner,
     /// The field keys of the row before (`key FF`...), their indexes (in
     /// input order) and their sorted order.
     shape: Vec<u8>,
@@ -143,6 +146,15 @@ impl BlockEncoder {
         BlockEncoder::default()
     }
 
+    /// Bytes of memory the encoder holds between blocks (about).
+    pub fn retained(&self) -> usize {
+        let vecs = [&self.series_list, &self.key_list, &self.shape, &self.prev_shape, &self.rows, &self.row];
+        let maps = [&self.series, &self.keys, &self.raw_series, &self.raw_keys];
+        vecs.iter().map(|v| v.capacity()).sum::<usize>()
+            + maps.iter().map(|m| m.retained()).sum::<usize>()
+            + self.text.capacity()
+    }
+
     fn clear(&mut self) {
         self.series.clear();
         self.series_list.clear();
@@ -185,7 +197,7 @@ impl BlockEncoder {
             written
         };
         let idx = match self.raw_series.get(raw) {
-            Some(&i) => i,
+            Some(i) => i,
             None => {
                 let text = &mut self.text;
                 text.clear();
@@ -197,7 +209,7 @@ impl BlockEncoder {
                     line_protocol::write_escaped_name(text, &tags[i].value, scan::TAG_VALUE);
                 }
                 let i = intern(&mut self.series, &mut self.series_list, text.as_bytes());
-                self.raw_series.insert(raw.to_vec(), i);
+                self.raw_series.insert(raw, i);
                 i
             }
         };
@@ -215,13 +227,13 @@ impl BlockEncoder {
             self.prev_kidx.clear();
             for f in fields {
                 let k = match self.raw_keys.get(f.key.as_bytes()) {
-                    Some(&k) => k,
+                    Some(k) => k,
                     None => {
                         let text = &mut self.text;
                         text.clear();
                         line_protocol::write_escaped_name(text, &f.key, scan::KEY);
                         let k = intern(&mut self.keys, &mut self.key_list, text.as_bytes());
-                        self.raw_keys.insert(f.key.as_bytes().to_vec(), k);
+                        self.raw_keys.insert(f.key.as_bytes(), k);
                         k
                     }
                 };
@@ -261,12 +273,12 @@ impl BlockEncoder {
 }
 
 /// The index of `name` in a block's dictionary, adding it if new.
-fn intern(map: &mut HashMap<Vec<u8>, u32, FxBuild>, list: &mut Vec<u8>, name: &[u8]) -> u32 {
-    if let Some(&i) = map.get(name) {
+fn intern(map: &mut Interner, list: &mut Vec<u8>, name: &[u8]) -> u32 {
+    if let Some(i) = map.get(name) {
         return i;
     }
     let i = u32::try_from(map.len()).unwrap_or(u32::MAX);
-    map.insert(name.to_vec(), i);
+    map.insert(name, i);
     put_bytes(list, name);
     i
 }
