@@ -387,3 +387,51 @@ fn every_wal_sync_runs_on_a_file_description_of_its_own() {
     assert_eq!(syncs, 20);
     assert_eq!(opens, syncs, "{opens} opens for {syncs} syncs");
 }
+
+/// After a checkpoint the WAL keeps one spare per file of the next
+/// checkpoint interval, so that from the second interval on no rotation
+/// makes (allocates and zeroes) a file inside a write: each takes a spare.
+/// Close sheds all but one spare.
+#[test]
+fn rotations_after_the_first_checkpoint_take_spares_not_new_files() {
+    let t = TempDir::new("wal-spares");
+    let fs = Arc::new(FaultStorage::new(Arc::new(FsStorage)));
+    // 64 KiB between checkpoints of 16 KiB files: 5 spares.
+    let opts = Options {
+        storage: fs.clone(),
+        wal_file_bytes: 16 << 10,
+        checkpoint_wal_bytes: 64 << 10,
+        segment_bytes: 1 << 20,
+        ..Options::default()
+    };
+    let e = Engine::open(t.store(), opts).unwrap();
+    e.create_database("db").unwrap();
+    let batch = |i: usize| -> String { (0..20).map(|k| format!("m,h=h{k} f={i}i,g=\"{}\" {}\n", "x".repeat(40), i * 100 + k)).collect() };
+    let (mut i, mut checkpoints, mut last_wal) = (0, 0, 0);
+    let mut run_until = |e: &Engine, i: &mut usize, checkpoints: &mut usize, want: usize| {
+        while *checkpoints < want {
+            assert_eq!(write(e, "db", &batch(*i)).status, 204);
+            *i += 1;
+            let wal = e.stats().wal_bytes;
+            if wal < last_wal {
+                *checkpoints += 1;
+            }
+            last_wal = wal;
+        }
+    };
+    run_until(&e, &mut i, &mut checkpoints, 2);
+    fs.start_counting(Op::Allocate, "/wal/");
+    let before = i;
+    run_until(&e, &mut i, &mut checkpoints, 5);
+    assert!(i - before > 50, "three intervals of writes ({})", i - before);
+    assert_eq!(fs.count(Op::Allocate, "/wal/"), 0, "a rotation made a WAL file inside a write");
+    e.close().unwrap();
+    let wal: Vec<String> = std::fs::read_dir(t.store().join("wal"))
+        .unwrap()
+        .map(|d| d.unwrap().file_name().into_string().unwrap())
+        .collect();
+    let spares = wal.iter().filter(|n| n.starts_with("spare")).count();
+    assert_eq!(spares, 1, "a closed store keeps one spare: {wal:?}");
+    let e = Engine::open(t.store(), small_options()).unwrap();
+    assert_eq!(all(&e, "db").len(), i * 20);
+}

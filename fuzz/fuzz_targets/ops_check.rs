@@ -781,7 +781,7 @@ fn dump(sim: &SimStorage) {
         r = linedb::wal::Wal::open(
             Arc::new(copy.clone()),
             &dir,
-            linedb::wal::WalOptions { file_size: 4096 },
+            linedb::wal::WalOptions { file_size: 4096, spares: 1 },
             after,
             &mut |seq, p| {
                 seqs.push((seq, p.len()));

@@ -236,7 +236,11 @@ impl Engine {
         if self.inner.failed.load(Ordering::Acquire) {
             return Err(self.inner.failed_error());
         }
-        self.checkpoint()
+        self.checkpoint()?;
+        // The spares kept for the next checkpoint interval: a closed store
+        // keeps one, as a store that was never this busy has.
+        self.inner.writer.lock().shed_spares(1);
+        Ok(())
     }
 
     /// Makes a token with `perms` ([`auth::PERM_READ`], [`auth::PERM_WRITE`]

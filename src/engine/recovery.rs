@@ -83,7 +83,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     let mut wal = Wal::open(
         Arc::clone(&storage),
         &wal_dir,
-        WalOptions { file_size: opts.wal_file_bytes },
+        WalOptions { file_size: opts.wal_file_bytes, spares: wal_spares(&opts) },
         cat.seq,
         &mut |seq, payload| replay(&storage, dir, &opts, &mut st, seq, payload).map_err(|e| match e {
             ReplayError::Open(e) => e,
@@ -243,4 +243,15 @@ fn replay(
         }
     }
     Ok(())
+}
+
+/// The spare WAL files to keep: one per file written between two
+/// checkpoints (a checkpoint runs once the backlog reaches
+/// `checkpoint_wal_bytes`, and the file being appended to then is retired
+/// too), so that no rotation has to make a file inside a write. They are
+/// the files a checkpoint trims, renamed rather than deleted: the WAL
+/// directory stays at about the size it reaches before a checkpoint.
+fn wal_spares(opts: &Options) -> usize {
+    let per_interval = opts.checkpoint_wal_bytes.div_ceil(opts.wal_file_bytes.max(1)).saturating_add(1);
+    usize::try_from(per_interval.clamp(1, 64)).unwrap_or(64)
 }

@@ -48,8 +48,35 @@ pub fn temp_name(number: u64) -> String {
 }
 
 /// A trimmed file kept for reuse. Its contents mean nothing: it gets a new
-/// header (and number) before it is renamed back into the log.
+/// header (and number) before it is renamed back into the log. The first
+/// spare; a log keeps up to [`WalOptions::spares`](super::WalOptions) of
+/// them, the others named by [`spare_name`].
 pub const SPARE_NAME: &str = "spare.wal";
+
+/// The name of spare number `slot`: [`SPARE_NAME`] for slot 0 (the only
+/// one stores before multiple spares had), `spare-<slot>.wal` after it.
+pub fn spare_name(slot: usize) -> String {
+    if slot == 0 {
+        SPARE_NAME.to_owned()
+    } else {
+        format!("spare-{slot}.wal")
+    }
+}
+
+/// The slot of a spare's name, or `None` if the name is not one.
+pub fn parse_spare_name(name: &OsStr) -> Option<usize> {
+    let name = name.to_str()?;
+    if name == SPARE_NAME {
+        return Some(0);
+    }
+    let digits = name.strip_prefix("spare-")?.strip_suffix(".wal")?;
+    if digits.is_empty() || digits.len() > 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let slot: usize = digits.parse().ok()?;
+    // One spelling per slot: `spare-0.wal` and `spare-01.wal` are not spares.
+    (slot > 0 && spare_name(slot) == name).then_some(slot)
+}
 
 /// The file number of a WAL file's name, or `None` if the name is not one.
 pub fn parse_file_name(name: &OsStr) -> Option<u64> {
@@ -268,6 +295,13 @@ mod tests {
         assert_eq!(parse_file_name(OsStr::new("123456789.wal")), Some(123_456_789));
         assert_eq!(parse_file_name(OsStr::new("0001.wal")), None);
         assert_eq!(parse_file_name(OsStr::new(SPARE_NAME)), None);
+        for slot in [0, 1, 2, 63, 999_999] {
+            assert_eq!(parse_spare_name(OsStr::new(&spare_name(slot))), Some(slot));
+            assert_eq!(parse_file_name(OsStr::new(&spare_name(slot))), None);
+        }
+        for not in ["spare-0.wal", "spare-01.wal", "spare-.wal", "spare-1", "spare-1.wal.tmp", "spare-x.wal", "spare-1234567.wal"] {
+            assert_eq!(parse_spare_name(OsStr::new(not)), None, "{not}");
+        }
         assert_eq!(parse_file_name(OsStr::new("00000001.wal.tmp")), None);
         assert_eq!(parse_temp_name(OsStr::new(&temp_name(3))), Some(3));
     }

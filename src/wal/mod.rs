@@ -18,8 +18,9 @@
 //! a full disk. A file starts with a header naming its number and the
 //! sequence of its first record; records follow with consecutive sequences,
 //! and the sequences continue from file to file. `NNNNNNNN.wal.tmp` is a
-//! file being created (removed at open); `spare.wal` is a trimmed file kept
-//! to be recycled as the next file, so steady writing does not allocate.
+//! file being created (removed at open); `spare.wal` and `spare-K.wal` are
+//! trimmed files kept to be recycled as the next files (up to
+//! [`WalOptions::spares`] of them), so steady writing does not allocate.
 
 mod format;
 mod reader;
@@ -56,11 +57,16 @@ pub struct WalOptions {
     /// multiple of 8; at least [`MIN_FILE_SIZE`]). A record that does not
     /// fit in a file of this size gets a file of its own, sized to fit.
     pub file_size: u64,
+    /// Trimmed files kept for reuse, at most (at least 1). A rotation that
+    /// finds a spare renames it into place instead of making and zeroing a
+    /// file inside the write; the engine keeps as many as the files written
+    /// between two checkpoints, so that none is made in between.
+    pub spares: usize,
 }
 
 impl Default for WalOptions {
     fn default() -> Self {
-        WalOptions { file_size: 64 << 20 }
+        WalOptions { file_size: 64 << 20, spares: 1 }
     }
 }
 
@@ -138,8 +144,9 @@ impl Wal {
         let Some(file_size) = opts.file_size.checked_next_multiple_of(format::ALIGN) else {
             return Err(OpenError::InvalidArgument(format!("WAL file size {} is too large", opts.file_size)));
         };
-        let state = recovery::recover(&*storage, dir, file_size, after_seq, replay)?;
-        Ok(Wal { writer: Writer::new(storage, dir, file_size, state) })
+        let spares = opts.spares.max(1);
+        let state = recovery::recover(&*storage, dir, file_size, spares, after_seq, replay)?;
+        Ok(Wal { writer: Writer::new(storage, dir, file_size, spares, state) })
     }
 
     /// Creates (or recycles) the file the next append will write to, if
@@ -148,6 +155,14 @@ impl Wal {
     /// fdatasyncs and zeroing the file). Failing changes nothing.
     pub fn prepare(&mut self) -> io::Result<()> {
         self.writer.prepare()
+    }
+
+    /// Removes spare files until at most `keep` are left, best effort. The
+    /// engine keeps one spare per file of a checkpoint interval while open,
+    /// and sheds all but one at close, so that a closed store takes no more
+    /// room than one spare.
+    pub fn shed_spares(&mut self, keep: usize) {
+        self.writer.shed_spares(keep);
     }
 
     /// Sequence the next appended record gets (last valid seq + 1;

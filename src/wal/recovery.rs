@@ -29,10 +29,11 @@ use crate::error::OpenError;
 use crate::storage::{File, OpenMode, Storage};
 
 use super::format::{
-    file_name, parse_file_name, parse_temp_name, HeaderError, ALIGN, FILE_HEADER_LEN, FORMAT_VERSION, SPARE_NAME,
+    file_name, parse_file_name, parse_spare_name, parse_temp_name, spare_name, HeaderError, ALIGN, FILE_HEADER_LEN,
+    FORMAT_VERSION,
 };
 use super::reader::{Entry, FileReader};
-use super::writer::{zero_range, LiveFile, WriterState};
+use super::writer::{free_spare_slot, zero_range, LiveFile, WriterState};
 use super::Replay;
 
 /// Where the log may have ended at a bad record.
@@ -67,6 +68,7 @@ pub fn recover(
     storage: &dyn Storage,
     dir: &Path,
     file_size: u64,
+    max_spares: usize,
     after_seq: u64,
     replay: Replay<'_>,
 ) -> Result<WriterState, OpenError> {
@@ -74,7 +76,7 @@ pub fn recover(
     let mut numbers = Vec::new();
     let mut max_number = 0u64;
     let mut dir_changed = false;
-    let mut spare: Option<u64> = None;
+    let mut spares: Vec<(usize, u64)> = Vec::new();
     for name in storage.list_dir(dir)? {
         if let Some(n) = parse_file_name(&name) {
             numbers.push(n);
@@ -84,13 +86,14 @@ pub fn recover(
             storage.remove_file(&dir.join(&name))?;
             dir_changed = true;
             max_number = max_number.max(n);
-        } else if name == SPARE_NAME {
-            let path = dir.join(SPARE_NAME);
+        } else if let Some(slot) = parse_spare_name(&name) {
+            let path = dir.join(&name);
             let len = storage.open_file(&path, OpenMode::Read)?.length()?;
-            if len >= file_size {
-                spare = Some(len);
+            if len >= file_size && slot < max_spares {
+                spares.push((slot, len));
             } else {
-                // Too small to be reused at this file size.
+                // Too small to be reused at this file size, or more spares
+                // than the log now keeps.
                 storage.remove_file(&path)?;
                 dir_changed = true;
             }
@@ -131,10 +134,11 @@ pub fn recover(
     }
 
     for orphan in orphans {
-        match orphan.reusable_len {
-            Some(len) if spare.is_none() && len == file_size => {
-                storage.rename(&orphan.path, &dir.join(SPARE_NAME))?;
-                spare = Some(len);
+        let slot = free_spare_slot(&spares, max_spares).filter(|_| orphan.reusable_len == Some(file_size));
+        match slot {
+            Some(slot) => {
+                storage.rename(&orphan.path, &dir.join(spare_name(slot)))?;
+                spares.push((slot, file_size));
             }
             _ => storage.remove_file(&orphan.path)?,
         }
@@ -149,7 +153,7 @@ pub fn recover(
         current,
         next_seq,
         next_number: max_number + 1,
-        spare,
+        spares,
     })
 }
 

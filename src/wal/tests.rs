@@ -47,7 +47,7 @@ fn open_on(storage: Arc<dyn Storage>, dir: &Path, file_size: u64, after: u64) ->
         got.push((seq, p.to_vec()));
         Ok(())
     };
-    let wal = Wal::open(storage, dir, WalOptions { file_size }, after, &mut replay)?;
+    let wal = Wal::open(storage, dir, WalOptions { file_size, spares: 1 }, after, &mut replay)?;
     Ok((wal, got))
 }
 
@@ -884,4 +884,76 @@ fn rotation_syncs_the_old_file_before_writing_the_new() {
     let first_record_write = events.iter().rposition(|(k, p)| *k == Op::Write && is(&new, p)).unwrap();
     let old_sync = events.iter().position(|(k, p)| *k == Op::Sync && is(&old, p));
     assert!(old_sync.is_some_and(|i| i < first_record_write), "{events:?}");
+}
+
+/// The spare files in `dir`, by name.
+fn spares_in(dir: &Path) -> Vec<String> {
+    names(dir)
+        .into_iter()
+        .filter_map(|n| n.into_string().ok())
+        .filter(|n| super::format::parse_spare_name(std::ffi::OsStr::new(n)).is_some())
+        .collect()
+}
+
+/// A log allowed three spares keeps three trimmed files, and its next
+/// three rotations take them instead of making (allocating and zeroing)
+/// a file inside the append; the fourth makes one.
+#[test]
+fn trimmed_files_become_spares_that_rotations_take() {
+    let t = TempDir::new("spares");
+    let fs = Arc::new(FaultStorage::new(Arc::new(FsStorage)));
+    let open3 = |after: u64| {
+        let storage: Arc<dyn Storage> = fs.clone();
+        Wal::open(storage, &t.wal(), WalOptions { file_size: 512, spares: 3 }, after, &mut |_, _| Ok(())).unwrap()
+    };
+    let mut wal = open3(0);
+    let all = write(&mut wal, "a", 100);
+    assert!(wal_files(&t.wal()).len() > 5);
+    let upto = wal.next_seq() - 1;
+    wal.trim(upto).unwrap();
+    assert!(wal_files(&t.wal()).is_empty(), "every file was covered");
+    assert_eq!(spares_in(&t.wal()), ["spare-1.wal", "spare-2.wal", "spare.wal"]);
+    drop(wal);
+
+    // Reopened: the spares are found again.
+    let mut wal = open3(upto);
+    fs.start_counting(Op::Allocate, "");
+    let mut made = Vec::new();
+    let mut seq_tag = 0;
+    while wal_files(&t.wal()).len() < 3 {
+        seq_tag += 1;
+        made.extend(write(&mut wal, &format!("b{seq_tag}"), 1));
+    }
+    assert_eq!(fs.count(Op::Allocate, ""), 0, "three rotations took the three spares");
+    assert!(spares_in(&t.wal()).is_empty());
+    while wal_files(&t.wal()).len() < 4 {
+        seq_tag += 1;
+        made.extend(write(&mut wal, &format!("c{seq_tag}"), 1));
+    }
+    assert_eq!(fs.count(Op::Allocate, ""), 1, "with no spare left, the fourth file was made");
+    drop(wal);
+    let (_, got) = open(&t.wal(), 512, upto);
+    assert_eq!(got, made, "the recycled files' old records ({} of them) are never replayed", all.len());
+}
+
+/// A log reopened with fewer spares allowed removes the extra ones; slot 0
+/// (`spare.wal`, the name stores had before there could be several) stays.
+#[test]
+fn reopening_with_fewer_spares_removes_the_extra_ones() {
+    let t = TempDir::new("fewer-spares");
+    let storage: Arc<dyn Storage> = Arc::new(FsStorage);
+    let opts = |spares| WalOptions { file_size: 512, spares };
+    let mut wal = Wal::open(storage.clone(), &t.wal(), opts(4), 0, &mut |_, _| Ok(())).unwrap();
+    write(&mut wal, "a", 100);
+    let upto = wal.next_seq() - 1;
+    wal.trim(upto).unwrap();
+    assert_eq!(spares_in(&t.wal()).len(), 4);
+    drop(wal);
+    let wal = Wal::open(storage.clone(), &t.wal(), opts(1), upto, &mut |_, _| Ok(())).unwrap();
+    assert_eq!(spares_in(&t.wal()), [SPARE_NAME]);
+    drop(wal);
+    // And 0 means 1: a log always keeps a spare.
+    let wal = Wal::open(storage, &t.wal(), opts(0), upto, &mut |_, _| Ok(())).unwrap();
+    assert_eq!(spares_in(&t.wal()), [SPARE_NAME]);
+    drop(wal);
 }

@@ -21,7 +21,7 @@ use crate::storage::{is_no_space, File, OpenMode, Storage};
 
 use super::format::{
     encode_record, file_name, record_size, temp_name, FileHeader, FILE_HEADER_LEN, MAX_PAYLOAD_LEN, RECORD_HEADER_LEN,
-    RECORD_HEADER_USIZE, SPARE_NAME,
+    RECORD_HEADER_USIZE, spare_name,
 };
 use super::WalError;
 
@@ -60,8 +60,16 @@ pub struct WriterState {
     pub current: Option<Arc<dyn File>>,
     pub next_seq: u64,
     pub next_number: u64,
-    /// Capacity of the spare file, if there is one.
-    pub spare: Option<u64>,
+    /// The spare files: (slot, capacity).
+    pub spares: Vec<(usize, u64)>,
+}
+
+/// The lowest spare slot not in use, if fewer than `max` spares are kept.
+pub fn free_spare_slot(spares: &[(usize, u64)], max: usize) -> Option<usize> {
+    if spares.len() >= max {
+        return None;
+    }
+    (0..max).find(|slot| spares.iter().all(|(s, _)| s != slot))
 }
 
 /// The appending side of the log.
@@ -74,7 +82,9 @@ pub struct Writer {
     current: Option<Arc<dyn File>>,
     next_seq: u64,
     next_number: u64,
-    spare: Option<u64>,
+    /// The spare files, (slot, capacity); the last is used first.
+    spares: Vec<(usize, u64)>,
+    max_spares: usize,
     backlog: u64,
     synced: Arc<Synced>,
     buf: Vec<u8>,
@@ -171,7 +181,7 @@ fn invalid(msg: &str) -> WalError {
 }
 
 impl Writer {
-    pub fn new(storage: Arc<dyn Storage>, dir: &Path, file_size: u64, state: WriterState) -> Writer {
+    pub fn new(storage: Arc<dyn Storage>, dir: &Path, file_size: u64, max_spares: usize, state: WriterState) -> Writer {
         let backlog = state.files.iter().map(LiveFile::record_bytes).sum();
         Writer {
             storage,
@@ -181,7 +191,8 @@ impl Writer {
             current: state.current,
             next_seq: state.next_seq,
             next_number: state.next_number,
-            spare: state.spare,
+            spares: state.spares,
+            max_spares,
             backlog,
             // Recovery synced every file it kept records from.
             synced: Arc::new(Synced { below: AtomicU64::new(state.next_seq), failed: AtomicBool::new(false) }),
@@ -336,19 +347,22 @@ impl Writer {
     fn create_file(&mut self, plan: &LiveFile) -> io::Result<Created> {
         let header = FileHeader { number: plan.number, first_seq: plan.first_seq }.encode();
         let final_path = self.path(&file_name(plan.number));
-        if let Some(spare_cap) = self.spare {
-            if spare_cap >= plan.capacity {
-                match self.recycle(&header, &final_path) {
-                    Ok(file) => {
-                        let file: Arc<dyn File> = Arc::from(file);
-                        self.spare = None;
-                        let live = LiveFile { capacity: spare_cap, ..*plan };
-                        return Ok(Created { live, file, recycled: true });
-                    }
-                    // The spare is gone: create a file instead.
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => self.spare = None,
-                    Err(e) => return Err(e),
+        while let Some(&(slot, spare_cap)) = self.spares.last() {
+            if spare_cap < plan.capacity {
+                break;
+            }
+            match self.recycle(slot, &header, &final_path) {
+                Ok(file) => {
+                    let file: Arc<dyn File> = Arc::from(file);
+                    self.spares.pop();
+                    let live = LiveFile { capacity: spare_cap, ..*plan };
+                    return Ok(Created { live, file, recycled: true });
                 }
+                // The spare is gone: try the next, or create a file.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    self.spares.pop();
+                }
+                Err(e) => return Err(e),
             }
         }
         let tmp = self.path(&temp_name(plan.number));
@@ -384,8 +398,8 @@ impl Writer {
     /// Turns the spare into the file `final_path`: new header (and a zero
     /// record header after it, so the file reads as empty), synced, then
     /// renamed into place and the directory synced.
-    fn recycle(&self, header: &[u8], final_path: &Path) -> io::Result<Box<dyn File>> {
-        let spare = self.path(SPARE_NAME);
+    fn recycle(&self, slot: usize, header: &[u8], final_path: &Path) -> io::Result<Box<dyn File>> {
+        let spare = self.path(&spare_name(slot));
         let file = self.storage.open_file(&spare, OpenMode::ReadWrite)?;
         let mut head = Vec::with_capacity(header.len() + RECORD_HEADER_USIZE);
         head.extend_from_slice(header);
@@ -400,6 +414,10 @@ impl Writer {
         Ok(file)
     }
 
+    fn free_spare_slot(&self) -> Option<usize> {
+        free_spare_slot(&self.spares, self.max_spares)
+    }
+
     /// Undoes the creations of a failed append (best effort): a recycled
     /// file goes back to being the spare, a new one is removed.
     fn remove_created(&mut self, created: Vec<Created>) {
@@ -409,8 +427,9 @@ impl Writer {
         for c in created.into_iter().rev() {
             drop(c.file);
             let path = self.path(&file_name(c.live.number));
-            if c.recycled && self.spare.is_none() && self.storage.rename(&path, &self.path(SPARE_NAME)).is_ok() {
-                self.spare = Some(c.live.capacity);
+            let slot = self.free_spare_slot();
+            if c.recycled && slot.is_some_and(|s| self.storage.rename(&path, &self.path(&spare_name(s))).is_ok()) {
+                self.spares.extend(slot.map(|s| (s, c.live.capacity)));
             } else {
                 let _ = self.storage.remove_file(&path);
             }
@@ -572,6 +591,15 @@ impl Writer {
         Ok(())
     }
 
+    /// Removes spare files until at most `keep` are left (best effort: a
+    /// spare that cannot be removed now is found again at the next open).
+    pub fn shed_spares(&mut self, keep: usize) {
+        while self.spares.len() > keep {
+            let Some((slot, _)) = self.spares.pop() else { break };
+            let _ = self.storage.remove_file(&self.path(&spare_name(slot)));
+        }
+    }
+
     /// A sync of every record appended so far, to run now or outside the
     /// caller's lock.
     pub fn sync_ticket(&self) -> SyncTicket {
@@ -616,9 +644,10 @@ impl Writer {
                 return Ok(());
             }
             let path = self.path(&file_name(f.number));
-            if self.spare.is_none() && f.capacity == self.file_size {
-                self.storage.rename(&path, &self.path(SPARE_NAME))?;
-                self.spare = Some(f.capacity);
+            let slot = self.free_spare_slot().filter(|_| f.capacity == self.file_size);
+            if let Some(slot) = slot {
+                self.storage.rename(&path, &self.path(&spare_name(slot)))?;
+                self.spares.push((slot, f.capacity));
             } else {
                 self.storage.remove_file(&path)?;
             }
