@@ -15,16 +15,6 @@ struct L {
     number: u64,
 }
 
-fn owned(v: &FieldValue<'_>) -> FieldValue<'static> {
-    match v {
-        FieldValue::String(s) => FieldValue::String(s.to_string().into()),
-        FieldValue::Float(x) => FieldValue::Float(*x),
-        FieldValue::Integer(x) => FieldValue::Integer(*x),
-        FieldValue::UInteger(x) => FieldValue::UInteger(*x),
-        FieldValue::Boolean(x) => FieldValue::Boolean(*x),
-    }
-}
-
 fn ok_p(input: &[u8], p: Precision) -> Vec<L> {
     let mut b = Batch::new();
     if let Err(e) = parse(input, p, NOW, &mut b) {
@@ -34,7 +24,7 @@ fn ok_p(input: &[u8], p: Precision) -> Vec<L> {
         .map(|l| L {
             m: l.measurement().to_owned(),
             tags: l.tags().iter().map(|t| (t.key.to_string(), t.value.to_string())).collect(),
-            fields: l.fields().iter().map(|f| (f.key.to_string(), owned(&f.value))).collect(),
+            fields: l.fields().iter().map(|f| (f.key.to_string(), f.value.to_owned_value())).collect(),
             ts: l.timestamp(),
             number: l.number(),
         })

@@ -21,22 +21,12 @@ struct L {
     text: String,
 }
 
-fn owned(v: &FieldValue<'_>) -> FieldValue<'static> {
-    match v {
-        FieldValue::String(s) => FieldValue::String(s.to_string().into()),
-        FieldValue::Float(x) => FieldValue::Float(*x),
-        FieldValue::Integer(x) => FieldValue::Integer(*x),
-        FieldValue::UInteger(x) => FieldValue::UInteger(*x),
-        FieldValue::Boolean(x) => FieldValue::Boolean(*x),
-    }
-}
-
 fn lines(b: &Batch<'_>) -> Vec<L> {
     b.iter()
         .map(|l| L {
             m: l.measurement().to_owned(),
             tags: l.tags().iter().map(|t| (t.key.to_string(), t.value.to_string())).collect(),
-            fields: l.fields().iter().map(|f| (f.key.to_string(), owned(&f.value))).collect(),
+            fields: l.fields().iter().map(|f| (f.key.to_string(), f.value.to_owned_value())).collect(),
             ts: l.timestamp(),
             explicit: l.explicit_time(),
             number: l.number(),

@@ -82,6 +82,18 @@ impl FieldValue<'_> {
             FieldValue::Boolean(_) => FieldType::Boolean,
         }
     }
+
+    /// The same value, borrowing nothing from the input (a string is
+    /// copied): for keeping a value past its batch.
+    pub fn to_owned_value(&self) -> FieldValue<'static> {
+        match self {
+            FieldValue::String(s) => FieldValue::String(Cow::Owned(s.to_string())),
+            FieldValue::Float(x) => FieldValue::Float(*x),
+            FieldValue::Integer(x) => FieldValue::Integer(*x),
+            FieldValue::UInteger(x) => FieldValue::UInteger(*x),
+            FieldValue::Boolean(x) => FieldValue::Boolean(*x),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
