@@ -30,13 +30,7 @@ mod ops;
 /// fault opcodes (14, 15): the plan is the fault.
 fn workload(seed: u64) -> Vec<u8> {
     let mut r = seed ^ 0x1234_5678_9ABC_DEF0;
-    let mut next = move || {
-        r = r.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = r;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
+    let mut next = move || linedb::storage::sim::splitmix64(&mut r);
     let len = 20 + (next() % 120) as usize;
     let mut v = vec![next() as u8];
     while v.len() < len {

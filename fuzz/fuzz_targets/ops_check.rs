@@ -145,12 +145,10 @@ fn lock(m: &Mutex<Capture>) -> MutexGuard<'_, Capture> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn mix(mut z: u64) -> u64 {
-    // splitmix64's finaliser: batch shapes from (id, argument).
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+fn mix(z: u64) -> u64 {
+    // splitmix64's first number from z: batch shapes from (id, argument).
+    let mut state = z;
+    linedb::storage::sim::splitmix64(&mut state)
 }
 
 /// A good batch: its lines and point count. Field types are fixed by

@@ -393,6 +393,18 @@ impl Data {
     }
 }
 
+/// splitmix64: advances `state` and returns the next number of its
+/// sequence. Seeds the simulated disk's fates, and the test harnesses
+/// derive their workloads from seeds with it, so that a seed names the same
+/// run everywhere.
+pub fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// xorshift64*: small, seeded, good enough to pick fates.
 #[derive(Clone, Debug)]
 struct Rng(u64);
@@ -400,10 +412,8 @@ struct Rng(u64);
 impl Rng {
     fn new(seed: u64) -> Rng {
         // splitmix64 of the seed, never zero.
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        Rng((z ^ (z >> 31)) | 1)
+        let mut s = seed;
+        Rng(splitmix64(&mut s) | 1)
     }
     fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
