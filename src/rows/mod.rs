@@ -627,16 +627,21 @@ mod tests {
     use super::*;
     use crate::line_protocol::{parse, Batch, Precision};
 
-    /// Encodes every line of `input` as one block and writes it back.
-    fn roundtrip_all(input: &str) -> Vec<String> {
-        let mut batch = Batch::new();
-        parse(input.as_bytes(), Precision::Nanosecond, 0, &mut batch).unwrap();
-        let mut enc = BlockEncoder::new();
+    /// Encodes every line of `batch` as one block body with `enc`.
+    fn encode_all(enc: &mut BlockEncoder, batch: &Batch<'_>) -> Vec<u8> {
         for line in batch.iter() {
             enc.row(line);
         }
         let mut body = Vec::new();
         enc.finish(&mut body);
+        body
+    }
+
+    /// Encodes every line of `input` as one block and writes it back.
+    fn roundtrip_all(input: &str) -> Vec<String> {
+        let mut batch = Batch::new();
+        parse(input.as_bytes(), Precision::Nanosecond, 0, &mut batch).unwrap();
+        let body = encode_all(&mut BlockEncoder::new(), &batch);
         let block = Block::decode(&body).unwrap();
         let rows: Vec<_> = block.rows().collect::<Result<_, _>>().unwrap();
         assert_eq!(rows.len(), batch.len());
@@ -706,11 +711,7 @@ mod tests {
         let mut batch = Batch::new();
         parse(input.as_bytes(), Precision::Nanosecond, 0, &mut batch).unwrap();
         let mut enc = BlockEncoder::new();
-        for line in batch.iter() {
-            enc.row(line);
-        }
-        let mut body = Vec::new();
-        enc.finish(&mut body);
+        let body = encode_all(&mut enc, &batch);
         let block = Block::decode(&body).unwrap();
         assert_eq!(block.series, [b",h=a".as_slice(), b",h=b", b""]);
         assert_eq!(block.keys, [b"x".as_slice(), b"y", b"z"]);
