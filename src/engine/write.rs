@@ -21,8 +21,8 @@
 //!
 //! It then lets the next leader in and, without the WAL:
 //!
-//! 5. one fdatasync for the group (on a file description of its own, so
-//!    that a writeback error reaches every sync under way), while the next
+//! 5. one fdatasync for the group (on a file description no other sync
+//!    is using, so that a writeback error reaches every sync under way), while the next
 //!    group is appended and may sync too: the device serves both, which is
 //!    where the pipeline's throughput comes from; a failure fails the store
 //!    (500);

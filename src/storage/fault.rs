@@ -14,6 +14,7 @@ use std::fmt;
 use std::io;
 use std::panic::Location;
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -105,6 +106,10 @@ struct Shared {
     calls: Mutex<Option<Vec<(Op, std::path::PathBuf)>>>,
     /// Per op: calls in their delay now, and the most ever at once.
     overlap: Mutex<BTreeMap<Op, (u32, u32)>>,
+    /// Syncs that began while another sync ran on the same open file.
+    shared_syncs: AtomicU64,
+    /// Open files (not yet dropped), by path.
+    live: Mutex<BTreeMap<std::path::PathBuf, u64>>,
 }
 
 /// A [`Storage`] whose calls fail (or are slowed, or counted) when armed.
@@ -203,6 +208,19 @@ impl FaultStorage {
         self.shared.calls.lock().clone().unwrap_or_default()
     }
 
+    /// Syncs that began while another sync was running on the same open
+    /// file (file description): each should have one of its own.
+    pub fn shared_syncs(&self) -> u64 {
+        self.shared.shared_syncs.load(Ordering::Relaxed)
+    }
+
+    /// Files opened through this wrapper and not yet closed, on paths
+    /// containing `path_contains`.
+    pub fn live_files(&self, path_contains: &str) -> u64 {
+        let live = self.shared.live.lock();
+        live.iter().filter(|(p, _)| p.to_string_lossy().contains(path_contains)).map(|(_, n)| n).sum()
+    }
+
     /// Every call an armed fault hit, in order.
     pub fn fired(&self) -> Vec<(Site, Op, Effect)> {
         self.shared.fired.lock().clone()
@@ -283,7 +301,8 @@ impl Storage for FaultStorage {
     fn open_file(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn File>> {
         no_skip(Self::gate(&self.shared, Op::Open, path, Location::caller()))?;
         let file = self.inner.open_file(path, mode)?;
-        Ok(Box::new(FaultFile { file, path: path.to_owned(), shared: Arc::clone(&self.shared) }))
+        *self.shared.live.lock().entry(path.to_owned()).or_default() += 1;
+        Ok(Box::new(FaultFile { file, path: path.to_owned(), shared: Arc::clone(&self.shared), syncing: AtomicU32::new(0) }))
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         if Self::gate(&self.shared, Op::Rename, from, Location::caller())? {
@@ -318,6 +337,29 @@ struct FaultFile {
     file: Box<dyn File>,
     path: std::path::PathBuf,
     shared: Arc<Shared>,
+    /// Syncs running on this open file now.
+    syncing: AtomicU32,
+}
+
+impl Drop for FaultFile {
+    fn drop(&mut self) {
+        let mut live = self.shared.live.lock();
+        if let Some(n) = live.get_mut(&self.path) {
+            *n -= 1;
+            if *n == 0 {
+                live.remove(&self.path);
+            }
+        }
+    }
+}
+
+/// Counts a sync on a file for as long as it runs.
+struct Syncing<'a>(&'a AtomicU32);
+
+impl Drop for Syncing<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl File for FaultFile {
@@ -348,6 +390,10 @@ impl File for FaultFile {
         self.file.allocate(len)
     }
     fn sync_data(&self) -> io::Result<()> {
+        if self.syncing.fetch_add(1, Ordering::AcqRel) > 0 {
+            self.shared.shared_syncs.fetch_add(1, Ordering::Relaxed);
+        }
+        let _running = Syncing(&self.syncing);
         if FaultStorage::gate(&self.shared, Op::Sync, &self.path, Location::caller())? {
             return Ok(());
         }
@@ -379,5 +425,38 @@ impl Map for FaultMap {
             return Ok(());
         }
         self.map.msync(offset, len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::FsStorage;
+
+    #[test]
+    fn syncs_sharing_one_open_file_are_counted() {
+        let dir = std::env::temp_dir().join(format!("linedb-fault-shared-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("f");
+        let fs = FaultStorage::new(Arc::new(FsStorage));
+        fs.delay(Op::Sync, "", Duration::from_millis(50));
+        let one = fs.open_file(&path, OpenMode::CreateNew).expect("create");
+        let other = fs.open_file(&path, OpenMode::Read).expect("open");
+        assert_eq!(fs.live_files("linedb-fault-shared"), 2);
+        // Two syncs on two descriptions at once: not shared.
+        std::thread::scope(|s| {
+            s.spawn(|| one.sync_data().expect("sync"));
+            other.sync_data().expect("sync");
+        });
+        assert_eq!(fs.shared_syncs(), 0);
+        // Two on one description at once: shared.
+        std::thread::scope(|s| {
+            s.spawn(|| one.sync_data().expect("sync"));
+            one.sync_data().expect("sync");
+        });
+        assert_eq!(fs.shared_syncs(), 1);
+        drop((one, other));
+        assert_eq!(fs.live_files("linedb-fault-shared"), 0);
+        std::fs::remove_dir_all(&dir).expect("clean up");
     }
 }
