@@ -191,7 +191,7 @@ impl Wal {
     /// [`Wal::sync`] to run later, outside whatever lock guards the log, so
     /// that the next append can be written while it runs. See
     /// [`SyncTicket`] for what it covers and how to treat its failure.
-    pub fn sync_ticket(&self) -> SyncTicket {
+    pub fn sync_ticket(&mut self) -> SyncTicket {
         self.writer.sync_ticket()
     }
 

@@ -89,7 +89,7 @@ pub struct Writer {
     synced: Arc<Synced>,
     buf: Vec<u8>,
     /// The current file's sync descriptions, made by the first ticket for it.
-    sync_files: parking_lot::Mutex<Option<Arc<SyncFiles>>>,
+    sync_files: Option<Arc<SyncFiles>>,
 }
 
 /// What the writer and its outstanding [`SyncTicket`]s share.
@@ -142,6 +142,8 @@ pub struct SyncTicket {
 /// after the error, whether it was opened before the error or after.
 #[derive(Debug)]
 struct SyncFiles {
+    /// The file's number in the log, and its path.
+    number: u64,
     path: PathBuf,
     idle: parking_lot::Mutex<Vec<Box<dyn File>>>,
 }
@@ -234,7 +236,7 @@ impl Writer {
             // Recovery synced every file it kept records from.
             synced: Arc::new(Synced { below: AtomicU64::new(state.next_seq), failed: AtomicBool::new(false) }),
             buf: Vec::new(),
-            sync_files: parking_lot::Mutex::new(None),
+            sync_files: None,
         }
     }
 
@@ -640,29 +642,24 @@ impl Writer {
 
     /// A sync of every record appended so far, to run now or outside the
     /// caller's lock.
-    pub fn sync_ticket(&self) -> SyncTicket {
-        let path = match (&self.current, self.files.back()) {
-            (Some(_), Some(live)) => Some(self.path(&file_name(live.number))),
+    pub fn sync_ticket(&mut self) -> SyncTicket {
+        let number = match (&self.current, self.files.back()) {
+            (Some(_), Some(live)) => Some(live.number),
             _ => None,
         };
-        // The descriptions of the file before are closed once the last
-        // ticket for it is done.
-        let mut kept = self.sync_files.lock();
-        let files = match path {
-            None => {
-                *kept = None;
-                None
-            }
-            Some(path) => match &*kept {
-                Some(f) if f.path == path => Some(Arc::clone(f)),
-                _ => {
-                    let f = Arc::new(SyncFiles { path, idle: parking_lot::Mutex::new(Vec::new()) });
-                    *kept = Some(Arc::clone(&f));
-                    Some(f)
-                }
-            },
-        };
-        SyncTicket { storage: Arc::clone(&self.storage), files, upto: self.next_seq, synced: Arc::clone(&self.synced) }
+        // Replacing the descriptions of the file before closes them once
+        // the last ticket for it is done.
+        if self.sync_files.as_ref().map(|f| f.number) != number {
+            self.sync_files = number.map(|number| {
+                Arc::new(SyncFiles { number, path: self.path(&file_name(number)), idle: parking_lot::Mutex::new(Vec::new()) })
+            });
+        }
+        SyncTicket {
+            storage: Arc::clone(&self.storage),
+            files: self.sync_files.clone(),
+            upto: self.next_seq,
+            synced: Arc::clone(&self.synced),
+        }
     }
 
     pub fn sync(&mut self) -> io::Result<()> {
