@@ -891,8 +891,22 @@ fn latency(cfg: &Config, rows: &mut Vec<Row>) {
     });
 }
 
-/// Writes/s of `threads` threads of 1-line writes for `secs`.
+/// The process's CPU time so far (user, system, in seconds) and its
+/// voluntary and involuntary context switches.
+fn cpu_usage() -> (f64, f64, i64, i64) {
+    // SAFETY: rusage is plain data, for which all zeros is a valid value,
+    // and getrusage only writes into the struct it is given.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid, writable rusage for the call's duration.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let secs = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    (secs(ru.ru_utime), secs(ru.ru_stime), ru.ru_nvcsw, ru.ru_nivcsw)
+}
+
+/// Writes/s of `threads` threads of 1-line writes for `secs`. Also prints
+/// the CPU the writes took: whether the run was bound by CPU or by waiting.
 fn hammer(engine: &Engine, lines: &[&str], threads: usize, secs: f64) -> f64 {
+    let before = cpu_usage();
     let total = AtomicU64::new(0);
     let barrier = Barrier::new(threads + 1);
     let dur = Duration::from_secs_f64(secs);
@@ -915,7 +929,19 @@ fn hammer(engine: &Engine, lines: &[&str], threads: usize, secs: f64) -> f64 {
         Instant::now()
     });
     let secs = start.elapsed().as_secs_f64();
-    total.load(Ordering::Relaxed) as f64 / secs
+    let after = cpu_usage();
+    let writes = total.load(Ordering::Relaxed) as f64;
+    let (user, sys) = (after.0 - before.0, after.1 - before.1);
+    println!(
+        "    {threads} thread(s): CPU {:.0}% of one core; per write {:.1} µs CPU (user {:.1}, system {:.1}), {:.2} voluntary and {:.2} involuntary context switches",
+        100.0 * (user + sys) / secs,
+        (user + sys) / writes * 1e6,
+        user / writes * 1e6,
+        sys / writes * 1e6,
+        (after.2 - before.2) as f64 / writes,
+        (after.3 - before.3) as f64 / writes,
+    );
+    writes / secs
 }
 
 /// Row 3.
