@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use super::error::{NameKind, ParseError, Position};
 use super::number;
-use super::scan::{self, STOP};
+use super::scan;
 use super::types::{Batch, Field, FieldValue, Line, Precision, Tag};
 
 /// Longest name or string value, in bytes after unescaping.
@@ -475,9 +475,7 @@ impl<'a> Parser<'a> {
         let mut j = i;
         let mut escaped = false;
         loop {
-            while j < n && STOP[b[j] as usize] & class == 0 {
-                j += 1;
-            }
+            j = scan::find_stop(b, j, class);
             if j == n {
                 break;
             }
