@@ -18,6 +18,18 @@ pub struct PartitionRows {
     pub day: Day,
     /// Indexes into the batch's lines.
     pub lines: Vec<usize>,
+    /// For each of `lines`, its shape: two lines of the batch with the same
+    /// `Some` shape have the same measurement, tag keys, and field keys and
+    /// types, in the same order. `None` for a line that had a repeated
+    /// name (its shape is no other line's).
+    pub shapes: Vec<Option<u32>>,
+}
+
+impl PartitionRows {
+    fn push(&mut self, line: usize, shape: Option<u32>) {
+        self.lines.push(line);
+        self.shapes.push(shape);
+    }
 }
 
 /// A batch that passed every rule.
@@ -191,6 +203,7 @@ pub fn validate<V: SchemaView + ?Sized>(
         new_types: HashMap::new(),
         groups: HashMap::new(),
         shape: None,
+        next_shape: 0,
         key: Vec::new(),
     };
     for i in 0..batch.lines.len() {
@@ -209,6 +222,8 @@ pub fn validate<V: SchemaView + ?Sized>(
 /// the shape, so the line stays as it was checked.
 struct Shape {
     line: usize,
+    /// Its number in the batch: what [`PartitionRows::shapes`] holds.
+    id: u32,
     /// Partitions (days) this shape was checked against, with their group.
     days: Vec<(Day, usize)>,
 }
@@ -221,11 +236,27 @@ impl Shape {
         line.measurement() == shape.measurement()
             && tags.len() == shape_tags.len()
             && fields.len() == shape_fields.len()
-            && tags.iter().zip(shape_tags).all(|(t, k)| t.key == k.key)
+            && tags.iter().zip(shape_tags).all(|(t, k)| same_name(&t.key, &k.key))
             && fields
                 .iter()
                 .zip(shape_fields)
-                .all(|(f, k)| f.value.field_type() == k.value.field_type() && f.key == k.key)
+                .all(|(f, k)| f.value.field_type() == k.value.field_type() && same_name(&f.key, &k.key))
+    }
+}
+
+/// `a == b`, inline for the short names lines are made of: two overlapping
+/// word compares cover 4 to 16 bytes, where a call to `memcmp` per name was
+/// most of the time spent matching a shape.
+#[inline(always)]
+fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    match a.len() {
+        8..=16 => a.first_chunk::<8>() == b.first_chunk::<8>() && a.last_chunk::<8>() == b.last_chunk::<8>(),
+        4..=7 => a.first_chunk::<4>() == b.first_chunk::<4>() && a.last_chunk::<4>() == b.last_chunk::<4>(),
+        _ => a == b,
     }
 }
 
@@ -259,6 +290,8 @@ struct Validator<'v, V: ?Sized> {
     /// Groups of `out.partitions`, by [`partition_key`] with no name.
     groups: HashMap<Vec<u8>, usize>,
     shape: Option<Shape>,
+    /// The id the next shape gets.
+    next_shape: u32,
     /// The buffer look-up keys are built in.
     key: Vec<u8>,
 }
@@ -268,13 +301,14 @@ impl<V: SchemaView + ?Sized> Validator<'_, V> {
         let day = Day::of(batch.lines[i].timestamp);
         if let Some(shape) = &self.shape {
             if shape.matches(batch, i) {
+                let id = Some(shape.id);
                 if let Some(&(_, g)) = shape.days.iter().find(|(d, _)| *d == day) {
-                    self.out.partitions[g].lines.push(i);
+                    self.out.partitions[g].push(i, id);
                     return Ok(());
                 }
                 self.check_types(batch, i, day)?;
                 let g = self.group(&batch.lines[i].measurement, day);
-                self.out.partitions[g].lines.push(i);
+                self.out.partitions[g].push(i, id);
                 if let Some(shape) = &mut self.shape {
                     shape.days.push((day, g));
                 }
@@ -285,10 +319,13 @@ impl<V: SchemaView + ?Sized> Validator<'_, V> {
         self.check_columns(batch, i)?;
         self.check_types(batch, i, day)?;
         let g = self.group(&batch.lines[i].measurement, day);
-        self.out.partitions[g].lines.push(i);
+        // Ids never repeat: past u32::MAX shapes a line simply has none.
+        let id = clean.then_some(self.next_shape).filter(|&n| n != u32::MAX);
+        self.next_shape = self.next_shape.saturating_add(1);
+        self.out.partitions[g].push(i, id);
         // The last line needs no shape: no line follows to use it.
-        if clean && i + 1 < batch.lines.len() {
-            self.shape = Some(Shape { line: i, days: vec![(day, g)] });
+        if let (Some(id), true) = (id, i + 1 < batch.lines.len()) {
+            self.shape = Some(Shape { line: i, id, days: vec![(day, g)] });
         }
         Ok(())
     }
@@ -300,7 +337,7 @@ impl<V: SchemaView + ?Sized> Validator<'_, V> {
         }
         let g = self.out.partitions.len();
         self.groups.insert(key.to_vec(), g);
-        self.out.partitions.push(PartitionRows { measurement: measurement.to_owned(), day, lines: Vec::new() });
+        self.out.partitions.push(PartitionRows { measurement: measurement.to_owned(), day, lines: Vec::new(), shapes: Vec::new() });
         g
     }
 
@@ -492,5 +529,24 @@ mod tests {
         assert_ne!(ka, kb);
         assert_ne!(partition_key(&mut a, "m", Day(0), "f").to_vec(), partition_key(&mut b, "m", Day(1), "f").to_vec());
         assert_eq!(partition_key(&mut a, "m", Day(-3), "f").to_vec(), partition_key(&mut b, "m", Day(-3), "f").to_vec());
+    }
+
+    /// Equal names of every length compare equal; a difference in any one
+    /// byte, or in length, never does (the word compares overlap, so a
+    /// byte missed by both would go unseen).
+    #[test]
+    fn same_name_sees_every_byte() {
+        for len in 0..40usize {
+            let a: String = (b'a'..=b'z').cycle().take(len).map(char::from).collect();
+            assert!(same_name(&a, &a.clone()), "len {len}");
+            for at in 0..len {
+                let mut b = a.clone().into_bytes();
+                b[at] = b'_';
+                let b = String::from_utf8(b).expect("ascii");
+                assert!(!same_name(&a, &b), "len {len}, byte {at}");
+            }
+            let longer = format!("{a}z");
+            assert!(!same_name(&a, &longer) && !same_name(&longer, &a), "len {len}");
+        }
     }
 }

@@ -214,11 +214,11 @@ fn prepare(
     for (group, &table_id) in v.partitions.iter().zip(&table_ids) {
         let (mut min, mut max) = (i64::MAX, i64::MIN);
         let body = rec.begin_block(table_id, group.day);
-        for &i in &group.lines {
+        for (&i, &shape) in group.lines.iter().zip(&group.shapes) {
             let line = batch.line(i);
             min = min.min(line.timestamp());
             max = max.max(line.timestamp());
-            enc.row(line);
+            enc.row_of_shape(line, shape);
         }
         enc.finish(body);
         rec.end_block(u32::try_from(group.lines.len()).unwrap_or(u32::MAX), min, max);

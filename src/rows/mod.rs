@@ -35,7 +35,7 @@
 
 use std::fmt::Write as _;
 
-use crate::line_protocol::{self, scan, FieldType, FieldValue, LineRef};
+use crate::line_protocol::{self, scan, Field, FieldType, FieldValue, LineRef};
 
 mod interner;
 
@@ -66,6 +66,8 @@ pub struct BlockEncoder {
     prev_shape: Vec<u8>,
     prev_kidx: Vec<u32>,
     prev_order: Vec<usize>,
+    /// The validation shape of the row before, if it had one.
+    prev_shape_id: Option<u32>,
     rows: Vec<u8>,
     /// The row being encoded (its length goes before it).
     row: Vec<u8>,
@@ -167,10 +169,18 @@ impl BlockEncoder {
         self.prev_shape.clear();
         self.prev_kidx.clear();
         self.prev_order.clear();
+        self.prev_shape_id = None;
     }
 
     /// Adds one validated line (repeats already resolved).
     pub fn row(&mut self, line: LineRef<'_, '_>) {
+        self.row_of_shape(line, None);
+    }
+
+    /// [`row`](Self::row), told the line's shape by validation
+    /// (`PartitionRows::shapes`): when it is the row before's, the field
+    /// keys are known to be the same and are not compared again.
+    pub fn row_of_shape(&mut self, line: LineRef<'_, '_>, shape_id: Option<u32>) {
         let mut row = std::mem::take(&mut self.row);
         row.clear();
         let time = line.timestamp();
@@ -217,13 +227,9 @@ impl BlockEncoder {
 
         // The field keys: those of the row before, else looked up one by one.
         let fields = line.fields();
-        let shape = &mut self.shape;
-        shape.clear();
-        for f in fields {
-            shape.extend_from_slice(f.key.as_bytes());
-            shape.push(SEP);
-        }
-        if *shape != self.prev_shape || self.prev_kidx.len() != fields.len() {
+        let known = shape_id.is_some() && shape_id == self.prev_shape_id && self.prev_kidx.len() == fields.len();
+        self.prev_shape_id = shape_id;
+        if !known && self.keys_changed(fields) {
             self.prev_kidx.clear();
             for f in fields {
                 let k = match self.raw_keys.get(f.key.as_bytes()) {
@@ -258,6 +264,18 @@ impl BlockEncoder {
         put_var(&mut self.rows, row.len() as u64);
         self.rows.extend_from_slice(&row);
         self.row = row;
+    }
+
+    /// Whether the field keys of `fields` differ from the row before's;
+    /// they become the row before's.
+    fn keys_changed(&mut self, fields: &[Field<'_>]) -> bool {
+        let shape = &mut self.shape;
+        shape.clear();
+        for f in fields {
+            shape.extend_from_slice(f.key.as_bytes());
+            shape.push(SEP);
+        }
+        *shape != self.prev_shape || self.prev_kidx.len() != fields.len()
     }
 
     /// Appends the block (dictionaries, then rows) to `out` and starts over.
