@@ -4,7 +4,9 @@
 //! that holds newlines, after an escaped newline, in a comment, at a bad
 //! line in either half.
 
-use linedb::line_protocol::{parse, parse_split_from, Batch, FieldValue, ParseError, Precision};
+use linedb::line_protocol::{
+    parse, parse_split_from, parse_split_helper_first, Batch, FieldValue, ParseError, Precision,
+};
 use proptest::prelude::*;
 
 const NOW: i64 = 1_700_000_000_123_456_789;
@@ -45,6 +47,17 @@ fn two_threads(input: &[u8], spare: &mut Batch<'static>) -> (Result<(), ParseErr
     let mut b = Batch::new();
     let mut s = std::mem::take(spare).recycle();
     let r = parse_split_from(input, Precision::Nanosecond, NOW, &mut b, &mut s, 0);
+    assert!(s.is_empty(), "the spare batch is left empty");
+    *spare = s.recycle();
+    (r, lines(&b))
+}
+
+/// The split parse with the helper thread taking every range but the
+/// first: the way through that confirms the helper's ranges one by one.
+fn helper_first(input: &[u8], spare: &mut Batch<'static>) -> (Result<(), ParseError>, Vec<L>) {
+    let mut b = Batch::new();
+    let mut s = std::mem::take(spare).recycle();
+    let r = parse_split_helper_first(input, Precision::Nanosecond, NOW, &mut b, &mut s);
     assert!(s.is_empty(), "the spare batch is left empty");
     *spare = s.recycle();
     (r, lines(&b))
@@ -93,7 +106,9 @@ proptest! {
     ) {
         let input = input_from(&picks, bad);
         let mut spare = Batch::new();
-        prop_assert_eq!(two_threads(&input, &mut spare), one_thread(&input));
+        let want = one_thread(&input);
+        prop_assert_eq!(&two_threads(&input, &mut spare), &want);
+        prop_assert_eq!(helper_first(&input, &mut spare), want);
     }
 }
 
@@ -106,6 +121,7 @@ fn split_inside_a_string_and_at_a_line_end_and_errors_in_each_half() {
     s.push_str("b f=1i 3\n");
     let input = s.into_bytes();
     assert_eq!(two_threads(&input, &mut spare), one_thread(&input));
+    assert_eq!(helper_first(&input, &mut spare), one_thread(&input));
     assert!(one_thread(&input).0.is_ok());
     // Many lines, an error in the second half: its line number counts the
     // first half's lines.
@@ -115,6 +131,7 @@ fn split_inside_a_string_and_at_a_line_end_and_errors_in_each_half() {
     let input = s.into_bytes();
     let (r, got) = two_threads(&input, &mut spare);
     assert_eq!((r.clone(), got), one_thread(&input));
+    assert_eq!(helper_first(&input, &mut spare), one_thread(&input));
     assert_eq!(r.unwrap_err().position().line, 201);
     // And in the first half: no line of the second half is kept.
     let mut s = String::from("cpu f= 0\n");
@@ -123,4 +140,5 @@ fn split_inside_a_string_and_at_a_line_end_and_errors_in_each_half() {
     let (r, got) = two_threads(&input, &mut spare);
     assert!(got.is_empty());
     assert_eq!(r.unwrap_err().position().line, 1);
+    assert_eq!(helper_first(&input, &mut spare), one_thread(&input));
 }

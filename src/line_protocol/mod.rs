@@ -9,11 +9,13 @@ mod error;
 mod number;
 mod parser;
 pub mod scan;
+mod split;
 mod types;
 
 pub use canonical::{write_canonical, write_escaped_name, write_value, CanonicalLine};
 pub use error::{NameKind, ParseError, Position, MESSAGE_MAX};
-pub use parser::{parse, parse_split, parse_split_from, MAX_NAME_LEN, SPLIT_MIN_LEN};
+pub use parser::{parse, MAX_NAME_LEN};
+pub use split::{parse_split, parse_split_from, parse_split_helper_first, SPLIT_MIN_LEN};
 pub use types::{Batch, Field, FieldType, FieldValue, Line, LineRef, Precision, Tag};
 
 pub(crate) use error::{cut, write_message};

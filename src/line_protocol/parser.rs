@@ -4,8 +4,8 @@
 //! The parser walks the whole input rather than splitting it into lines
 //! first, because a string value may hold newlines: a line ends at the first
 //! `\n` that is neither inside a string nor escaped by a backslash. Large
-//! inputs are parsed in two halves at once ([`parse_split`]): the split is
-//! a guess at a line boundary that the first half's parse confirms.
+//! inputs are parsed on two threads at once (`split.rs`), from ranges that
+//! start at guessed line boundaries, which the parse before them confirms.
 
 use std::borrow::Cow;
 
@@ -46,115 +46,9 @@ pub fn parse<'a>(
 /// The write call's time floored to the precision; within one unit of
 /// i64::MIN the floor is not representable, and the next multiple up is
 /// taken instead.
-fn floor_to(time_ns: i64, precision: Precision) -> i64 {
+pub(super) fn floor_to(time_ns: i64, precision: Precision) -> i64 {
     let rem = time_ns.rem_euclid(precision.nanos());
     time_ns.checked_sub(rem).unwrap_or(time_ns + (precision.nanos() - rem))
-}
-
-/// Inputs at least this long are parsed in two halves at once by
-/// [`parse_split`].
-pub const SPLIT_MIN_LEN: usize = 128 * 1024;
-
-/// [`parse`], with the second half of a large input (at least
-/// [`SPLIT_MIN_LEN`] bytes) parsed on a second thread while this one parses
-/// the first, when the machine has two or more CPUs. The result is exactly
-/// [`parse`]'s: same lines, same error. `spare` is scratch space for the
-/// second half (emptied again on return; passed in so that its allocations
-/// are reused).
-///
-/// The second half starts after the first `\n` past the middle; that is a
-/// line boundary unless the `\n` was inside a string value or escaped. The
-/// first half's parse says which: it must stop exactly there (a line may not
-/// run across it). If it does not, the second half is thrown away and the
-/// rest parsed after the first half, so the split is only ever a guess that
-/// is checked.
-pub fn parse_split<'a>(
-    input: &'a [u8],
-    precision: Precision,
-    default_time_ns: i64,
-    out: &mut Batch<'a>,
-    spare: &mut Batch<'a>,
-) -> Result<(), ParseError> {
-    parse_split_from(input, precision, default_time_ns, out, spare, SPLIT_MIN_LEN)
-}
-
-fn two_cpus() -> bool {
-    static TWO: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *TWO.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2))
-}
-
-/// [`parse_split`] with the threshold given. Tests give 0, which splits
-/// any input of two bytes or more, even on a machine with one CPU.
-#[doc(hidden)]
-pub fn parse_split_from<'a>(
-    input: &'a [u8],
-    precision: Precision,
-    default_time_ns: i64,
-    out: &mut Batch<'a>,
-    spare: &mut Batch<'a>,
-    min_len: usize,
-) -> Result<(), ParseError> {
-    spare.clear();
-    let text = match std::str::from_utf8(input) {
-        Ok(t) if input.len() >= min_len.max(2) && (min_len == 0 || two_cpus()) => t,
-        _ => return parse(input, precision, default_time_ns, out),
-    };
-    let mid = input.len() / 2;
-    let Some(split) = memchr::memchr(b'\n', &input[mid..]).map(|p| mid + p + 1).filter(|&s| s < input.len()) else {
-        return parse(input, precision, default_time_ns, out);
-    };
-    out.clear();
-    out.input = text;
-    spare.input = text;
-    let default_time = floor_to(default_time_ns, precision);
-    let (first, second) = std::thread::scope(|s| {
-        let helper = std::thread::Builder::new().name("linedb-parse".into()).spawn_scoped(s, || {
-            let mut p = Parser::new(text, precision, default_time);
-            let r = p.run_range(split, usize::MAX, spare).map(|_| ());
-            (r, spare)
-        });
-        let mut p = Parser::new(text, precision, default_time);
-        let first = p.run_range(0, split, out).map(|end| (end, p.line_no));
-        (first, helper.map(|h| h.join()))
-    });
-    let (second, spare) = match second {
-        Ok(Ok((r, spare))) => (r, spare),
-        // No thread to be had, or it panicked (a bug; the parse is redone
-        // here rather than lost): parse it all on this thread.
-        _ => return parse(input, precision, default_time_ns, out),
-    };
-    let result = match first {
-        Err(f) => Err(f),
-        // A line ran across the split: parse on from where the first half
-        // stopped, as `parse` would have.
-        Ok((end, line_no)) if end != split => {
-            let mut p = Parser::new(text, precision, default_time);
-            p.line_no = line_no;
-            p.run_range(end, usize::MAX, out).map(|_| ())
-        }
-        Ok((_, line_no)) => {
-            // The second half's line numbers counted from 1 at the split.
-            let shift = line_no - 1;
-            let (t, f) = (out.tags.len(), out.fields.len());
-            out.lines.extend(spare.lines.drain(..).map(|mut l| {
-                l.tags = l.tags.start + t..l.tags.end + t;
-                l.fields = l.fields.start + f..l.fields.end + f;
-                l.number += shift;
-                l
-            }));
-            out.tags.append(&mut spare.tags);
-            out.fields.append(&mut spare.fields);
-            second.map_err(|mut fault| {
-                fault.line_no += shift;
-                fault
-            })
-        }
-    };
-    spare.clear();
-    result.map_err(|f| {
-        truncate_to_lines(out);
-        f.into_error(text)
-    })
 }
 
 /// The input holds a byte that is not UTF-8 at `bad`. Its fault competes with
@@ -208,7 +102,7 @@ fn utf8_error(input: &[u8], bad: usize) -> ParseError {
 }
 
 /// Drops the tags and fields of a line that failed half-way.
-fn truncate_to_lines(out: &mut Batch<'_>) {
+pub(super) fn truncate_to_lines(out: &mut Batch<'_>) {
     let (t, f) = out.lines.last().map_or((0, 0), |l| (l.tags.end, l.fields.end));
     out.tags.truncate(t);
     out.fields.truncate(f);
@@ -221,11 +115,11 @@ pub(crate) struct Fault {
     error: ParseError,
     pos: usize,
     line_start: usize,
-    line_no: u64,
+    pub(super) line_no: u64,
 }
 
 impl Fault {
-    fn into_error(self, text: &str) -> ParseError {
+    pub(super) fn into_error(self, text: &str) -> ParseError {
         let b = text.as_bytes();
         let end = memchr::memchr(b'\n', &b[self.line_start..]).map_or(b.len(), |p| self.line_start + p);
         let line = text.get(self.line_start..end).unwrap_or("").trim_end_matches('\r');
@@ -271,19 +165,19 @@ fn here() -> Position {
 
 type Step<T> = Result<T, (ParseError, usize)>;
 
-struct Parser<'a> {
+pub(super) struct Parser<'a> {
     s: &'a str,
     b: &'a [u8],
     precision: Precision,
     default_time: i64,
     /// Physical line number of the current line's first byte.
-    line_no: u64,
+    pub(super) line_no: u64,
     /// Newlines seen inside the current line (in strings or escaped).
     inner_newlines: u64,
 }
 
 impl<'a> Parser<'a> {
-    fn new(s: &'a str, precision: Precision, default_time: i64) -> Self {
+    pub(super) fn new(s: &'a str, precision: Precision, default_time: i64) -> Self {
         Parser { s, b: s.as_bytes(), precision, default_time, line_no: 1, inner_newlines: 0 }
     }
 
@@ -295,7 +189,7 @@ impl<'a> Parser<'a> {
     /// start) and before `until`: stops at the first physical line that
     /// starts at or after `until`, and returns where that is (the input's
     /// length if the input ends first).
-    fn run_range(&mut self, from: usize, until: usize, out: &mut Batch<'a>) -> Result<usize, Fault> {
+    pub(super) fn run_range(&mut self, from: usize, until: usize, out: &mut Batch<'a>) -> Result<usize, Fault> {
         let b = self.b;
         let n = b.len();
         let mut i = from;
