@@ -195,6 +195,20 @@ pub fn validate<V: SchemaView + ?Sized>(
     view: &V,
     limits: &Limits,
 ) -> Result<ValidatedBatch, ValidateError> {
+    validate_each(batch, view, limits, |_, _, _, _| {})
+}
+
+/// [`validate`], calling `each(batch, group, line, shape)` as soon as a line
+/// has passed, with the index of its group in
+/// [`ValidatedBatch::partitions`] and its shape: so that a caller can use
+/// the line while it is still in the cache. The line is final by then
+/// (its repeats resolved); a later line may still reject the batch.
+pub fn validate_each<'a, V: SchemaView + ?Sized>(
+    batch: &mut Batch<'a>,
+    view: &V,
+    limits: &Limits,
+    mut each: impl FnMut(&Batch<'a>, usize, usize, Option<u32>),
+) -> Result<ValidatedBatch, ValidateError> {
     let mut v = Validator {
         view,
         limits,
@@ -207,7 +221,8 @@ pub fn validate<V: SchemaView + ?Sized>(
         key: Vec::new(),
     };
     for i in 0..batch.lines.len() {
-        v.line(batch, i)?;
+        let (group, shape) = v.line(batch, i)?;
+        each(batch, group, i, shape);
     }
     v.out.points = batch.lines.len();
     Ok(v.out)
@@ -297,14 +312,15 @@ struct Validator<'v, V: ?Sized> {
 }
 
 impl<V: SchemaView + ?Sized> Validator<'_, V> {
-    fn line(&mut self, batch: &mut Batch<'_>, i: usize) -> Result<(), ValidateError> {
+    /// Validates line `i`; returns its group and shape.
+    fn line(&mut self, batch: &mut Batch<'_>, i: usize) -> Result<(usize, Option<u32>), ValidateError> {
         let day = Day::of(batch.lines[i].timestamp);
         if let Some(shape) = &self.shape {
             if shape.matches(batch, i) {
                 let id = Some(shape.id);
                 if let Some(&(_, g)) = shape.days.iter().find(|(d, _)| *d == day) {
                     self.out.partitions[g].push(i, id);
-                    return Ok(());
+                    return Ok((g, id));
                 }
                 self.check_types(batch, i, day)?;
                 let g = self.group(&batch.lines[i].measurement, day);
@@ -312,7 +328,7 @@ impl<V: SchemaView + ?Sized> Validator<'_, V> {
                 if let Some(shape) = &mut self.shape {
                     shape.days.push((day, g));
                 }
-                return Ok(());
+                return Ok((g, id));
             }
         }
         let clean = resolve_repeats(batch, i)?;
@@ -327,7 +343,7 @@ impl<V: SchemaView + ?Sized> Validator<'_, V> {
         if let (Some(id), true) = (id, i + 1 < batch.lines.len()) {
             self.shape = Some(Shape { line: i, id, days: vec![(day, g)] });
         }
-        Ok(())
+        Ok((g, id))
     }
 
     fn group(&mut self, measurement: &str, day: Day) -> usize {

@@ -96,16 +96,16 @@ pub fn write(inner: &Inner, database: &str, lines: &[u8], precision: Precision, 
     // A writer thread reuses its parse arrays and record buffer from one
     // write to the next: fresh multi-megabyte allocations per batch cost
     // more in page faults than parsing does.
-    let (kept, kept_spare, mut buf, mut enc) = SCRATCH.with(|s| {
+    let (kept, kept_spare, mut buf, mut encs) = SCRATCH.with(|s| {
         let mut s = s.borrow_mut();
-        (s.batch.take(), s.spare.take(), std::mem::take(&mut s.payload), std::mem::take(&mut s.encoder))
+        (s.batch.take(), s.spare.take(), std::mem::take(&mut s.payload), std::mem::take(&mut s.encoders))
     });
     let mut batch: Batch<'_> = kept.map(Batch::recycle).unwrap_or_default();
     let mut spare: Batch<'_> = kept_spare.map(Batch::recycle).unwrap_or_default();
     let parsed = line_protocol::parse_split(lines, precision, now_ns, &mut batch, &mut spare);
     let spare: Batch<'static> = spare.recycle();
     let out = loop {
-        let pending = match prepare(inner, database, &mut batch, &parsed, std::mem::take(&mut buf), &mut enc) {
+        let pending = match prepare(inner, database, &mut batch, &parsed, std::mem::take(&mut buf), &mut encs) {
             Ok(Some(p)) => Arc::new(p),
             Ok(None) => break Outcome::ok(204, 0),
             Err(out) => break out,
@@ -131,11 +131,12 @@ pub fn write(inner: &Inner, database: &str, lines: &[u8], precision: Precision, 
         if buf.capacity() <= 64 << 20 {
             s.payload = buf;
         }
-        // The encoder's dictionaries grow with the distinct series of a
-        // batch; a few MiB covers the usual ones.
-        if enc.retained() <= 4 << 20 {
-            s.encoder = enc;
-        }
+        // The encoders' dictionaries grow with the distinct series of a
+        // batch; a few MiB covers the usual ones. One encoder per partition
+        // a batch touches at once; a few cover the usual batches.
+        encs.truncate(4);
+        encs.retain(|e| e.retained() <= 4 << 20);
+        s.encoders = encs;
     });
     out
 }
@@ -147,9 +148,9 @@ struct Scratch {
     /// The second half of a batch parsed on two threads.
     spare: Option<Batch<'static>>,
     payload: Vec<u8>,
-    /// Cleared after every block; kept for its memory, so that encoding a
-    /// small batch allocates nothing.
-    encoder: rows::BlockEncoder,
+    /// One per partition of a batch, cleared after every block; kept for
+    /// their memory, so that encoding a small batch allocates nothing.
+    encoders: Vec<rows::BlockEncoder>,
 }
 
 thread_local! {
@@ -157,13 +158,18 @@ thread_local! {
 }
 
 /// Validates and encodes; `Ok(None)` for a batch with no lines.
+///
+/// Each line is encoded (into its partition's block) as soon as it has
+/// passed validation, while it is still in the cache: a large batch's
+/// parsed lines are several times the size of the CPU's own cache, and a
+/// second pass over them cost more in memory reads than the encoding did.
 fn prepare(
     inner: &Inner,
     database: &str,
     batch: &mut Batch<'_>,
     parsed: &Result<(), line_protocol::ParseError>,
     buf: Vec<u8>,
-    enc: &mut rows::BlockEncoder,
+    encs: &mut Vec<rows::BlockEncoder>,
 ) -> Result<Option<Pending>, Outcome> {
     let st = inner.state.read();
     let Some(db) = st.dbs.get(database) else {
@@ -177,9 +183,35 @@ fn prepare(
             Err(ve) => Err(BatchError::Invalid(ve)),
             Ok(_) => Err(BatchError::Parse(pe.clone())),
         },
-        Ok(()) => validate::validate(batch, &db.schema, limits).map_err(BatchError::Invalid),
+        // The lines are encoded as they pass; the encoding needs nothing
+        // from the state, but holds the read lock while the batch is
+        // validated anyway.
+        Ok(()) => {
+            let mut bounds: Vec<(i64, i64)> = Vec::new();
+            let checked = validate::validate_each(batch, &db.schema, limits, |batch, g, i, shape| {
+                // Groups are numbered as the batch first touches them: a
+                // new one is always the next.
+                if g == bounds.len() {
+                    bounds.push((i64::MAX, i64::MIN));
+                    if g == encs.len() {
+                        encs.push(rows::BlockEncoder::new());
+                    }
+                }
+                let line = batch.line(i);
+                let (min, max) = &mut bounds[g];
+                *min = (*min).min(line.timestamp());
+                *max = (*max).max(line.timestamp());
+                encs[g].row_of_shape(line, shape);
+            });
+            if checked.is_err() {
+                for e in &mut encs[..bounds.len()] {
+                    e.discard();
+                }
+            }
+            checked.map(|v| (v, bounds)).map_err(BatchError::Invalid)
+        }
     };
-    let v = match checked {
+    let (v, bounds) = match checked {
         Ok(v) => v,
         Err(e) => {
             return Err(Outcome { error_line: e.line(), ..Outcome::error(400, e.to_string()) });
@@ -211,15 +243,8 @@ fn prepare(
     // Encoding needs nothing more from the state: let the leader in.
     drop(st);
     let mut rec = BatchRecord::with_buffer(buf, db_id, &new_tables, &v.changes);
-    for (group, &table_id) in v.partitions.iter().zip(&table_ids) {
-        let (mut min, mut max) = (i64::MAX, i64::MIN);
+    for (((group, &table_id), enc), &(min, max)) in v.partitions.iter().zip(&table_ids).zip(encs.iter_mut()).zip(&bounds) {
         let body = rec.begin_block(table_id, group.day);
-        for (&i, &shape) in group.lines.iter().zip(&group.shapes) {
-            let line = batch.line(i);
-            min = min.min(line.timestamp());
-            max = max.max(line.timestamp());
-            enc.row_of_shape(line, shape);
-        }
         enc.finish(body);
         rec.end_block(u32::try_from(group.lines.len()).unwrap_or(u32::MAX), min, max);
     }

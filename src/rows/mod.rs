@@ -172,6 +172,12 @@ impl BlockEncoder {
         self.prev_shape_id = None;
     }
 
+    /// Drops the rows added since the last block: the encoder is as new,
+    /// but for the memory it keeps.
+    pub fn discard(&mut self) {
+        self.clear();
+    }
+
     /// Adds one validated line (repeats already resolved).
     pub fn row(&mut self, line: LineRef<'_, '_>) {
         self.row_of_shape(line, None);
