@@ -163,7 +163,10 @@ fn here() -> Position {
     Position { line: 0, column: 0, text: String::new() }
 }
 
-type Step<T> = Result<T, (ParseError, usize)>;
+/// A parse step's result. The error (and the byte it is at) is boxed: it
+/// is large, and unboxed it made every step's result a large value copied
+/// through the stack, which cost more than the parsing in `perf`.
+type Step<T> = Result<T, Box<(ParseError, usize)>>;
 
 pub(super) struct Parser<'a> {
     s: &'a str,
@@ -174,11 +177,14 @@ pub(super) struct Parser<'a> {
     pub(super) line_no: u64,
     /// Newlines seen inside the current line (in strings or escaped).
     inner_newlines: u64,
+    /// Whether it has made an owned name or string (one with escapes):
+    /// see [`Batch::owned`].
+    owned: bool,
 }
 
 impl<'a> Parser<'a> {
     pub(super) fn new(s: &'a str, precision: Precision, default_time: i64) -> Self {
-        Parser { s, b: s.as_bytes(), precision, default_time, line_no: 1, inner_newlines: 0 }
+        Parser { s, b: s.as_bytes(), precision, default_time, line_no: 1, inner_newlines: 0, owned: false }
     }
 
     fn run(&mut self, out: &mut Batch<'a>) -> Result<(), Fault> {
@@ -190,6 +196,12 @@ impl<'a> Parser<'a> {
     /// starts at or after `until`, and returns where that is (the input's
     /// length if the input ends first).
     pub(super) fn run_range(&mut self, from: usize, until: usize, out: &mut Batch<'a>) -> Result<usize, Fault> {
+        let r = self.run_lines(from, until, out);
+        out.owned |= self.owned;
+        r
+    }
+
+    fn run_lines(&mut self, from: usize, until: usize, out: &mut Batch<'a>) -> Result<usize, Fault> {
         let b = self.b;
         let n = b.len();
         let mut i = from;
@@ -229,7 +241,8 @@ impl<'a> Parser<'a> {
                     i = end;
                     self.line_no += self.inner_newlines;
                 }
-                Err((error, pos)) => {
+                Err(e) => {
+                    let (error, pos) = *e;
                     return Err(Fault { error, pos, line_start, line_no: self.line_no });
                 }
             }
@@ -256,49 +269,49 @@ impl<'a> Parser<'a> {
 
         let (measurement, mut j) = self.name(i, scan::MEASUREMENT, NameKind::Measurement)?;
         if measurement.is_empty() {
-            return Err(match self.at(j) {
+            return Err(Box::new(match self.at(j) {
                 0 => (ParseError::NulInMeasurement { at: here() }, j),
                 _ => (ParseError::MissingMeasurement { at: here() }, j),
-            });
+            }));
         }
         // Tags.
         while self.at(j) == b',' {
             let key_at = j + 1;
             let (key, k) = self.name(key_at, scan::KEY, NameKind::TagKey)?;
             if key.is_empty() {
-                return Err((ParseError::EmptyTagKey { at: here() }, key_at));
+                return Err(Box::new((ParseError::EmptyTagKey { at: here() }, key_at)));
             }
             if self.at(k) != b'=' {
-                return Err((ParseError::MissingTagEquals { at: here(), key: key.into_owned() }, k));
+                return Err(Box::new((ParseError::MissingTagEquals { at: here(), key: key.into_owned() }, k)));
             }
             let (value, v) = self.name(k + 1, scan::TAG_VALUE, NameKind::TagValue)?;
             if value.is_empty() {
-                return Err((ParseError::EmptyTagValue { at: here(), key: key.into_owned() }, k + 1));
+                return Err(Box::new((ParseError::EmptyTagValue { at: here(), key: key.into_owned() }, k + 1)));
             }
             out.tags.push(Tag { key, value });
             j = v;
         }
         let series = i..j;
         if self.eol(j) {
-            return Err((ParseError::MissingFields { at: here() }, j));
+            return Err(Box::new((ParseError::MissingFields { at: here() }, j)));
         }
         match self.at(j) {
             b' ' => {}
-            0 => return Err((ParseError::NulInMeasurement { at: here() }, j)),
-            c => return Err(self.unexpected(j, c, "the series key")),
+            0 => return Err(Box::new((ParseError::NulInMeasurement { at: here() }, j))),
+            c => return Err(Box::new(self.unexpected(j, c, "the series key"))),
         }
         j = self.skip_spaces(j);
         if self.eol(j) {
-            return Err((ParseError::MissingFields { at: here() }, j));
+            return Err(Box::new((ParseError::MissingFields { at: here() }, j)));
         }
         // Fields.
         loop {
             let (key, k) = self.name(j, scan::KEY, NameKind::FieldKey)?;
             if key.is_empty() {
-                return Err((ParseError::EmptyFieldKey { at: here() }, j));
+                return Err(Box::new((ParseError::EmptyFieldKey { at: here() }, j)));
             }
             if self.at(k) != b'=' {
-                return Err((ParseError::MissingFieldEquals { at: here(), key: key.into_owned() }, k));
+                return Err(Box::new((ParseError::MissingFieldEquals { at: here(), key: key.into_owned() }, k)));
             }
             let (value, v) = self.value(k + 1, &key)?;
             out.fields.push(Field { key, value });
@@ -309,7 +322,7 @@ impl<'a> Parser<'a> {
             match self.at(j) {
                 b',' => j += 1,
                 b' ' => break,
-                c => return Err(self.unexpected(j, c, "a field value")),
+                c => return Err(Box::new(self.unexpected(j, c, "a field value"))),
             }
         }
         // Timestamp.
@@ -319,7 +332,7 @@ impl<'a> Parser<'a> {
             let spaces = j;
             j = self.skip_spaces(j);
             if self.eol(j) {
-                return Err((ParseError::TrailingWhitespace { at: here() }, spaces));
+                return Err(Box::new((ParseError::TrailingWhitespace { at: here() }, spaces)));
             }
             let (t, end) = self.timestamp(j)?;
             timestamp = t;
@@ -327,7 +340,7 @@ impl<'a> Parser<'a> {
             j = self.skip_spaces(end);
             if !self.eol(j) {
                 let c = self.at(j);
-                return Err(self.unexpected(j, c, "the timestamp"));
+                return Err(Box::new(self.unexpected(j, c, "the timestamp")));
             }
         }
         out.lines.push(Line {
@@ -376,7 +389,7 @@ impl<'a> Parser<'a> {
             match b[j] {
                 b'\\' => {
                     if j + 1 == n {
-                        return Err((ParseError::EndsWithBackslash { at: here(), kind }, j));
+                        return Err(Box::new((ParseError::EndsWithBackslash { at: here(), kind }, j)));
                     }
                     if b[j + 1] == b'\n' {
                         self.inner_newlines += 1;
@@ -390,9 +403,14 @@ impl<'a> Parser<'a> {
         }
         // `i` and `j` stand at ASCII bytes or the ends: char boundaries.
         let raw = self.s.get(i..j).unwrap_or("");
-        let name = if escaped { Cow::Owned(unescape_name(raw, class)) } else { Cow::Borrowed(raw) };
+        let name = if escaped {
+            self.owned = true;
+            Cow::Owned(unescape_name(raw, class))
+        } else {
+            Cow::Borrowed(raw)
+        };
         if name.len() > MAX_NAME_LEN {
-            return Err((ParseError::TooLong { at: here(), kind, len: name.len() }, i));
+            return Err(Box::new((ParseError::TooLong { at: here(), kind, len: name.len() }, i)));
         }
         Ok((name, j))
     }
@@ -405,9 +423,9 @@ impl<'a> Parser<'a> {
             b'"' => self.string(i, key),
             b't' | b'T' | b'f' | b'F' => self.boolean(i, key),
             _ if self.eol(i) || matches!(self.at(i), b' ' | b',') => {
-                Err((ParseError::MissingFieldValue { at: here(), key: key.to_owned() }, i))
+                Err(Box::new((ParseError::MissingFieldValue { at: here(), key: key.to_owned() }, i)))
             }
-            _ => Err(self.bad_value(i, i, key, ValueKind::Other)),
+            _ => Err(Box::new(self.bad_value(i, i, key, ValueKind::Other))),
         }
     }
 
@@ -463,31 +481,31 @@ impl<'a> Parser<'a> {
         let int_start = i + usize::from(negative);
         let int_end = self.digits(int_start);
         if int_end == int_start {
-            return Err(self.bad_value(i, int_start, key, ValueKind::Other));
+            return Err(Box::new(self.bad_value(i, int_start, key, ValueKind::Other)));
         }
         let int = &b[int_start..int_end];
         match self.at(int_end) {
             b'i' => {
                 let end = int_end + 1;
                 if !self.value_ends(end) {
-                    return Err(self.not_a_delimiter(i, end, key, ValueKind::Integer));
+                    return Err(Box::new(self.not_a_delimiter(i, end, key, ValueKind::Integer)));
                 }
                 match number::to_i64(int, negative) {
                     Some(v) => Ok((FieldValue::Integer(v), end)),
-                    None => Err(self.bad_value(i, i, key, ValueKind::Integer)),
+                    None => Err(Box::new(self.bad_value(i, i, key, ValueKind::Integer))),
                 }
             }
             b'u' => {
                 let end = int_end + 1;
                 if negative {
-                    return Err(self.bad_value(i, i, key, ValueKind::Unsigned));
+                    return Err(Box::new(self.bad_value(i, i, key, ValueKind::Unsigned)));
                 }
                 if !self.value_ends(end) {
-                    return Err(self.not_a_delimiter(i, end, key, ValueKind::Unsigned));
+                    return Err(Box::new(self.not_a_delimiter(i, end, key, ValueKind::Unsigned)));
                 }
                 match number::to_u64(int) {
                     Some(v) => Ok((FieldValue::UInteger(v), end)),
-                    None => Err(self.bad_value(i, i, key, ValueKind::Unsigned)),
+                    None => Err(Box::new(self.bad_value(i, i, key, ValueKind::Unsigned))),
                 }
             }
             _ => {
@@ -496,7 +514,7 @@ impl<'a> Parser<'a> {
                 if self.at(j) == b'.' && !self.eol(j) {
                     let f_end = self.digits(j + 1);
                     if f_end == j + 1 {
-                        return Err(self.bad_value(i, j + 1, key, self.suffix_kind(i)));
+                        return Err(Box::new(self.bad_value(i, j + 1, key, self.suffix_kind(i))));
                     }
                     frac = &b[j + 1..f_end];
                     j = f_end;
@@ -509,20 +527,20 @@ impl<'a> Parser<'a> {
                     }
                     let e_end = self.digits(k);
                     if e_end == k {
-                        return Err(self.bad_value(i, k, key, self.suffix_kind(i)));
+                        return Err(Box::new(self.bad_value(i, k, key, self.suffix_kind(i))));
                     }
                     has_exp = true;
                     j = e_end;
                 }
                 if !self.value_ends(j) {
-                    return Err(self.not_a_delimiter(i, j, key, self.suffix_kind(i)));
+                    return Err(Box::new(self.not_a_delimiter(i, j, key, self.suffix_kind(i))));
                 }
                 let text = self.s.get(i..j).unwrap_or("");
                 let v = number::to_f64(text, negative, int, frac, has_exp);
                 if v.is_infinite() {
-                    Err(self.bad_value(i, i, key, ValueKind::FloatOverflow))
+                    Err(Box::new(self.bad_value(i, i, key, ValueKind::FloatOverflow)))
                 } else if v.is_nan() {
-                    Err(self.bad_value(i, i, key, ValueKind::Float))
+                    Err(Box::new(self.bad_value(i, i, key, ValueKind::Float)))
                 } else {
                     Ok((FieldValue::Float(v), j))
                 }
@@ -564,7 +582,7 @@ impl<'a> Parser<'a> {
             .rev()
             .find(|&k| SPELLINGS.iter().any(|(s, _)| s.starts_with(&token[..k])))
             .unwrap_or(0);
-        Err(self.bad_value(i, i + matched, key, ValueKind::Other))
+        Err(Box::new(self.bad_value(i, i + matched, key, ValueKind::Other)))
     }
 
     fn string(&mut self, i: usize, key: &str) -> Step<(FieldValue<'a>, usize)> {
@@ -574,7 +592,7 @@ impl<'a> Parser<'a> {
         loop {
             match memchr::memchr3(b'"', b'\\', b'\n', &b[j..]) {
                 None => {
-                    return Err((ParseError::UnterminatedString { at: here(), field: key.to_owned() }, i));
+                    return Err(Box::new((ParseError::UnterminatedString { at: here(), field: key.to_owned() }, i)));
                 }
                 Some(p) => {
                     j += p;
@@ -598,14 +616,19 @@ impl<'a> Parser<'a> {
             }
         }
         let raw = self.s.get(i + 1..j).unwrap_or("");
-        let value = if escaped { Cow::Owned(unescape_string(raw)) } else { Cow::Borrowed(raw) };
+        let value = if escaped {
+            self.owned = true;
+            Cow::Owned(unescape_string(raw))
+        } else {
+            Cow::Borrowed(raw)
+        };
         if value.len() > MAX_NAME_LEN {
-            return Err((ParseError::TooLong { at: here(), kind: NameKind::StringValue, len: value.len() }, i));
+            return Err(Box::new((ParseError::TooLong { at: here(), kind: NameKind::StringValue, len: value.len() }, i)));
         }
         let end = j + 1;
         if !self.value_ends(end) {
             let c = self.at(end);
-            return Err(self.unexpected(end, c, "a string value"));
+            return Err(Box::new(self.unexpected(end, c, "a string value")));
         }
         Ok((FieldValue::String(value), end))
     }
@@ -623,15 +646,15 @@ impl<'a> Parser<'a> {
         };
         let value = || self.s.get(i..token_end).unwrap_or("").to_owned();
         if end == start {
-            return Err((ParseError::InvalidTimestamp { at: here(), value: value() }, start));
+            return Err(Box::new((ParseError::InvalidTimestamp { at: here(), value: value() }, start)));
         }
         if end != token_end {
-            return Err((ParseError::InvalidTimestamp { at: here(), value: value() }, end));
+            return Err(Box::new((ParseError::InvalidTimestamp { at: here(), value: value() }, end)));
         }
         number::to_i64(&self.b[start..end], negative)
             .and_then(|t| t.checked_mul(self.precision.nanos()))
             .map(|t| (t, end))
-            .ok_or_else(|| (ParseError::TimestampOutOfRange { at: here(), value: value() }, i))
+            .ok_or_else(|| Box::new((ParseError::TimestampOutOfRange { at: here(), value: value() }, i)))
     }
 }
 

@@ -236,6 +236,7 @@ fn join<'a>(
             l.number += shift;
             l
         }));
+        out.owned |= spare.owned;
         out.tags.extend(spare.tags.drain(piece.tags..));
         out.fields.extend(spare.fields.drain(piece.fields..));
         match piece.result {
@@ -268,5 +269,24 @@ mod tests {
         assert!(starts.len() <= 4);
         // No newline after the first guess: one range.
         assert_eq!(range_starts(b"m f=1i 1"), vec![0, 8]);
+    }
+
+    /// `Batch::owned` must be set whenever a name or string owns its text,
+    /// on every way through, or clearing the batch would leak that text.
+    #[test]
+    fn a_batch_knows_when_it_owns_text() {
+        let plain = "cpu,h=a f=1i 1\n".repeat(40);
+        for (tail, owned) in [("", false), ("m,t\\ x=y f=1i 2\n", true), ("m f=\"say \\\"hi\\\"\" 3\n", true)] {
+            let input = format!("{plain}{tail}");
+            let (mut out, mut spare) = (Batch::new(), Batch::new());
+            parse(input.as_bytes(), Precision::Nanosecond, 0, &mut out).expect("parses");
+            assert_eq!(out.owned, owned, "one thread, {tail:?}");
+            // The escaped line is last: the helper parses it.
+            parse_split_helper_first(input.as_bytes(), Precision::Nanosecond, 0, &mut out, &mut spare).expect("parses");
+            assert_eq!(out.owned, owned, "helper, {tail:?}");
+            assert!(out.len() >= 40 && spare.is_empty());
+            out.clear();
+            assert!(!out.owned && out.is_empty());
+        }
     }
 }

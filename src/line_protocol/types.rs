@@ -136,11 +136,15 @@ pub struct Batch<'a> {
     pub(crate) lines: Vec<Line<'a>>,
     pub(crate) tags: Vec<Tag<'a>>,
     pub(crate) fields: Vec<Field<'a>>,
+    /// Whether a name or string in it may own its text (it had escapes).
+    /// While this is false, every name and string borrows the input, so
+    /// the arrays can be emptied without a pass over them.
+    pub(crate) owned: bool,
 }
 
 impl<'a> Batch<'a> {
     pub fn new() -> Self {
-        Batch { input: "", lines: Vec::new(), tags: Vec::new(), fields: Vec::new() }
+        Batch { input: "", lines: Vec::new(), tags: Vec::new(), fields: Vec::new(), owned: false }
     }
 
     /// Empties the batch and hands its arrays to a batch of another input,
@@ -154,13 +158,28 @@ impl<'a> Batch<'a> {
             lines: self.lines.into_iter().filter(|_| false).map(|_| unreachable_value()).collect(),
             tags: self.tags.into_iter().filter(|_| false).map(|_| unreachable_value()).collect(),
             fields: self.fields.into_iter().filter(|_| false).map(|_| unreachable_value()).collect(),
+            owned: false,
         }
     }
 
     pub fn clear(&mut self) {
-        self.lines.clear();
-        self.tags.clear();
-        self.fields.clear();
+        if self.owned {
+            self.lines.clear();
+            self.tags.clear();
+            self.fields.clear();
+            self.owned = false;
+        } else {
+            // SAFETY: a length of 0 is within any capacity, and no element
+            // is read again. The elements are forgotten rather than dropped,
+            // which frees nothing they own: with `owned` false every name
+            // and string in them borrows the input (a pass that dropped
+            // them read every line back in from memory for nothing).
+            unsafe {
+                self.lines.set_len(0);
+                self.tags.set_len(0);
+                self.fields.set_len(0);
+            }
+        }
     }
 
     /// Number of lines (blank and comment lines are not lines).
