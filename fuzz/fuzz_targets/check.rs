@@ -106,6 +106,13 @@ pub fn check_input(input: &[u8], s: Setting) {
     assert_eq!(r1, r3, "the split parse differs");
     assert_eq!(snapshot(&b1), snapshot(&b3), "the split parse differs");
     assert!(spare.is_empty(), "the split parse left lines in its spare batch");
+    // And with the helper thread taking every range but the first, so that
+    // its ranges are confirmed one by one.
+    let mut b4 = Batch::new();
+    let r4 = line_protocol::parse_split_helper_first(input, s.precision, s.now, &mut b4, &mut spare);
+    assert_eq!(r1, r4, "the split parse (helper first) differs");
+    assert_eq!(snapshot(&b1), snapshot(&b4), "the split parse (helper first) differs");
+    assert!(spare.is_empty(), "the split parse left lines in its spare batch");
     check_lines(&b1, s, default_time, physical_lines);
     if let Err(e) = &r1 {
         check_message(e.line(), &e.to_string(), physical_lines);

@@ -145,7 +145,7 @@ pub fn write(inner: &Inner, database: &str, lines: &[u8], precision: Precision, 
 #[derive(Default)]
 struct Scratch {
     batch: Option<Batch<'static>>,
-    /// The second half of a batch parsed on two threads.
+    /// The helper thread's lines of a batch parsed on two threads.
     spare: Option<Batch<'static>>,
     payload: Vec<u8>,
     /// One per partition of a batch, cleared after every block; kept for
