@@ -152,6 +152,10 @@ fn a_rejected_batch_leaves_no_trace() {
     let r = write(&e, "db", "\n# only a comment\n");
     assert_eq!((r.status, r.count), (204, 0));
     assert_eq!(snapshot_files(&t.store()), files);
+    // Lines of a rejected batch were encoded as they passed validation;
+    // none of them reaches the next batch's block.
+    assert_eq!(write(&e, "db", "m f=4i 6").status, 204);
+    assert_eq!(all(&e, "db"), ["m f=1i 1", "m f=4i 6"]);
 }
 
 #[test]
