@@ -21,7 +21,8 @@ pub struct PartitionRows {
     /// For each of `lines`, its shape: two lines of the batch with the same
     /// `Some` shape have the same measurement, tag keys, and field keys and
     /// types, in the same order. `None` for a line that had a repeated
-    /// name (its shape is no other line's).
+    /// name (its shape is no other line's), and for every line after
+    /// `u32::MAX` shapes (ids never repeat).
     pub shapes: Vec<Option<u32>>,
 }
 

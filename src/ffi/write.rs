@@ -55,8 +55,8 @@ impl linedb_precision {
 /// Threading: any number of threads may write through one handle at once;
 /// batches are applied in the order they are acknowledged. On a machine with
 /// two or more CPUs, a batch of 128 KiB or more is parsed by the calling
-/// thread and one short-lived helper thread, each taking half; the call
-/// returns only after the helper has ended.
+/// thread and one short-lived helper thread, which share its lines between
+/// them; the call returns only after the helper has ended.
 ///
 /// # Safety
 ///

@@ -58,8 +58,8 @@ pub(crate) fn find_stop(b: &[u8], mut j: usize, class: u8) -> usize {
         if STOP[word[k - j] as usize] & class != 0 {
             return k;
         }
-        // A control byte that does not stop this class (or `=` in a tag
-        // value): part of the name.
+        // A control byte that does not stop this class (NUL outside a
+        // measurement, say): part of the name.
         j = k + 1;
     }
     while j < b.len() && STOP[b[j] as usize] & class == 0 {

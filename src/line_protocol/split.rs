@@ -54,7 +54,9 @@ fn two_cpus() -> bool {
 fn range_starts(input: &[u8]) -> Vec<usize> {
     let mut starts = vec![0];
     for c in 1..CHUNKS {
-        let guess = input.len() * c / CHUNKS;
+        // len * c / CHUNKS, without the product (it could overflow a
+        // 32-bit usize).
+        let guess = input.len() / CHUNKS * c + input.len() % CHUNKS * c / CHUNKS;
         let from = guess.max(starts.last().map_or(0, |&s| s));
         if let Some(p) = memchr::memchr(b'\n', input.get(from..).unwrap_or(&[])) {
             let start = from + p + 1;
@@ -165,7 +167,7 @@ fn split<'a>(
                 }
                 pieces.push(Piece { range: r, lines, tags, fields, newlines: p.line_no - 1, result });
             }
-            (pieces, spare)
+            pieces
         });
         let mut p = Parser::new(text, precision, default_time);
         let mut pos = 0;
@@ -193,11 +195,16 @@ fn split<'a>(
         };
         (front.map(|()| (pos, p)), helper.map(|h| h.join()))
     });
-    let (pieces, spare) = match helper {
-        Ok(Ok(done)) => done,
+    let pieces = match helper {
+        Ok(Ok(pieces)) => pieces,
         // No thread to be had, or it panicked (a bug; the parse is redone
-        // here rather than lost): parse it all on this thread.
-        _ => return parse(input, precision, default_time_ns, out),
+        // here rather than lost): parse it all on this thread. A panic may
+        // have left owned names in the spare batch without its flag set.
+        _ => {
+            spare.owned = true;
+            spare.clear();
+            return parse(input, precision, default_time_ns, out);
+        }
     };
     let result = match front {
         Err(f) => Err(f),
