@@ -18,19 +18,6 @@ pub struct PartitionRows {
     pub day: Day,
     /// Indexes into the batch's lines.
     pub lines: Vec<usize>,
-    /// For each of `lines`, its shape: two lines of the batch with the same
-    /// `Some` shape have the same measurement, tag keys, and field keys and
-    /// types, in the same order. `None` for a line that had a repeated
-    /// name (its shape is no other line's), and for every line after
-    /// `u32::MAX` shapes (ids never repeat).
-    pub shapes: Vec<Option<u32>>,
-}
-
-impl PartitionRows {
-    fn push(&mut self, line: usize, shape: Option<u32>) {
-        self.lines.push(line);
-        self.shapes.push(shape);
-    }
 }
 
 /// A batch that passed every rule.
@@ -204,6 +191,12 @@ pub fn validate<V: SchemaView + ?Sized>(
 /// [`ValidatedBatch::partitions`] and its shape: so that a caller can use
 /// the line while it is still in the cache. The line is final by then
 /// (its repeats resolved); a later line may still reject the batch.
+///
+/// Two lines of the batch with the same `Some` shape have the same
+/// measurement, tag keys, and field keys and types, in the same order. A
+/// line that had a repeated name has `None` (its shape is no other
+/// line's), and so has every line after `u32::MAX` shapes: ids never
+/// repeat.
 pub fn validate_each<'a, V: SchemaView + ?Sized>(
     batch: &mut Batch<'a>,
     view: &V,
@@ -238,7 +231,7 @@ pub fn validate_each<'a, V: SchemaView + ?Sized>(
 /// the shape, so the line stays as it was checked.
 struct Shape {
     line: usize,
-    /// Its number in the batch: what [`PartitionRows::shapes`] holds.
+    /// Its number in the batch: the shape [`validate_each`] reports.
     id: u32,
     /// Partitions (days) this shape was checked against, with their group.
     days: Vec<(Day, usize)>,
@@ -320,12 +313,12 @@ impl<V: SchemaView + ?Sized> Validator<'_, V> {
             if shape.matches(batch, i) {
                 let id = Some(shape.id);
                 if let Some(&(_, g)) = shape.days.iter().find(|(d, _)| *d == day) {
-                    self.out.partitions[g].push(i, id);
+                    self.out.partitions[g].lines.push(i);
                     return Ok((g, id));
                 }
                 self.check_types(batch, i, day)?;
                 let g = self.group(&batch.lines[i].measurement, day);
-                self.out.partitions[g].push(i, id);
+                self.out.partitions[g].lines.push(i);
                 if let Some(shape) = &mut self.shape {
                     shape.days.push((day, g));
                 }
@@ -339,7 +332,7 @@ impl<V: SchemaView + ?Sized> Validator<'_, V> {
         // Ids never repeat: past u32::MAX shapes a line simply has none.
         let id = clean.then_some(self.next_shape).filter(|&n| n != u32::MAX);
         self.next_shape = self.next_shape.saturating_add(1);
-        self.out.partitions[g].push(i, id);
+        self.out.partitions[g].lines.push(i);
         // The last line needs no shape: no line follows to use it.
         if let (Some(id), true) = (id, i + 1 < batch.lines.len()) {
             self.shape = Some(Shape { line: i, id, days: vec![(day, g)] });
@@ -354,7 +347,7 @@ impl<V: SchemaView + ?Sized> Validator<'_, V> {
         }
         let g = self.out.partitions.len();
         self.groups.insert(key.to_vec(), g);
-        self.out.partitions.push(PartitionRows { measurement: measurement.to_owned(), day, lines: Vec::new(), shapes: Vec::new() });
+        self.out.partitions.push(PartitionRows { measurement: measurement.to_owned(), day, lines: Vec::new() });
         g
     }
 

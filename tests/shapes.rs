@@ -1,4 +1,4 @@
-//! Validation's line shapes (`PartitionRows::shapes`) and the block encoder
+//! Validation's line shapes (reported by `validate_each`) and the block encoder
 //! that trusts them.
 //!
 //! The encoder skips comparing a row's field keys with the row before's when
@@ -12,7 +12,7 @@ use linedb::line_protocol::{parse, Batch, LineRef, Precision};
 use linedb::partition::NANOS_PER_DAY;
 use linedb::rows::BlockEncoder;
 use linedb::schema::{Limits, Schema};
-use linedb::validate::{validate, ValidatedBatch};
+use linedb::validate::{validate_each, ValidatedBatch};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
@@ -85,9 +85,14 @@ fn render(lines: &[GenLine]) -> String {
     out
 }
 
-fn validated<'a>(text: &'a str, batch: &mut Batch<'a>) -> ValidatedBatch {
+/// The validated batch, and each line's shape as `validate_each` reported
+/// it (`None` outside: a line it never reported).
+fn validated<'a>(text: &'a str, batch: &mut Batch<'a>) -> (ValidatedBatch, Vec<Option<Option<u32>>>) {
     parse(text.as_bytes(), Precision::Nanosecond, 0, batch).unwrap_or_else(|e| panic!("{text}: {e}"));
-    validate(batch, &Schema::new(), &Limits::default()).unwrap_or_else(|e| panic!("{text}: {e}"))
+    let mut shapes = vec![None; batch.len()];
+    let v = validate_each(batch, &Schema::new(), &Limits::default(), |_, _, i, shape| shapes[i] = Some(shape))
+        .unwrap_or_else(|e| panic!("{text}: {e}"));
+    (v, shapes)
 }
 
 /// Measurement, tag keys, and field keys with their types, in order.
@@ -108,11 +113,12 @@ proptest! {
     fn lines_of_one_shape_have_the_same_names_and_types(lines in proptest::collection::vec(line(), 1..40)) {
         let text = render(&lines);
         let mut batch = Batch::new();
-        let v = validated(&text, &mut batch);
+        let (v, shapes) = validated(&text, &mut batch);
         let mut seen: Vec<(u32, ShapeOf)> = Vec::new();
         for group in &v.partitions {
-            prop_assert_eq!(group.lines.len(), group.shapes.len());
-            for (&i, &shape) in group.lines.iter().zip(&group.shapes) {
+            for &i in &group.lines {
+                prop_assert!(shapes[i].is_some(), "line {} was never reported", i + 1);
+                let shape = shapes[i].flatten();
                 let repeated = lines[i].repeat_tag && !lines[i].tags.is_empty() || lines[i].repeat_field;
                 if repeated {
                     prop_assert_eq!(shape, None, "line {} had a repeated name", i + 1);
@@ -131,10 +137,11 @@ proptest! {
     fn encoding_with_shapes_gives_the_same_block(lines in proptest::collection::vec(line(), 1..40)) {
         let text = render(&lines);
         let mut batch = Batch::new();
-        let v = validated(&text, &mut batch);
+        let (v, shapes) = validated(&text, &mut batch);
         for group in &v.partitions {
             let (mut with, mut without) = (BlockEncoder::new(), BlockEncoder::new());
-            for (&i, &shape) in group.lines.iter().zip(&group.shapes) {
+            for &i in &group.lines {
+                let shape = shapes[i].flatten();
                 with.row_of_shape(batch.line(i), shape);
                 without.row(batch.line(i));
             }
@@ -153,8 +160,8 @@ proptest! {
 fn reordered_keys_get_another_shape() {
     let text = "cpu,host=a u=1i,s=2i 1\ncpu,host=a u=3i,s=4i 2\ncpu,host=a s=5i,u=6i 3\ncpu,host=a s=7i,u=8i 4\n";
     let mut batch = Batch::new();
-    let v = validated(text, &mut batch);
-    let shapes = &v.partitions[0].shapes;
+    let (_, shapes) = validated(text, &mut batch);
+    let shapes: Vec<Option<u32>> = shapes.into_iter().map(|s| s.expect("reported")).collect();
     assert_eq!(shapes[0], shapes[1]);
     assert_ne!(shapes[1], shapes[2]);
     assert_eq!(shapes[2], shapes[3]);
