@@ -89,6 +89,7 @@ static void test_options_init(void) {
   CHECK(opts.max_wal_bytes == (uint64_t)1 << 30);
   CHECK(opts.max_columns_per_table == 250);
   CHECK(opts.max_tables_per_database == 500);
+  CHECK(opts.max_batch_bytes == (uint64_t)10 << 20);
   linedb_options_init(NULL); /* no crash */
   CHECK(LINEDB_OPEN_NO_AUTH == 1);
   CHECK(LINEDB_PERM_READ == 1 && LINEDB_PERM_WRITE == 2);
@@ -125,6 +126,15 @@ static void test_open_errors(void) {
   linedb_options_init(&opts);
   opts.flags = 0x80;
   CHECK_CODE(linedb_open(dir, &opts, &db, &err), LINEDB_ERR_INVALID_ARGUMENT);
+
+  /* INVALID_ARGUMENT: an empty dir (it would be the working directory) and
+     a dir that is a regular file; nothing is created */
+  CHECK_CODE(linedb_open("", NULL, &db, &err), LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK(db == NULL);
+  snprintf(path, sizeof path, "%s/plain", dir);
+  CHECK(write_all(path, (const unsigned char *)"x", 1) == 0);
+  CHECK_CODE(linedb_open(path, NULL, &db, &err), LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(err.message, "not a directory") != NULL);
 
   /* IO: the parent is missing; a path under a regular file */
   snprintf(path, sizeof path, "%s/missing/store", dir);
@@ -414,19 +424,140 @@ static void test_write_statuses(void) {
   remove_tree(dir);
 }
 
-static void test_wal_limit_503(void) {
+/* A batch of n lines "m f=<i> <i>", each padded to about 64 bytes with a
+   string field; malloc'd, the caller frees it. */
+static char *big_batch(size_t n, size_t *len) {
+  size_t cap = n * 96 + 1, at = 0, i;
+  char *buf = malloc(cap);
+  if (buf == NULL) return NULL;
+  for (i = 0; i < n; i++)
+    at += (size_t)snprintf(buf + at, cap - at, "m f=%zu,s=\"%040zu\" %zu\n", i, i, i + 1);
+  *len = at;
+  return buf;
+}
+
+/* 413: over max_batch_bytes, or a WAL record alone over max_wal_bytes (taken
+   as 1 MiB when set lower); nothing is stored, and the store goes on. */
+static void test_limits_413(void) {
   char dir[4096];
+  linedb_options opts;
   linedb_result res;
-  linedb *db;
+  linedb_error err;
+  linedb *db = NULL;
+  size_t len = 0;
+  char *batch = big_batch(40000, &len); /* about 2.6 MB */
+  CHECK(batch != NULL && len > (2u << 20));
+  if (batch == NULL) return;
   make_temp_dir(dir, sizeof dir);
-  db = open_store(dir, LINEDB_OPEN_NO_AUTH, 64);
+  linedb_options_init(&opts);
+  opts.flags = LINEDB_OPEN_NO_AUTH;
+  opts.max_wal_bytes = 64;              /* raised to 1 MiB */
+  opts.max_batch_bytes = len - 1;       /* one byte short */
+  CHECK_CODE(linedb_open(dir, &opts, &db, &err), LINEDB_OK);
+  if (db == NULL) { free(batch); return; }
+  CHECK_CODE(linedb_create_database(db, "db", NULL), LINEDB_OK);
+  /* "*" is no database name: a "*" token means every database */
+  CHECK_CODE(linedb_create_database(db, "*", &err), LINEDB_ERR_INVALID_ARGUMENT);
+
+  CHECK(linedb_write(db, "db", NULL, batch, len, LINEDB_PRECISION_NANOSECOND, &res) == 413);
+  CHECK(res.status == 413 && res.retry_after_secs == 0 && res.error_line == 0);
+  CHECK(strstr(res.message, "max_batch_bytes") != NULL);
+  CHECK(count_lines(db, "db", NULL) == 0);
+  close_store(db);
+
+  /* Within max_batch_bytes, but its record is over the 1 MiB WAL limit. */
+  opts.max_batch_bytes = 0;             /* the default, 10 MiB */
+  CHECK_CODE(linedb_open(dir, &opts, &db, &err), LINEDB_OK);
+  if (db == NULL) { free(batch); return; }
+  CHECK(linedb_write(db, "db", NULL, batch, len, LINEDB_PRECISION_NANOSECOND, &res) == 413);
+  CHECK(strstr(res.message, "max_wal_bytes") != NULL);
+  CHECK(count_lines(db, "db", NULL) == 0);
+  /* 64 was taken as 1 MiB: a 300 KB batch fits, many times over (a
+     checkpoint runs at half the limit, so the backlog never stops writes). */
+  {
+    size_t small = 0, i;
+    char *part = big_batch(5000, &small);
+    CHECK(part != NULL);
+    for (i = 0; part != NULL && i < 10; i++)
+      CHECK_STATUS(linedb_write(db, "db", NULL, part, small, LINEDB_PRECISION_NANOSECOND, &res), 204, res);
+    free(part);
+  }
+  CHECK(count_lines(db, "db", NULL) == 5000);
+  close_store(db);
+  free(batch);
+  remove_tree(dir);
+}
+
+/* linedb_verify reads every stored byte; a flipped stored value is found by
+   it, and a query of that partition answers 500 naming the file, while
+   another partition keeps answering. */
+static void test_verify(void) {
+  char dir[4096], seg[4400];
+  linedb_verify_report rep;
+  linedb_result res;
+  linedb_error err;
+  linedb *db;
+  unsigned char *bytes;
+  size_t len = 0, i;
+  const double stored = 1.5;
+  unsigned char needle[8];
+
+  make_temp_dir(dir, sizeof dir);
+  db = open_store(dir, LINEDB_OPEN_NO_AUTH, 0);
   CHECK(db != NULL);
   if (db == NULL) return;
   CHECK_CODE(linedb_create_database(db, "db", NULL), LINEDB_OK);
-  CHECK_STATUS(write_text(db, "db", NULL, "m f=1 1\nm f=2 2\nm f=3 3\nm f=4 4", &res), 503, res);
-  CHECK(res.retry_after_secs >= 1);
-  CHECK(strstr(res.message, "max_wal_bytes") != NULL);
-  CHECK(count_lines(db, "db", NULL) == 0);
+  CHECK_STATUS(write_text(db, "db", NULL, "cpu,host=a f=1.5 10\ncpu,host=b f=2.5 20", &res), 204, res);
+  CHECK_STATUS(write_text(db, "db", NULL, "mem,host=a used=7i 86400000000005", &res), 204, res);
+
+  memset(&rep, 0xAB, sizeof rep);
+  rep.struct_size = sizeof rep;
+  CHECK_CODE(linedb_verify(db, &rep, &err), LINEDB_OK);
+  CHECK(rep.damaged_blocks == 0 && rep.first_damage[0] == '\0');
+  CHECK(rep.files >= 3 && rep.blocks >= 2 && rep.bytes > 0);
+  /* An older, smaller struct: only what fits is written. */
+  memset(&rep, 0xAB, sizeof rep);
+  rep.struct_size = 16;
+  CHECK_CODE(linedb_verify(db, &rep, &err), LINEDB_OK);
+  CHECK(rep.files >= 3 && rep.blocks == 0xABABABABABABABABULL);
+  rep.struct_size = 8;
+  CHECK_CODE(linedb_verify(db, &rep, &err), LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(err.message, "struct_size") != NULL);
+  CHECK_CODE(linedb_verify(db, NULL, &err), LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK_CODE(linedb_verify(NULL, &rep, &err), LINEDB_ERR_INVALID_ARGUMENT);
+  close_store(db);
+
+  /* Flip one bit of the stored 1.5 (f64 bits, little-endian). */
+  snprintf(seg, sizeof seg, "%s/data/1/1/1970-01-01/000001.seg", dir);
+  memcpy(needle, &stored, sizeof needle);
+  bytes = read_all(seg, &len);
+  CHECK(bytes != NULL);
+  for (i = 0; bytes != NULL && i + 8 <= len; i++) {
+    if (memcmp(bytes + i, needle, 8) == 0) {
+      bytes[i] ^= 0x01;
+      break;
+    }
+  }
+  CHECK(bytes != NULL && i + 8 <= len);
+  if (bytes != NULL) CHECK(write_all(seg, bytes, len) == 0);
+  free(bytes);
+
+  db = open_store(dir, LINEDB_OPEN_NO_AUTH, 0);
+  CHECK(db != NULL);
+  if (db == NULL) return;
+  {
+    struct collected c;
+    memset(&c, 0, sizeof c);
+    CHECK(linedb_query(db, "db", NULL, "cpu", INT64_MIN, INT64_MAX, collect, &c, &res) == 500);
+    CHECK(c.lines == 0);
+    CHECK(strstr(res.message, "checksum mismatch") != NULL && strstr(res.message, "000001.seg") != NULL);
+    CHECK(linedb_query(db, "db", NULL, "mem", INT64_MIN, INT64_MAX, collect, &c, &res) == 200 && res.count == 1);
+  }
+  memset(&rep, 0, sizeof rep);
+  rep.struct_size = sizeof rep;
+  CHECK_CODE(linedb_verify(db, &rep, &err), LINEDB_OK);
+  CHECK(rep.damaged_blocks == 1);
+  CHECK(strstr(rep.first_damage, "000001.seg") != NULL);
   close_store(db);
   remove_tree(dir);
 }
@@ -752,7 +883,8 @@ int main(void) {
   test_null_handle();
   test_databases_and_tokens();
   test_write_statuses();
-  test_wal_limit_503();
+  test_limits_413();
+  test_verify();
   test_no_auth_and_reopen();
   test_struct_size_compatibility();
   test_corrupt_wal();

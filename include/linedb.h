@@ -181,8 +181,10 @@ typedef struct linedb_options {
   uint32_t flags;
   /**
    * Un-checkpointed WAL, the new batch included, above this: writes get
-   * 503. Default (and 0) 1 GiB. Checkpoints run long before it; it bounds
-   * disk use when they cannot keep up.
+   * 503; a batch whose WAL record alone is larger gets 413. Default (and
+   * 0) 1 GiB; values below 1 MiB are taken as 1 MiB. A checkpoint runs
+   * when the backlog reaches half of it (or 256 MiB, whichever is less);
+   * the limit bounds disk use when checkpoints cannot keep up.
    */
   uint64_t max_wal_bytes;
   /**
@@ -195,6 +197,11 @@ typedef struct linedb_options {
    * Clustered. 0 means the default.
    */
   uint32_t max_tables_per_database;
+  /**
+   * Batches longer than this many bytes answer 413, nothing stored.
+   * Default (and 0) 10 MiB, InfluxDB 3's request limit. Added in 0.2.
+   */
+  uint64_t max_batch_bytes;
 } linedb_options;
 
 /**
@@ -223,7 +230,7 @@ typedef struct linedb_error {
  */
 typedef struct linedb_result {
   /**
-   * 204 written | 200 query done | 400 | 401 | 404 | 500 | 503 (the value
+   * 204 written | 200 query done | 400 | 401 | 404 | 413 | 500 | 503 (the value
    * the call returned).
    */
   uint16_t status;
@@ -303,6 +310,42 @@ typedef struct linedb_stats {
   uint64_t last_sequence;
 } linedb_stats;
 
+/**
+ * What linedb_verify read and found. Set struct_size to
+ * sizeof(linedb_verify_report): the library writes only the fields that lie
+ * wholly within that many bytes, so a program built against an older,
+ * smaller struct keeps working. Fields may be added at the end, never
+ * removed or reordered.
+ */
+typedef struct linedb_verify_report {
+  /**
+   * The caller sets sizeof(linedb_verify_report); at least 16
+   * (struct_size and files). The library never writes it.
+   */
+  uint32_t struct_size;
+  /**
+   * Files read: the catalog, each segment, each live write-ahead log file.
+   */
+  uint64_t files;
+  /**
+   * Segment blocks and log records checked (the catalog counts as one).
+   */
+  uint64_t blocks;
+  /**
+   * Bytes read and checked.
+   */
+  uint64_t bytes;
+  /**
+   * 0: every stored byte matched its checksum.
+   */
+  uint64_t damaged_blocks;
+  /**
+   * The cause, offset and file of the first damage, or "".
+   * NUL-terminated, cut to fit.
+   */
+  char first_damage[LINEDB_MESSAGE_MAX];
+} linedb_verify_report;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -332,7 +375,8 @@ const char *linedb_code_name(linedb_code code);
 /**
  * Fills `*opts` with the defaults: `struct_size` = sizeof(linedb_options),
  * flags 0, max_wal_bytes 1 GiB, max_columns_per_table 250,
- * max_tables_per_database 500. Does nothing when opts is NULL.
+ * max_tables_per_database 500, max_batch_bytes 10 MiB. Does nothing when
+ * opts is NULL.
  *
  * Ownership: opts is the caller's, written and not kept.
  * Threading: callable from any thread at any time.
@@ -516,6 +560,9 @@ enum linedb_code linedb_revoke_token(struct linedb *db,
  * 401 token missing, malformed, unknown, revoked, or without write
  *     permission on database;
  * 404 the database does not exist (and the token may write it);
+ * 413 the batch is longer than max_batch_bytes, or its WAL record alone
+ *     is larger than max_wal_bytes: it can never be taken as it is (split
+ *     it); message names the limit and the size. Nothing stored;
  * 500 an internal failure: an I/O error, a failed fsync (the store then
  *     answers 500 until reopened), a caught panic (the handle then answers
  *     500 / LINEDB_ERR_INTERNAL to every call but linedb_close);
@@ -660,6 +707,37 @@ enum linedb_code linedb_field_type_get(struct linedb *db,
  * db NULL or an open handle; err NULL or a writable linedb_error.
  */
 enum linedb_code linedb_checkpoint(struct linedb *db, struct linedb_error *err);
+
+/**
+ * Reads every stored byte of the store and checks it against its checksum
+ * (a scrub): the catalog, every segment block, every live write-ahead log
+ * record. Writes go on meanwhile; a checkpoint waits for the log's part.
+ * A damaged segment block found here is never answered from afterwards:
+ * queries that need its partition answer 500 naming it.
+ *
+ * - db: an open handle.
+ * - out: the caller's report, struct_size set; written during the call
+ *   only, and only on LINEDB_OK.
+ * - err: NULL, or filled on failure (untouched on success).
+ *
+ * Returns LINEDB_OK when it could read everything, whatever it found:
+ * damage is in the report (damaged_blocks, first_damage);
+ * LINEDB_ERR_INVALID_ARGUMENT (db or out NULL, struct_size below 16);
+ * LINEDB_ERR_IO (a file could not be read, or the store failed earlier);
+ * LINEDB_ERR_INTERNAL.
+ *
+ * Threading: callable from any thread, concurrently with any call but
+ * linedb_close. It reads the whole store: expect it to take as long as
+ * reading that many bytes from the disk.
+ *
+ * # Safety
+ *
+ * db NULL or an open handle; out NULL or struct_size writable bytes,
+ * aligned for linedb_verify_report; err NULL or a writable linedb_error.
+ */
+enum linedb_code linedb_verify(struct linedb *db,
+                               struct linedb_verify_report *out,
+                               struct linedb_error *err);
 
 #ifdef __cplusplus
 }  // extern "C"

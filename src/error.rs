@@ -32,14 +32,16 @@ impl OpenError {
 impl fmt::Display for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            OpenError::Locked { dir } => write!(f, "{} is locked by another handle", dir.display()),
+            // The cause before the path, so that a message cut to fit a C
+            // buffer keeps it.
+            OpenError::Locked { dir } => write!(f, "locked by another handle: {}", dir.display()),
             OpenError::Io(e) => write!(f, "{e}"),
             OpenError::Corrupt { path, offset, reason } => {
-                write!(f, "{} is corrupt at offset {offset}: {reason}", path.display())
+                write!(f, "corrupt at offset {offset} ({reason}): {}", path.display())
             }
             OpenError::Version { path, found, supported } => write!(
                 f,
-                "{} has format version {found}; this build reads version {supported}",
+                "format version {found}, this build reads version {supported}: {}",
                 path.display()
             ),
             OpenError::InvalidArgument(m) => f.write_str(m),

@@ -43,6 +43,34 @@ impl Day {
     }
 }
 
+impl Day {
+    /// The day a `YYYY-MM-DD` name (as [`Day`]'s `Display` writes it) names;
+    /// `None` for anything else.
+    pub fn parse(name: &str) -> Option<Day> {
+        let b = name.as_bytes();
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        let num = |r: std::ops::Range<usize>| -> Option<i64> {
+            let part = name.get(r)?;
+            part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok()).flatten()
+        };
+        let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+            return None;
+        }
+        // The inverse of `civil`: days since 0000-03-01 in 400-year eras.
+        let y = y - i64::from(m <= 2);
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let day = Day(i32::try_from(era * 146_097 + doe - 719_468).ok()?);
+        // Rejects dates that do not exist (`2001-02-30`) by the round trip.
+        (day.to_string() == name).then_some(day)
+    }
+}
+
 impl fmt::Display for Day {
     /// `YYYY-MM-DD` (years before 0 or after 9999 keep their sign and digits).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -65,6 +93,16 @@ mod tests {
         assert_eq!(Day::of(-NANOS_PER_DAY - 1), Day(-2));
         assert_eq!(Day::of(i64::MIN), Day(-106_752));
         assert_eq!(Day::of(i64::MAX), Day(106_751));
+    }
+
+    #[test]
+    fn parse_is_the_inverse_of_display() {
+        for d in (-106_752..=106_751).step_by(7).chain([-1, 0, 1, 11_016]) {
+            assert_eq!(Day::parse(&Day(d).to_string()), Some(Day(d)), "{d}");
+        }
+        for bad in ["", "1970-1-01", "1970-01-1x", "2001-02-30", "1970/01/01", "+970-01-01", "1970-13-01"] {
+            assert_eq!(Day::parse(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

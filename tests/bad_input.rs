@@ -217,7 +217,7 @@ fn bad_input_catalogue() {
     assert_eq!(e.write_as("db", Some(&writer), b"cpu,host=c usage=1.5 3000", Precision::Nanosecond).status, 204);
 
     // ---- names the Rust API refuses ------------------------------------
-    for (class, name) in [("database name: empty", ""), ("database name: with '/'", "a/b")] {
+    for (class, name) in [("database name: empty", ""), ("database name: with '/'", "a/b"), ("database name: \"*\"", "*")] {
         let before = state(&e, &dir);
         assert!(matches!(e.create_database(name), Err(Error::InvalidArgument(_))), "{class}");
         assert_eq!(state(&e, &dir), before, "{class}");
@@ -237,6 +237,9 @@ fn bad_input_catalogue() {
     // ---- damaged files, versions, locks ---------------------------------
     file_classes(&mut cat, &t);
 
+    // ---- store directories no store can live in -------------------------
+    dir_classes(&mut cat, &t);
+
     eprintln!("{} classes:\n  {}", cat.0.len(), cat.0.join("\n  "));
     assert!(cat.0.len() >= 25, "only {} classes", cat.0.len());
 }
@@ -250,7 +253,7 @@ fn new_result() -> ffi::linedb_result {
 fn c_api_classes(cat: &mut Catalogue, dir: &Path) {
     let path = CString::new(dir.to_string_lossy().into_owned()).unwrap();
     let mut db: *mut ffi::linedb = ptr::null_mut();
-    let mut opts = ffi::linedb_options { struct_size: 0, flags: 0, max_wal_bytes: 0, max_columns_per_table: 0, max_tables_per_database: 0 };
+    let mut opts = ffi::linedb_options { struct_size: 0, flags: 0, max_wal_bytes: 0, max_columns_per_table: 0, max_tables_per_database: 0, max_batch_bytes: 0 };
     // SAFETY: pointers to live locals.
     unsafe { ffi::linedb_options_init(&mut opts) };
     opts.flags = 1; // LINEDB_OPEN_NO_AUTH
@@ -412,4 +415,71 @@ fn used_len(seg: &Path) -> u64 {
     let b = std::fs::read(seg).unwrap();
     let end = b.iter().rposition(|&x| x != 0).unwrap_or(0);
     end as u64 + 1
+}
+
+/// `linedb_open` refuses, creating nothing, a `dir` that is empty, that is
+/// a file, or that is too long for the files a store makes under it; and a
+/// failure under a long path still names its cause within the C message.
+fn dir_classes(cat: &mut Catalogue, t: &TempDir) {
+    let open_c = |dir: &[u8]| -> (u32, String) {
+        let path = CString::new(dir.to_vec()).unwrap();
+        let mut db: *mut ffi::linedb = ptr::null_mut();
+        // SAFETY: all zeros is a valid linedb_error (an integer and bytes).
+        let mut err: ffi::linedb_error = unsafe { std::mem::zeroed() };
+        // SAFETY: a NUL-terminated path, default options, live out-pointers.
+        let code = unsafe { ffi::linedb_open(path.as_ptr(), ptr::null(), &mut db, &mut err) };
+        // SAFETY: the library NUL-terminates the message.
+        let msg = unsafe { std::ffi::CStr::from_ptr(err.message.as_ptr()) }.to_string_lossy().into_owned();
+        if !db.is_null() {
+            // SAFETY: an open handle, closed once.
+            unsafe { ffi::linedb_close(db, ptr::null_mut()) };
+        }
+        (code as u32, msg)
+    };
+    const INVALID: u32 = 1;
+    const IO: u32 = 5;
+
+    // Empty: it would have meant the working directory.
+    let cwd = std::env::current_dir().unwrap();
+    let before = snapshot_files(&cwd.join("src"));
+    let (code, msg) = open_c(b"");
+    assert_eq!(code, INVALID, "{msg}");
+    assert!(msg.contains("dir is empty"), "{msg}");
+    assert!(!cwd.join("LOCK").exists() && !cwd.join("wal").exists(), "files made in the working directory");
+    assert_eq!(snapshot_files(&cwd.join("src")), before);
+    cat.ran("dir: empty");
+
+    // A file, not a directory.
+    let file = t.0.join("a-file");
+    std::fs::write(&file, b"not a store").unwrap();
+    let (code, msg) = open_c(file.to_str().unwrap().as_bytes());
+    assert_eq!(code, INVALID, "{msg}");
+    assert!(msg.contains("not a directory"), "{msg}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"not a store");
+    cat.ran("dir: a file");
+
+    // Too long for the store's own files (each component within NAME_MAX).
+    let mut long = t.0.clone();
+    while long.as_os_str().len() < 4070 {
+        long.push("d".repeat(200));
+    }
+    let before = snapshot_files(&t.0);
+    let (code, msg) = open_c(long.to_str().unwrap().as_bytes());
+    assert_eq!(code, INVALID, "{msg}");
+    assert!(msg.starts_with("cannot open the store: dir is "), "{msg}");
+    assert_eq!(snapshot_files(&t.0), before, "a refused open made files");
+    cat.ran("dir: too long for the store's files");
+
+    // Long, allowed, but its parent is missing: the errno comes before the
+    // path, so the 1024-byte message keeps it.
+    let mut deep = t.0.join("missing");
+    while deep.as_os_str().len() < 3700 {
+        deep.push("e".repeat(200));
+    }
+    assert!(deep.as_os_str().len() < 4000);
+    let (code, msg) = open_c(deep.to_str().unwrap().as_bytes());
+    assert_eq!(code, IO, "{msg}");
+    assert!(msg.contains("No such file or directory (os error 2)"), "{msg}");
+    assert!(!t.0.join("missing").exists());
+    cat.ran("dir: a long path's errno survives the message limit");
 }

@@ -424,6 +424,19 @@ enum Class {
     /// follows, and the reference accepts the line with exactly one field.
     /// Rewrite: drop that comma.
     TrailingCommaAfterSingleField,
+    /// A UTF-8 byte-order mark at the very start of the input: linedb skips
+    /// it (so a file saved by a Windows tool loads), the crate reads it as
+    /// part of the first measurement. Symptom: the input starts with
+    /// EF BB BF. Rewrite: drop those three bytes (a mark anywhere else is
+    /// an ordinary character to both, and is compared as such).
+    LeadingBom,
+    /// A timestamp outside -9223372036854775806 ..= 9223372036854775806
+    /// (InfluxDB 1.x/2.x's range, so every stored point can be queried):
+    /// linedb rejects it (`TimestampOutOfRange`), the crate takes any i64.
+    /// Symptom: our first error is `TimestampOutOfRange` with token T, the
+    /// reference accepts the line with a timestamp outside the range, and
+    /// T reads as that number. Rewrite: T becomes `0`.
+    TimestampRange,
 }
 
 /// What a class makes of a disagreement: the input to compare again, or
@@ -444,7 +457,9 @@ struct Round<'a> {
 type Classifier = fn(&Round<'_>) -> Option<Verdict>;
 
 fn classify(r: &Round<'_>) -> Option<(Class, Verdict)> {
-    let classes: [(Class, Classifier); 6] = [
+    let classes: [(Class, Classifier); 8] = [
+        (Class::LeadingBom, leading_bom),
+        (Class::TimestampRange, timestamp_range),
         (Class::CrLf, crlf),
         (Class::FloatOverflow, float_overflow),
         (Class::EscapedBackslashAtEnd, escaped_backslash_at_end),
@@ -479,6 +494,34 @@ fn crlf(r: &Round<'_>) -> Option<Verdict> {
         last = p + 1;
     }
     out.push_str(&r.input[last..]);
+    Some(Verdict::Rewrite(out))
+}
+
+fn leading_bom(r: &Round<'_>) -> Option<Verdict> {
+    r.input.strip_prefix('\u{feff}').map(|rest| Verdict::Rewrite(rest.to_owned()))
+}
+
+fn timestamp_range(r: &Round<'_>) -> Option<Verdict> {
+    if r.d.mismatch != Mismatch::OursErrRefOk {
+        return None;
+    }
+    let e = r.ours.error.as_ref()?;
+    let ParseError::TimestampOutOfRange { value, .. } = &e.error else {
+        return None;
+    };
+    let Ok(p) = &r.refs.get(r.d.index)?.result else {
+        return None;
+    };
+    let range = -9_223_372_036_854_775_806..=9_223_372_036_854_775_806i64;
+    if !p.explicit_time || range.contains(&p.time) || value.parse::<i64>() != Ok(p.time) {
+        return None;
+    }
+    let token_is_there = r.input.get(e.offset..).is_some_and(|rest| rest.starts_with(value.as_str()));
+    if !token_is_there {
+        return None;
+    }
+    let mut out = r.input.to_owned();
+    out.replace_range(e.offset..e.offset + value.len(), "0");
     Some(Verdict::Rewrite(out))
 }
 
@@ -577,6 +620,11 @@ fn line_splitting(r: &Round<'_>) -> Option<Verdict> {
     for l in &r.ours.lines {
         write_canonical(&mut out, &l.point);
         out.push('\n');
+    }
+    if out.starts_with('\u{feff}') {
+        // A measurement that starts with a byte-order mark, put first: a
+        // blank line before it keeps the mark from being skipped.
+        out.insert(0, '\n');
     }
     if let Some(e) = &r.ours.error {
         out.push_str(&r.input[e.start..]);
@@ -1466,6 +1514,8 @@ fn differential_against_influxdb_line_protocol() {
         "LineSplitting",
         "NameTooLong",
         "TrailingCommaAfterSingleField",
+        "LeadingBom",
+        "TimestampRange",
     ];
     for class in all {
         println!("    {class:<30} {}", stats.classes.get(class).copied().unwrap_or(0));
@@ -1602,6 +1652,10 @@ fn each_documented_deviation_is_recognised() {
     assert_eq!(classes("m,t=a f=\"x\", -5\n"), [Class::TrailingCommaAfterSingleField]);
     // (The crate rejects a comma after a later field, as linedb does.)
     assert_eq!(classes("m f=1,g=2,"), []);
+    assert_eq!(classes("\u{feff}m f=1 5\nn g=2"), [Class::LeadingBom]);
+    assert_eq!(classes("m f=1 9223372036854775807"), [Class::TimestampRange]);
+    assert_eq!(classes("m f=1 1\nm f=2 -9223372036854775808"), [Class::TimestampRange]);
+    assert_eq!(classes("m f=1 -9223372036854775807"), [Class::TimestampRange]);
     // And none where the parsers agree.
     assert_eq!(classes("m,t=a f=1,s=\"x\ny\" 5\n# c\nm g=-0"), []);
 }

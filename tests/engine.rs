@@ -417,3 +417,60 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn every_point_a_write_takes_is_reachable_by_a_query() {
+    let t = TempDir::new("time-range");
+    let e = open(&t.store());
+    e.create_database("db").unwrap();
+    // The ends of the range (LINE_PROTOCOL.md): both stored, both reachable
+    // with end_ns = i64::MAX and start_ns = i64::MIN.
+    assert_eq!(write(&e, "db", "m f=1 9223372036854775806\nm f=2 -9223372036854775806").status, 204);
+    let got = query(&e, "db", None, i64::MIN, i64::MAX);
+    assert_eq!(got, ["m f=2 -9223372036854775806", "m f=1 9223372036854775806"]);
+    // One past either end is a 400 that names the line; nothing is stored.
+    let before = snapshot_files(&t.store());
+    for (lines, line) in [("m f=3 1\nm f=3 9223372036854775807", 2), ("m f=3 -9223372036854775807", 1)] {
+        let out = write(&e, "db", lines);
+        assert_eq!((out.status, out.error_line), (400, line), "{out:?}");
+        assert!(out.message.contains("out of range"), "{}", out.message);
+    }
+    let s = Precision::Second;
+    let out = e.write("db", b"m f=3 9223372037", s);
+    assert_eq!(out.status, 400, "{out:?}");
+    assert_eq!(snapshot_files(&t.store()), before);
+    assert_eq!(all(&e, "db").len(), 2);
+}
+
+#[test]
+fn a_batch_that_can_never_fit_is_413_and_stores_nothing() {
+    let t = TempDir::new("413");
+    let lines: String = (0..2000).map(|j| format!("m v={j}i,s=\"{j:030}\" {j}\n")).collect();
+    let len = lines.len() as u64;
+    // At the limit it is taken; one byte over, 413.
+    let opts = Options { max_batch_bytes: len, ..small_options() };
+    let e = Engine::open(t.store(), opts).unwrap();
+    e.create_database("db").unwrap();
+    assert_eq!(write(&e, "db", &lines).status, 204);
+    e.close().unwrap();
+    let opts = Options { max_batch_bytes: len - 1, ..small_options() };
+    let e = Engine::open(t.store(), opts).unwrap();
+    let before = snapshot_files(&t.store());
+    let out = write(&e, "db", &lines);
+    assert_eq!((out.status, out.retry_after_secs, out.error_line), (413, 0, 0), "{out:?}");
+    assert!(out.message.contains("max_batch_bytes") && out.message.contains(&len.to_string()), "{}", out.message);
+    assert_eq!(snapshot_files(&t.store()), before);
+    assert_eq!(e.stats().writes_rejected, 1);
+    e.close().unwrap();
+
+    // A record larger than the whole WAL limit: 413, not a 503 that
+    // retrying could never cure; a batch that fits still goes in.
+    let opts = Options { max_wal_bytes: 16 << 10, checkpoint_wal_bytes: u64::MAX, ..small_options() };
+    let e = Engine::open(t.store(), opts).unwrap();
+    let before = all(&e, "db");
+    let out = write(&e, "db", &lines);
+    assert_eq!((out.status, out.retry_after_secs), (413, 0), "{out:?}");
+    assert!(out.message.contains("max_wal_bytes"), "{}", out.message);
+    assert_eq!(all(&e, "db"), before);
+    assert_eq!(write(&e, "db", "m v=1i 1").status, 204);
+}

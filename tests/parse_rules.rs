@@ -142,8 +142,23 @@ fn trailing_space_without_timestamp_is_an_error() {
 }
 
 #[test]
-fn bom_is_not_stripped() {
-    assert_eq!(one("\u{feff}m f=1").m, "\u{feff}m");
+fn a_bom_at_the_start_of_a_batch_is_skipped_and_nowhere_else() {
+    assert_eq!(one("\u{feff}m f=1").m, "m");
+    // Only one, and only at the very start.
+    assert_eq!(one("\u{feff}\u{feff}m f=1").m, "\u{feff}m");
+    assert_eq!(one(" \u{feff}m f=1").m, "\u{feff}m");
+    let v = ok("m f=1\n\u{feff}n f=2");
+    assert_eq!(v[1].m, "\u{feff}n");
+    // Columns count from after the skipped mark.
+    assert_err!("\u{feff}m f=x", ParseError::InvalidValue { .. }, 1, 5);
+    // The two-thread parse skips it too.
+    let body: String = (0..4000).map(|i| format!("m f={i} {i}\n")).collect();
+    let input = format!("\u{feff}{body}");
+    let (mut out, mut spare) = (Batch::new(), Batch::new());
+    linedb::line_protocol::parse_split_from(input.as_bytes(), Precision::Nanosecond, NOW, &mut out, &mut spare, 0)
+        .expect("parses");
+    assert_eq!(out.len(), 4000);
+    assert_eq!(out.line(0).measurement(), "m");
 }
 
 #[test]
@@ -337,8 +352,13 @@ fn names_and_strings_up_to_64_kib() {
 #[test]
 fn timestamps_signed_and_i64() {
     assert_eq!(one("m f=1 -1").ts, -1);
-    assert_eq!(one("m f=1 -9223372036854775808").ts, i64::MIN);
-    assert_eq!(one("m f=1 9223372036854775807").ts, i64::MAX);
+    // InfluxDB 1.x and 2.x's range: one value kept free at each end, so
+    // that every stored point lies in a query range [start, i64::MAX).
+    assert_eq!(one("m f=1 -9223372036854775806").ts, -9_223_372_036_854_775_806);
+    assert_eq!(one("m f=1 9223372036854775806").ts, 9_223_372_036_854_775_806);
+    assert_err!("m f=1 -9223372036854775808", ParseError::TimestampOutOfRange { .. }, 1, 7);
+    assert_err!("m f=1 -9223372036854775807", ParseError::TimestampOutOfRange { .. }, 1, 7);
+    assert_err!("m f=1 9223372036854775807", ParseError::TimestampOutOfRange { .. }, 1, 7);
     assert_err!("m f=1 9223372036854775808", ParseError::TimestampOutOfRange { .. }, 1, 7);
     assert_err!("m f=1 +1", ParseError::InvalidTimestamp { .. }, 1, 7);
     assert_err!("m f=1 1.5", ParseError::InvalidTimestamp { .. }, 1, 8);

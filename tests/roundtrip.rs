@@ -18,6 +18,7 @@
 use std::collections::HashSet;
 
 use linedb::line_protocol::{
+    MAX_TIME_NS, MIN_TIME_NS,
     parse, write_canonical, write_value, Batch, CanonicalLine, FieldValue, Precision,
 };
 use linedb::schema::{Limits, Schema};
@@ -158,7 +159,11 @@ fn fix_name(chars: Vec<char>, class: Class) -> String {
     if out.is_empty() {
         out.push('x');
     }
-    if class == Class::Measurement && out[0] == '#' {
+    // A `#` first makes a comment line; a byte-order mark first is skipped
+    // when the line starts a batch (LINE_PROTOCOL.md), so canonical text
+    // of such a name reads back without it there (docs/line-protocol-choices.md;
+    // tests/parse_rules.rs covers the mark itself).
+    if class == Class::Measurement && matches!(out[0], '#' | '\u{feff}') {
         out.insert(0, 'm');
     }
     out.into_iter().collect()
@@ -295,11 +300,12 @@ fn value() -> impl Strategy<Value = Val> {
 /// whose value in nanoseconds fits i64: absent 1/5, small 2/5, anywhere in
 /// range 1/5, at an edge 1/5.
 fn timestamp(nanos: i64) -> impl Strategy<Value = Option<i64>> {
-    let (lo, hi) = (i64::MIN / nanos, i64::MAX / nanos);
+    // LINE_PROTOCOL.md's range, in the precision's units.
+    let (lo, hi) = (MIN_TIME_NS / nanos, MAX_TIME_NS / nanos);
     (any::<u8>(), any::<i64>()).prop_map(move |(kind, a)| match kind % 5 {
         0 => None,
         1 | 2 => Some(a % 100_000),
-        3 if nanos == 1 => Some(a),
+        3 if nanos == 1 => Some(a.clamp(lo, hi)),
         3 => Some(a % (hi + 1)),
         _ => Some([lo, hi, 0, -1, 1][a.unsigned_abs() as usize % 5]),
     })
@@ -1053,8 +1059,8 @@ fn timestamps_in_nanoseconds() {
     assert_eq!(canon_p("m f=1 5", Precision::Millisecond), "m f=1 5000000");
     assert_eq!(canon_p("m f=1 -1", Precision::Second), "m f=1 -1000000000");
     assert_eq!(canon_p("m f=1 -9223372036", Precision::Second), "m f=1 -9223372036000000000");
-    assert_eq!(canon("m f=1 -9223372036854775808"), "m f=1 -9223372036854775808");
-    assert_eq!(canon("m f=1 9223372036854775807"), "m f=1 9223372036854775807");
+    assert_eq!(canon("m f=1 -9223372036854775806"), "m f=1 -9223372036854775806");
+    assert_eq!(canon("m f=1 9223372036854775806"), "m f=1 9223372036854775806");
     // No timestamp: the write's time, truncated down to the precision.
     assert_eq!(canon_p("m f=1", Precision::Microsecond), "m f=1 1700000000123456000");
     assert_eq!(canon("m f=1   7  \r\n"), "m f=1 7");

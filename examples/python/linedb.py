@@ -41,7 +41,8 @@ INTERNAL = 8
 
 class Options(Structure):
     _fields_ = [("struct_size", c_uint32), ("flags", c_uint32), ("max_wal_bytes", c_uint64),
-                ("max_columns_per_table", c_uint32), ("max_tables_per_database", c_uint32)]
+                ("max_columns_per_table", c_uint32), ("max_tables_per_database", c_uint32),
+                ("max_batch_bytes", c_uint64)]
 
 
 class Error(Structure):
@@ -149,11 +150,12 @@ def _text(value):
 class Store:
     """An open store (a linedb handle). Thread-safe, like the handle."""
 
-    def __init__(self, path, no_auth=False, max_wal_bytes=0):
+    def __init__(self, path, no_auth=False, max_wal_bytes=0, max_batch_bytes=0):
         opts = Options()
         lib.linedb_options_init(ctypes.byref(opts))
         opts.flags = OPEN_NO_AUTH if no_auth else 0
         opts.max_wal_bytes = max_wal_bytes
+        opts.max_batch_bytes = max_batch_bytes
         handle = c_void_p()
         err = Error()
         _check(lib.linedb_open(_text(os.fspath(path)), ctypes.byref(opts), ctypes.byref(handle),

@@ -95,13 +95,19 @@ class StoreTest(unittest.TestCase):
         with linedb.Store(self.path, no_auth=True) as db:
             self.assertEqual(len(db.query("db")), 200)
 
-    def test_wal_limit_is_503(self):
+    def test_a_batch_over_the_limits_is_413(self):
+        # max_wal_bytes below 1 MiB is taken as 1 MiB: a 2 MiB batch's
+        # record can never fit, so it is 413 (never 503), nothing stored.
         with linedb.Store(self.path, no_auth=True, max_wal_bytes=64) as db:
             db.create_database("db")
-            with self.assertRaises(linedb.WriteError) as full:
-                db.write("db", "m f=1 1\nm f=2 2\nm f=3 3\n")
-            self.assertEqual(full.exception.status, 503)
-            self.assertGreaterEqual(full.exception.retry_after_secs, 1)
+            big = "".join(f"m f={i},s=\"{i:040}\" {i + 1}\n" for i in range(40000))
+            with self.assertRaises(linedb.WriteError) as too_large:
+                db.write("db", big)
+            self.assertEqual(too_large.exception.status, 413)
+            self.assertEqual(too_large.exception.retry_after_secs, 0)
+            self.assertEqual(db.query("db"), [])
+            db.write("db", "m f=1 1\nm f=2 2\n")
+            self.assertEqual(len(db.query("db")), 2)
 
 
 if __name__ == "__main__":

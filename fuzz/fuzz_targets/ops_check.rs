@@ -11,7 +11,7 @@
 // |---|---|---|
 // | 0..=5 | a good batch (1-5 points, 3 measurements, 3 days) | shape |
 // | 6 | a bad batch (type conflict, bad line, unknown database) | kind |
-// | 7 | checkpoint | |
+// | 7 | checkpoint, then verify (the scrub) | |
 // | 8 | create a token | |
 // | 9 | revoke the oldest live token | |
 // | 10 | close and reopen | |
@@ -437,6 +437,8 @@ impl Driver {
         let state = match r.status {
             204 => Known::Yes,
             503 if r.retry_after_secs >= 1 => Known::No,
+            // A record larger than max_wal_bytes alone: never stored.
+            413 if r.retry_after_secs == 0 => Known::No,
             404 if db_known != Known::Yes => Known::No,
             500 if self.faults_fired_since_open() => Known::Maybe,
             s => return Err(format!("good batch {id} answered {s}: {}", r.message)),
@@ -481,7 +483,29 @@ impl Driver {
         if r.is_err() && !self.faults_fired_since_open() {
             return Err(format!("checkpoint failed with no fault injected: {r:?}"));
         }
-        Ok(())
+        self.verify()
+    }
+
+    /// The scrub: every stored byte matches its checksum unless a fault
+    /// was injected (power cuts and process crashes leave none: recovery
+    /// cuts what they tore).
+    fn verify(&mut self) -> Result<(), String> {
+        let Some(e) = &self.engine else { return Ok(()) };
+        let before = self.fired();
+        let r = e.verify();
+        let answer = match &r {
+            Ok(v) if v.damaged_blocks == 0 => Answer::Ok,
+            Ok(v) => Answer::Err(format!("damage: {}", v.first_damage)),
+            Err(e) => Answer::Err(e.to_string()),
+        };
+        self.log("verify".into(), before, answer);
+        match r {
+            Ok(v) if v.damaged_blocks > 0 && !self.faults_fired_since_open() => {
+                Err(format!("verify found damage with no fault injected: {v:?}"))
+            }
+            Err(e) if !self.faults_fired_since_open() => Err(format!("verify failed with no fault injected: {e}")),
+            _ => Ok(()),
+        }
     }
 
     fn create_token(&mut self) -> Result<(), String> {

@@ -11,6 +11,9 @@ use crate::segment::Segment;
 use super::state::segment_number;
 use super::{Error, Inner};
 
+/// A segment and its used length when the checkpoint's snapshot was taken.
+type SegmentAt = (Arc<Segment>, u64);
+
 pub fn run(inner: &Inner) -> Result<(), Error> {
     inner.check_failed()?;
     // A snapshot under the read lock: no group is half applied in it.
@@ -22,7 +25,10 @@ pub fn run(inner: &Inner) -> Result<(), Error> {
             databases: Vec::new(),
             tokens: st.tokens.clone(),
         };
-        let mut segments: Vec<Vec<Vec<Arc<Segment>>>> = Vec::new();
+        // Each segment with its used length now: the catalog records no
+        // more than that as durable, so every block below a recorded length
+        // has a sequence the catalog covers (open checks it).
+        let mut segments: Vec<Vec<Vec<SegmentAt>>> = Vec::new();
         for db in st.dbs.values() {
             let mut d = DatabaseData {
                 id: db.id,
@@ -39,7 +45,7 @@ pub fn run(inner: &Inner) -> Result<(), Error> {
             for t in tables {
                 for (day, p) in &t.partitions {
                     d.partitions.push(PartitionData { table_id: t.id, day: *day, segments: Vec::new() });
-                    segs.push(p.segments.clone());
+                    segs.push(p.segments.iter().map(|s| (Arc::clone(s), s.used_len())).collect());
                 }
             }
             cat.databases.push(d);
@@ -50,9 +56,11 @@ pub fn run(inner: &Inner) -> Result<(), Error> {
     // Make the segments durable; record how much is.
     for (d, segs) in cat.databases.iter_mut().zip(&segments) {
         for (p, segs) in d.partitions.iter_mut().zip(segs) {
-            for seg in segs {
+            for (seg, at_snapshot) in segs {
                 let durable = match seg.flush() {
-                    Ok(n) => n,
+                    // Blocks applied after the snapshot may be durable
+                    // too, but their sequences are above `cat.seq`.
+                    Ok(n) => n.min(*at_snapshot),
                     Err(e) => return Err(inner.fail(format!("segment msync failed: {e}"))),
                 };
                 let name = seg.path().file_name().and_then(|n| n.to_str()).unwrap_or("");

@@ -15,6 +15,7 @@ mod query;
 mod record;
 mod recovery;
 mod state;
+mod verify;
 mod write;
 
 use std::fmt;
@@ -33,6 +34,10 @@ use crate::auth;
 use crate::wal::Wal;
 
 pub use record::Record;
+pub use verify::VerifyReport;
+
+/// Default [`Options::max_batch_bytes`]: 10 MiB.
+pub const DEFAULT_MAX_BATCH_BYTES: u64 = 10 << 20;
 
 /// Settings of an open store.
 #[derive(Clone, Debug)]
@@ -43,6 +48,9 @@ pub struct Options {
     /// Un-checkpointed WAL bytes, the new batch included, above which
     /// writes answer 503. Default 1 GiB.
     pub max_wal_bytes: u64,
+    /// Batches longer than this, in bytes of line protocol, answer 413 with
+    /// nothing stored. Default 10 MiB (InfluxDB 3's request limit).
+    pub max_batch_bytes: u64,
     pub limits: Limits,
     /// Size at which a partition starts a new segment file. Default 64 MiB.
     pub segment_bytes: u64,
@@ -59,6 +67,7 @@ impl Default for Options {
         Options {
             no_auth: false,
             max_wal_bytes: 1 << 30,
+            max_batch_bytes: DEFAULT_MAX_BATCH_BYTES,
             limits: Limits::default(),
             segment_bytes: 64 << 20,
             wal_file_bytes: 64 << 20,
@@ -72,7 +81,7 @@ impl Default for Options {
 /// HTTP (API.md's `linedb_result`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
-    /// 204 written, 200 query done, 400, 401, 404, 500, 503.
+    /// 204 written, 200 query done, 400, 401, 404, 413, 500, 503.
     pub status: u16,
     /// With 503: seconds after which to try again (at least 1).
     pub retry_after_secs: u32,
@@ -90,6 +99,11 @@ impl Outcome {
     }
     fn error(status: u16, message: impl Into<String>) -> Self {
         Outcome { status, retry_after_secs: 0, count: 0, error_line: 0, message: message.into() }
+    }
+    /// 413: a batch that can never be taken as it is (retrying cannot
+    /// cure it; split it).
+    fn too_large(message: impl Into<String>) -> Self {
+        Outcome::error(413, message)
     }
     fn unavailable(message: impl Into<String>) -> Self {
         Outcome { retry_after_secs: 1, ..Outcome::error(503, message) }
@@ -203,6 +217,11 @@ fn check_database_name(name: &str) -> Result<(), Error> {
             "database name is {} bytes long; the most is {MAX_DATABASE_NAME}",
             name.len()
         )));
+    }
+    if name == auth::ANY_DATABASE {
+        // A token for "*" is a token for every database; a database of that
+        // name would make one token mean two things.
+        return Err(Error::InvalidArgument("\"*\" is not a database name: a \"*\" token means every database".into()));
     }
     if name.contains('/') {
         return Err(Error::InvalidArgument(format!("database name {name:?} contains '/'")));
@@ -481,6 +500,16 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+
+    /// Reads every stored byte (catalog, segments, the log's live records)
+    /// and checks it against its checksum; writes go on meanwhile. Damage
+    /// is in the report, not an error: `Err` only when a file could not be
+    /// read. A damaged segment block found here is never answered from
+    /// afterwards.
+    pub fn verify(&self) -> Result<VerifyReport, Error> {
+        self.inner.check_failed()?;
+        verify::verify(&self.inner)
     }
 
     /// Makes every segment durable, persists the catalog, and trims the WAL.

@@ -26,14 +26,48 @@ use super::{Inner, Options};
 pub const LOCK_FILE: &str = "LOCK";
 pub const WAL_DIR: &str = "wal";
 
+/// The longest path a store creates below its directory, with the `/`
+/// before it: `/data/<db id>/<table id>/<day>/<segment>.seg.tmp` with the
+/// widest ids and days, rounded up.
+const LONGEST_INNER_PATH: usize = 64;
+
+/// The longest path the operating system takes (Linux's `PATH_MAX`, the
+/// terminating NUL included).
+const PATH_MAX: usize = 4096;
+
+/// Refuses, before anything is created, a `dir` that no store can live in:
+/// empty (it would mean the working directory), or so long that the files
+/// the store makes under it would pass `PATH_MAX`.
+fn check_dir(dir: &Path) -> Result<(), OpenError> {
+    let len = dir.as_os_str().len();
+    if len == 0 {
+        return Err(OpenError::InvalidArgument("dir is empty: give the store's directory".into()));
+    }
+    if len + LONGEST_INNER_PATH >= PATH_MAX {
+        return Err(OpenError::InvalidArgument(format!(
+            "dir is {len} bytes long; the files of a store under it need at most {} bytes",
+            PATH_MAX - 1 - LONGEST_INNER_PATH
+        )));
+    }
+    Ok(())
+}
+
 pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     if opts.segment_bytes < 4096 || opts.wal_file_bytes < 4096 {
         return Err(OpenError::InvalidArgument("segment and WAL file sizes must be at least 4096 bytes".into()));
     }
+    check_dir(dir)?;
     let storage = Arc::clone(&opts.storage);
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
         if let Err(e) = storage.list_dir(parent) {
             return Err(OpenError::Io(e));
+        }
+    }
+    // The parent lists (above), so ENOTDIR here means dir itself is a file,
+    // not a path under one.
+    if let Err(e) = storage.list_dir(dir) {
+        if crate::storage::raw_errno(&e) == Some(libc::ENOTDIR) {
+            return Err(OpenError::InvalidArgument(format!("dir exists and is not a directory: {}", dir.display())));
         }
     }
     // The store directory and `wal/` must be durable entries before the
@@ -62,7 +96,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
             db.tables.insert(name.clone(), Table { id: *id, partitions: BTreeMap::new() });
         }
         for p in &d.partitions {
-            let part = open_partition(&storage, dir, &opts, (d.id, p.table_id, p.day), &p.segments)?;
+            let part = open_partition(&storage, dir, &opts, (d.id, p.table_id, p.day), &p.segments, cat.seq)?;
             let Some(t) = db.tables.values_mut().find(|t| t.id == p.table_id) else {
                 return Err(OpenError::corrupt(
                     dir.join(catalog::CATALOG_FILE),
@@ -80,16 +114,47 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
         storage.create_dir_all(&wal_dir)?;
         storage.sync_dir(dir)?;
     }
-    let mut wal = Wal::open(
+    // Partitions on disk that the catalog does not list: made by batches
+    // after the checkpoint (the log must account for them) or not this
+    // store's. Opened now, so that the sequences they hold count below;
+    // replay takes them as it meets their batches.
+    let mut unlisted = find_unlisted(&storage, dir, &opts, &st)?;
+    // The highest sequence the data holds: the log must reach it.
+    let (held_seq, held_in) = highest_held(&st, &unlisted);
+    let mut wal = Wal::open_reaching(
         Arc::clone(&storage),
         &wal_dir,
         WalOptions { file_size: opts.wal_file_bytes, spares: wal_spares(&opts) },
         cat.seq,
-        &mut |seq, payload| replay(&storage, dir, &opts, &mut st, seq, payload).map_err(|e| match e {
+        held_seq,
+        &mut |seq, payload| replay(&storage, dir, &opts, &mut st, &mut unlisted, seq, payload).map_err(|e| match e {
             ReplayError::Open(e) => e,
             ReplayError::Bad(why) => OpenError::corrupt(&wal_dir, 0, format!("record {seq}: {why}")),
         }),
     )?;
+    if held_seq >= wal.next_seq() {
+        // Blocks of batches that neither the catalog nor the log accounts
+        // for: the log lost records (deleted, or an older copy). Handing
+        // their sequences out again would mix two batches under one.
+        let path = held_in.unwrap_or_else(|| dir.join(catalog::CATALOG_FILE));
+        return Err(OpenError::corrupt(
+            path,
+            0,
+            format!(
+                "holds sequence {held_seq}, but the catalog covers up to {} and the write-ahead log ends before it",
+                cat.seq
+            ),
+        ));
+    }
+    // (A segment without blocks is a batch's reservation that never
+    // became durable: segment files are made before the log is written.)
+    if let Some(seg) = unlisted.values().flat_map(|p| p.segments.iter()).find(|s| s.max_seq() > 0) {
+        return Err(OpenError::corrupt(
+            seg.path(),
+            0,
+            "a data file of no partition the catalog or the write-ahead log knows",
+        ));
+    }
     st.applied_seq = st.applied_seq.max(wal.next_seq().saturating_sub(1));
     // The file the first write goes to, made now. Best effort: on a full
     // disk the store still opens, and the write that needs the file makes
@@ -117,6 +182,64 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     })
 }
 
+type PartKey = (u32, u32, crate::partition::Day);
+
+/// The highest block sequence any open segment holds, and that segment.
+fn highest_held(st: &State, unlisted: &BTreeMap<PartKey, Partition>) -> (u64, Option<std::path::PathBuf>) {
+    let listed = st.dbs.values().flat_map(|db| db.tables.values()).flat_map(|t| t.partitions.values());
+    let mut best = (0, None);
+    for p in listed.chain(unlisted.values()) {
+        for seg in &p.segments {
+            if seg.max_seq() > best.0 {
+                best = (seg.max_seq(), Some(seg.path().to_path_buf()));
+            }
+        }
+    }
+    best
+}
+
+/// Opens the partitions under `data/` that the state (the catalog) does not
+/// hold and that have segment files. Names that are not a store's
+/// (`data/<db id>/<table id>/<YYYY-MM-DD>/`) are left alone.
+fn find_unlisted(
+    storage: &Arc<dyn Storage>,
+    root: &Path,
+    opts: &Options,
+    st: &State,
+) -> Result<BTreeMap<PartKey, Partition>, OpenError> {
+    let mut found = BTreeMap::new();
+    let list = |p: &Path| -> Result<Vec<std::ffi::OsString>, OpenError> {
+        match storage.list_dir(p) {
+            Ok(names) => Ok(names),
+            Err(e) if e.kind() == io::ErrorKind::NotFound || crate::storage::raw_errno(&e) == Some(libc::ENOTDIR) => {
+                Ok(Vec::new())
+            }
+            Err(e) => Err(e.into()),
+        }
+    };
+    let number = |n: &std::ffi::OsString| n.to_str().and_then(|s| s.parse::<u32>().ok());
+    let data = root.join("data");
+    for db_name in list(&data)? {
+        let Some(db_id) = number(&db_name) else { continue };
+        let listed_db = st.dbs.values().find(|d| d.id == db_id);
+        for table_name in list(&data.join(&db_name))? {
+            let Some(table_id) = number(&table_name) else { continue };
+            let listed_table = listed_db.and_then(|d| d.tables.values().find(|t| t.id == table_id));
+            for day_name in list(&data.join(&db_name).join(&table_name))? {
+                let Some(day) = day_name.to_str().and_then(crate::partition::Day::parse) else { continue };
+                if listed_table.is_some_and(|t| t.partitions.contains_key(&day)) {
+                    continue;
+                }
+                let part = open_partition(storage, root, opts, (db_id, table_id, day), &[], 0)?;
+                if !part.segments.is_empty() {
+                    found.insert((db_id, table_id, day), part);
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// Opens a partition's segments: those the catalog lists, trusted up to
 /// their checkpointed length, then any later ones on disk (made after the
 /// checkpoint, so everything in them is also in the WAL).
@@ -126,12 +249,13 @@ fn open_partition(
     opts: &Options,
     key: (u32, u32, crate::partition::Day),
     listed: &[(u32, u64)],
+    covered_seq: u64,
 ) -> Result<Partition, OpenError> {
     let dir = partition_dir(root, key.0, key.1, key.2);
     let mut segments = Vec::new();
     for (n, durable) in listed {
         let path = dir.join(super::state::segment_file(*n));
-        let seg = Segment::open(storage, &path, *durable, opts.segment_bytes)?;
+        let seg = Segment::open_checked(storage, &path, *durable, covered_seq, opts.segment_bytes)?;
         segments.push(Arc::new(seg));
     }
     let last = listed.iter().map(|(n, _)| *n).max().unwrap_or(0);
@@ -176,6 +300,7 @@ fn replay(
     root: &Path,
     opts: &Options,
     st: &mut State,
+    unlisted: &mut BTreeMap<PartKey, Partition>,
     seq: u64,
     payload: &[u8],
 ) -> Result<(), ReplayError> {
@@ -212,7 +337,10 @@ fn replay(
                 let key = (db_id, b.table_id, b.day);
                 let part = match table.partitions.entry(b.day) {
                     std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
-                    std::collections::btree_map::Entry::Vacant(v) => v.insert(open_partition(storage, root, opts, key, &[])?),
+                    std::collections::btree_map::Entry::Vacant(v) => match unlisted.remove(&key) {
+                        Some(p) => v.insert(p),
+                        None => v.insert(open_partition(storage, root, opts, key, &[], 0)?),
+                    },
                 };
                 if part.max_seq() >= seq {
                     continue; // already in the segments

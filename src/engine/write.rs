@@ -13,7 +13,8 @@
 //!    another batch of the group that brings changes) it goes back to its
 //!    writer to be validated again: changes only ever add, so a batch
 //!    without changes stays valid;
-//! 2. WAL backlog over `max_wal_bytes` answers 503;
+//! 2. a record larger than `max_wal_bytes` answers 413; WAL backlog over
+//!    `max_wal_bytes` answers 503;
 //! 3. segment space for every block is reserved (new segment files made,
 //!    once the groups before it are applied): no space answers 503 with
 //!    nothing written;
@@ -92,6 +93,13 @@ pub fn write(inner: &Inner, database: &str, lines: &[u8], precision: Precision, 
     }
     if inner.closing.load(Ordering::Acquire) {
         return Outcome::unavailable("the store is closing");
+    }
+    let limit = inner.opts.max_batch_bytes;
+    if lines.len() as u64 > limit {
+        return Outcome::too_large(format!(
+            "batch of {} bytes is over max_batch_bytes ({limit} bytes): split it",
+            lines.len()
+        ));
     }
     // A writer thread reuses its parse arrays and record buffer from one
     // write to the next: fresh multi-megabyte allocations per batch cost
@@ -458,6 +466,18 @@ fn stage(inner: &Inner, wal: &mut Wal, group: &[Arc<Pending>]) -> Option<Staged>
             continue;
         }
         let need = p.payload.len() as u64 + crate::wal::RECORD_OVERHEAD;
+        if need > inner.opts.max_wal_bytes {
+            // It would not fit even in an empty log: 503 would be a promise
+            // that retrying helps.
+            answer(
+                p,
+                Answer::Done(Outcome::too_large(format!(
+                    "the batch's WAL record of {need} bytes is over max_wal_bytes ({} bytes): split the batch",
+                    inner.opts.max_wal_bytes
+                ))),
+            );
+            continue;
+        }
         if backlog + need > inner.opts.max_wal_bytes {
             answer(
                 p,

@@ -185,5 +185,6 @@ fn result_and_error_keep_their_size() {
     assert_eq!(size_of::<linedb_error>(), 4 + LINEDB_MESSAGE_MAX);
     assert_eq!(size_of::<linedb_result>(), 24 + LINEDB_MESSAGE_MAX);
     assert_eq!(size_of::<linedb_stats>(), 72);
-    assert_eq!(size_of::<linedb_options>(), 24);
+    // 0.2 added max_batch_bytes at the end.
+    assert_eq!(size_of::<linedb_options>(), 32);
 }

@@ -74,7 +74,8 @@ pub(crate) fn open_failure(dir: &str, e: &OpenError) -> Failure {
         #[allow(unreachable_patterns)]
         _ => linedb_code::LINEDB_ERR_IO,
     };
-    Failure::new(code, format!("cannot open the store in {dir:?}: {e}"))
+    // The cause first (API.md: a message cut to LINEDB_MESSAGE_MAX keeps it).
+    Failure::new(code, format!("cannot open the store: {e} (store directory {dir:?})"))
 }
 
 /// Copies a failure into the caller's `linedb_error` (if not NULL) and

@@ -14,7 +14,7 @@ use super::error::{finish, open_failure, report, Failure};
 use super::result::{fill_result, linedb_result};
 use super::strings::str_arg;
 use super::{linedb_code, linedb_error};
-use crate::engine::{Engine, Options, Outcome};
+use crate::engine::{Engine, Options, Outcome, DEFAULT_MAX_BATCH_BYTES};
 use crate::schema::Limits;
 
 /// `linedb_options.flags`: writes and queries need no token.
@@ -25,6 +25,10 @@ const KNOWN_FLAGS: u32 = LINEDB_OPEN_NO_AUTH;
 
 /// Default `max_wal_bytes`: 1 GiB.
 const DEFAULT_MAX_WAL_BYTES: u64 = 1 << 30;
+
+/// The smallest `max_wal_bytes` taken; a smaller non-zero value is raised
+/// to it.
+const MIN_MAX_WAL_BYTES: u64 = 1 << 20;
 
 /// How a store is opened. Set `struct_size` to `sizeof(linedb_options)`
 /// (`linedb_options_init` does): the library reads only that many bytes, so
@@ -42,8 +46,10 @@ pub struct linedb_options {
     /// are an invalid argument.
     pub flags: u32,
     /// Un-checkpointed WAL, the new batch included, above this: writes get
-    /// 503. Default (and 0) 1 GiB. Checkpoints run long before it; it bounds
-    /// disk use when they cannot keep up.
+    /// 503; a batch whose WAL record alone is larger gets 413. Default (and
+    /// 0) 1 GiB; values below 1 MiB are taken as 1 MiB. A checkpoint runs
+    /// when the backlog reaches half of it (or 256 MiB, whichever is less);
+    /// the limit bounds disk use when checkpoints cannot keep up.
     pub max_wal_bytes: u64,
     /// Columns of a table (time, tags and fields); default 250, as InfluxDB
     /// Clustered. 0 means the default.
@@ -51,6 +57,9 @@ pub struct linedb_options {
     /// Tables (measurements) of a database; default 500, as InfluxDB
     /// Clustered. 0 means the default.
     pub max_tables_per_database: u32,
+    /// Batches longer than this many bytes answer 413, nothing stored.
+    /// Default (and 0) 10 MiB, InfluxDB 3's request limit. Added in 0.2.
+    pub max_batch_bytes: u64,
 }
 
 /// `sizeof(linedb_options)` of this build.
@@ -73,6 +82,7 @@ impl linedb_options {
             max_wal_bytes: DEFAULT_MAX_WAL_BYTES,
             max_columns_per_table: limits.max_columns_per_table,
             max_tables_per_database: limits.max_tables_per_database,
+            max_batch_bytes: DEFAULT_MAX_BATCH_BYTES,
         }
     }
 
@@ -113,6 +123,10 @@ impl linedb_options {
             // SAFETY: as above.
             out.max_tables_per_database = unsafe { ptr::addr_of!((*opts).max_tables_per_database).read() };
         }
+        if has(offset_of!(linedb_options, max_batch_bytes), 8) {
+            // SAFETY: as above.
+            out.max_batch_bytes = unsafe { ptr::addr_of!((*opts).max_batch_bytes).read() };
+        }
         Ok(out)
     }
 
@@ -125,9 +139,18 @@ impl linedb_options {
         }
         let defaults = Limits::default();
         let or_default = |value: u32, default: u32| if value == 0 { default } else { value };
+        // Below 1 MiB a log could not hold an ordinary batch: the
+        // contract takes max_wal_bytes as given from 1 MiB up.
+        let max_wal_bytes = if self.max_wal_bytes == 0 { DEFAULT_MAX_WAL_BYTES } else { self.max_wal_bytes.max(MIN_MAX_WAL_BYTES) };
+        let engine_defaults = Options::default();
         Ok(Options {
             no_auth: self.flags & LINEDB_OPEN_NO_AUTH != 0,
-            max_wal_bytes: if self.max_wal_bytes == 0 { DEFAULT_MAX_WAL_BYTES } else { self.max_wal_bytes },
+            max_wal_bytes,
+            max_batch_bytes: if self.max_batch_bytes == 0 { DEFAULT_MAX_BATCH_BYTES } else { self.max_batch_bytes },
+            // A checkpoint runs once the backlog reaches half the limit, so
+            // that a small max_wal_bytes is a bound on disk use and not a
+            // 503 that only an explicit checkpoint would cure.
+            checkpoint_wal_bytes: engine_defaults.checkpoint_wal_bytes.min(max_wal_bytes / 2),
             limits: Limits {
                 max_columns_per_table: or_default(self.max_columns_per_table, defaults.max_columns_per_table),
                 max_tables_per_database: or_default(self.max_tables_per_database, defaults.max_tables_per_database),
@@ -304,7 +327,8 @@ pub(crate) fn failed_outcome(status: u16, message: impl Into<String>) -> Outcome
 
 /// Fills `*opts` with the defaults: `struct_size` = sizeof(linedb_options),
 /// flags 0, max_wal_bytes 1 GiB, max_columns_per_table 250,
-/// max_tables_per_database 500. Does nothing when opts is NULL.
+/// max_tables_per_database 500, max_batch_bytes 10 MiB. Does nothing when
+/// opts is NULL.
 ///
 /// Ownership: opts is the caller's, written and not kept.
 /// Threading: callable from any thread at any time.
@@ -488,6 +512,15 @@ pub(crate) mod tests {
             // SAFETY: as above.
             assert!(unsafe { linedb_options::read(&opts) }.is_err());
         }
-        assert_eq!(size_of::<linedb_options>(), 24);
+        // A 0.1 struct (24 bytes) gets the default batch limit; a 0.2 one
+        // is read whole.
+        opts.max_batch_bytes = 5000;
+        opts.struct_size = 24;
+        // SAFETY: as above.
+        assert_eq!(unsafe { linedb_options::read(&opts) }.unwrap().max_batch_bytes, 10 << 20);
+        opts.struct_size = 32;
+        // SAFETY: as above.
+        assert_eq!(unsafe { linedb_options::read(&opts) }.unwrap().max_batch_bytes, 5000);
+        assert_eq!(size_of::<linedb_options>(), 32);
     }
 }

@@ -48,6 +48,8 @@ mod query;
 
 mod status;
 
+mod verify;
+
 use boundary::guard;
 
 pub use error::linedb_error;
@@ -61,6 +63,7 @@ pub use tokens::{
     linedb_create_database, linedb_create_token, linedb_revoke_token, LINEDB_PERM_READ,
     LINEDB_PERM_WRITE, LINEDB_TOKEN_BUF,
 };
+pub use verify::{linedb_verify, linedb_verify_report};
 pub use write::linedb_write;
 
 /// Size in bytes, the terminating NUL included, of every `message` buffer

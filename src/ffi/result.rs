@@ -14,7 +14,7 @@ use crate::engine::Outcome;
 #[derive(Debug, Clone, Copy)]
 #[allow(non_camel_case_types)]
 pub struct linedb_result {
-    /// 204 written | 200 query done | 400 | 401 | 404 | 500 | 503 (the value
+    /// 204 written | 200 query done | 400 | 401 | 404 | 413 | 500 | 503 (the value
     /// the call returned).
     pub status: u16,
     /// With 503: seconds after which to try again (at least 1); else 0.

@@ -177,7 +177,10 @@ impl ParseError {
             }
             InvalidTimestamp { value, .. } => format!("invalid timestamp {}", q.of(value)),
             TimestampOutOfRange { value, .. } => {
-                format!("timestamp {} is out of range", q.of(value))
+                format!(
+                    "timestamp {} is out of range: in nanoseconds it must lie in -9223372036854775806 ..= 9223372036854775806",
+                    q.of(value)
+                )
             }
             TrailingWhitespace { .. } => "trailing whitespace after the fields".to_owned(),
             UnexpectedCharacter { found, after, .. } => {

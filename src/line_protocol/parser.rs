@@ -17,6 +17,24 @@ use super::types::{Batch, Field, FieldValue, Line, Precision, Tag};
 /// Longest name or string value, in bytes after unescaping.
 pub const MAX_NAME_LEN: usize = 64 * 1024;
 
+/// The earliest timestamp a line may carry, in nanoseconds after scaling:
+/// InfluxDB 1.x and 2.x's range. Keeping one value free at each end means
+/// every stored point lies in some query range `[start, end)`, with
+/// `end = i64::MAX` at the top.
+pub const MIN_TIME_NS: i64 = i64::MIN + 2;
+/// The latest timestamp a line may carry, in nanoseconds after scaling.
+pub const MAX_TIME_NS: i64 = i64::MAX - 1;
+
+/// A UTF-8 byte-order mark: skipped at the very start of a batch (files
+/// saved by Windows tools begin with one), an ordinary character anywhere
+/// else.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The batch without a byte-order mark at its start.
+pub fn skip_bom(input: &[u8]) -> &[u8] {
+    input.strip_prefix(BOM).unwrap_or(input)
+}
+
 /// Parses a whole batch into `out` (which is cleared first).
 ///
 /// `default_time_ns` is the time of the write call in nanoseconds; lines
@@ -30,6 +48,7 @@ pub fn parse<'a>(
     out: &mut Batch<'a>,
 ) -> Result<(), ParseError> {
     out.clear();
+    let input = skip_bom(input);
     let default_time = floor_to(default_time_ns, precision);
     match std::str::from_utf8(input) {
         Ok(text) => {
@@ -653,6 +672,7 @@ impl<'a> Parser<'a> {
         }
         number::to_i64(&self.b[start..end], negative)
             .and_then(|t| t.checked_mul(self.precision.nanos()))
+            .filter(|t| (MIN_TIME_NS..=MAX_TIME_NS).contains(t))
             .map(|t| (t, end))
             .ok_or_else(|| Box::new((ParseError::TimestampOutOfRange { at: here(), value: value() }, i)))
     }

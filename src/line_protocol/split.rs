@@ -18,7 +18,7 @@
 use parking_lot::Mutex;
 
 use super::error::ParseError;
-use super::parser::{floor_to, parse, truncate_to_lines, Fault, Parser};
+use super::parser::{floor_to, parse, skip_bom, truncate_to_lines, Fault, Parser};
 use super::types::{Batch, Precision};
 
 /// Inputs at least this long are parsed on two threads by [`parse_split`].
@@ -129,6 +129,7 @@ fn split<'a>(
     front_ranges: usize,
 ) -> Result<(), ParseError> {
     spare.clear();
+    let input = skip_bom(input);
     let text = match std::str::from_utf8(input) {
         Ok(t) if input.len() >= min_len.max(2) && (min_len == 0 || two_cpus()) => t,
         _ => return parse(input, precision, default_time_ns, out),

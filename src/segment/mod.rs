@@ -33,11 +33,13 @@ mod map;
 mod recovery;
 #[cfg(test)]
 mod tests;
+mod verify;
 
 use std::ffi::OsString;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -48,6 +50,7 @@ use format::{BlockHeader, BLOCK_HEADER_LEN_U64};
 use map::{Mapped, TailGuard};
 
 pub use format::{FORMAT_VERSION, MAX_KEY_LEN};
+pub use verify::{BlockDamage, ScrubReport};
 
 /// The smallest step the file grows by.
 const GROW_MIN: u64 = 1 << 20;
@@ -169,6 +172,12 @@ pub struct Segment {
     flush: Mutex<FlushState>,
     /// Whether `open` cut a torn tail.
     repaired: bool,
+    /// Blocks starting below this offset were opened with header checks
+    /// only; [`Segment::ensure_verified`] verifies them before use.
+    verified_from: u64,
+    /// Every block below `verified_from` matched its checksum (fast path).
+    verified: AtomicBool,
+    verify: Mutex<verify::VerifyState>,
 }
 
 const _: () = {
@@ -237,6 +246,9 @@ impl Segment {
             published: RwLock::new(Published::default()),
             flush: Mutex::new(FlushState { durable: header_len, failed: false }),
             repaired: false,
+            verified_from: header_len,
+            verified: AtomicBool::new(true),
+            verify: Mutex::new(verify::VerifyState::default()),
         })
     }
 
@@ -247,17 +259,32 @@ impl Segment {
     /// to verify every block. `capacity` as in [`Segment::create`]; a file
     /// already longer uses its length.
     pub fn open(storage: &Arc<dyn Storage>, path: &Path, trusted_len: u64, capacity: u64) -> Result<Segment, OpenError> {
+        Segment::open_checked(storage, path, trusted_len, u64::MAX, capacity)
+    }
+
+    /// [`Segment::open`] where the checkpoint that made `trusted_len`
+    /// durable covered the WAL up to `trusted_seq`: a block below
+    /// `trusted_len` with a higher sequence is damage ([`OpenError::Corrupt`]),
+    /// not a sequence that replay may skip records for.
+    pub fn open_checked(
+        storage: &Arc<dyn Storage>,
+        path: &Path,
+        trusted_len: u64,
+        trusted_seq: u64,
+        capacity: u64,
+    ) -> Result<Segment, OpenError> {
         let file = storage.open_file(path, OpenMode::ReadWrite)?;
         let map = Mapped::new(file, capacity, Writer { chain: 0, max_seq: 0, promised: 0, sealed: false })?;
         let (rec, file_len) = {
             let mut tail = map.lock_tail();
             let file_len = tail.allocated();
-            let rec = recovery::recover(&mut tail, path, trusted_len)?;
+            let rec = recovery::recover(&mut tail, path, trusted_len, trusted_seq)?;
             let w = tail.state_mut();
             w.chain = rec.blocks.last().map_or(rec.header_crc, |b| b.crc);
             w.max_seq = rec.blocks.last().map_or(0, |b| b.seq);
             (rec, file_len)
         };
+        let all_verified = rec.verified_from <= format::file_header_len(rec.key.len());
         Ok(Segment {
             path: path.to_path_buf(),
             key: rec.key.into_boxed_slice(),
@@ -270,6 +297,9 @@ impl Segment {
             // flush syncs them too.
             flush: Mutex::new(FlushState { durable: trusted_len.min(rec.end), failed: false }),
             repaired: rec.repaired,
+            verified_from: rec.verified_from,
+            verified: AtomicBool::new(all_verified),
+            verify: Mutex::new(verify::VerifyState::default()),
         })
     }
 
@@ -461,6 +491,24 @@ impl Segment {
             return Err("block checksum mismatch");
         }
         Ok(())
+    }
+
+    /// Bytes the file header takes: where the first block starts.
+    fn header_len(&self) -> u64 {
+        format::file_header_len(self.key.len())
+    }
+
+    /// Re-reads the file header from the mapping and checks it.
+    fn check_file_header(&self) -> Result<(), &'static str> {
+        let header = usize::try_from(self.header_len())
+            .ok()
+            .and_then(|n| self.map.published_bytes().get(..n))
+            .ok_or("file header not readable")?;
+        match format::check_file_header(header, self.key.len()) {
+            Ok(crc) if crc == self.header_crc && header.get(format::FILE_PREFIX_LEN..format::FILE_PREFIX_LEN + self.key.len()) == Some(&self.key[..]) => Ok(()),
+            Ok(_) => Err("file header changed since open"),
+            Err(_) => Err("file header checksum mismatch"),
+        }
     }
 
     /// Bytes in use (header and published blocks): the end of the last block.

@@ -37,11 +37,24 @@ pub(super) struct Recovered {
     pub end: u64,
     /// Whether a torn tail was zero-filled.
     pub repaired: bool,
+    /// Blocks starting below this offset were not verified (their body and
+    /// checksum unread): a query must verify them before use.
+    pub verified_from: u64,
 }
 
 /// Reads and repairs the segment behind `tail`, then publishes its good
 /// blocks (`published` becomes [`Recovered::end`]).
-pub(super) fn recover<W>(tail: &mut TailGuard<'_, W>, path: &Path, trusted_len: u64) -> Result<Recovered, OpenError> {
+///
+/// `trusted_seq` bounds the sequences of the blocks below `trusted_len`:
+/// the checkpoint that made them durable covered the WAL up to it, so a
+/// higher one there is a damaged header (it would make replay skip
+/// acknowledged records as already held).
+pub(super) fn recover<W>(
+    tail: &mut TailGuard<'_, W>,
+    path: &Path,
+    trusted_len: u64,
+    trusted_seq: u64,
+) -> Result<Recovered, OpenError> {
     let file_len = tail.allocated();
     let corrupt = |offset: u64, reason: &str| OpenError::corrupt(path, offset, reason);
     let header_err = |e: FileHeaderError| match e {
@@ -98,6 +111,9 @@ pub(super) fn recover<W>(tail: &mut TailGuard<'_, W>, path: &Path, trusted_len: 
         if end > file_len {
             break Some("block runs past the end of the file");
         }
+        if end <= trusted_len && h.seq > trusted_seq {
+            break Some("checkpointed block with a sequence above the checkpoint's");
+        }
         if end > trusted_len {
             let body = usize::try_from(h.body_len)
                 .ok()
@@ -125,7 +141,10 @@ pub(super) fn recover<W>(tail: &mut TailGuard<'_, W>, path: &Path, trusted_len: 
         None => {}
     }
     tail.publish(at)?;
-    Ok(Recovered { key, header_crc, blocks, end: at, repaired })
+    // Blocks that end at or below trusted_len had their headers checked
+    // only; the first that ends above it was verified whole, and all after.
+    let verified_from = blocks.iter().find(|b| b.end() > trusted_len).map_or(at, |b| b.offset);
+    Ok(Recovered { key, header_crc, blocks, end: at, repaired, verified_from })
 }
 
 /// Zeroes `[from, to)` through the file, writing only the chunks that are

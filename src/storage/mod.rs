@@ -117,7 +117,9 @@ pub trait Map: Send + Sync + fmt::Debug {
 pub fn with_path(err: io::Error, what: &str, path: &Path) -> io::Error {
     let kind = err.kind();
     let errno = err.raw_os_error();
-    let msg = format!("{what} {}: {err}", path.display());
+    // The cause first: a message cut to fit a C buffer keeps it even when
+    // the path is long.
+    let msg = format!("{err}: {what} {}", path.display());
     match errno {
         // Keep the OS code so callers can still tell ENOSPC from EIO.
         Some(code) => io::Error::new(io::Error::from_raw_os_error(code).kind(), OsError { code, msg }),

@@ -25,6 +25,7 @@
 mod format;
 mod reader;
 mod recovery;
+pub mod scrub;
 #[cfg(test)]
 mod tests;
 mod writer;
@@ -135,6 +136,22 @@ impl Wal {
         after_seq: u64,
         replay: Replay<'_>,
     ) -> Result<Wal, OpenError> {
+        Wal::open_reaching(storage, dir, opts, after_seq, 0, replay)
+    }
+
+    /// [`Wal::open`] for a log whose records up to `must_reach` were
+    /// durable (the data holds blocks of them, written only after their
+    /// records were synced): a bad record below it is damage
+    /// ([`OpenError::Corrupt`]), never a torn tail to cut, so no sequence
+    /// the data holds is ever handed out again.
+    pub fn open_reaching(
+        storage: Arc<dyn Storage>,
+        dir: &Path,
+        opts: WalOptions,
+        after_seq: u64,
+        must_reach: u64,
+        replay: Replay<'_>,
+    ) -> Result<Wal, OpenError> {
         if opts.file_size < MIN_FILE_SIZE {
             return Err(OpenError::InvalidArgument(format!(
                 "WAL file size {} is below the minimum of {MIN_FILE_SIZE} bytes",
@@ -145,7 +162,7 @@ impl Wal {
             return Err(OpenError::InvalidArgument(format!("WAL file size {} is too large", opts.file_size)));
         };
         let spares = opts.spares.max(1);
-        let state = recovery::recover(&*storage, dir, file_size, spares, after_seq, replay)?;
+        let state = recovery::recover(&*storage, dir, file_size, spares, after_seq, must_reach, replay)?;
         Ok(Wal { writer: Writer::new(storage, dir, file_size, spares, state) })
     }
 

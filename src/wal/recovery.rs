@@ -70,6 +70,7 @@ pub fn recover(
     file_size: u64,
     max_spares: usize,
     after_seq: u64,
+    must_reach: u64,
     replay: Replay<'_>,
 ) -> Result<WriterState, OpenError> {
     storage.create_dir_all(dir)?;
@@ -124,6 +125,17 @@ pub fn recover(
             // A bad record ending the last file with records is a torn tail:
             // cut it, zeroing its bytes so no later recovery reads them.
             if let Some(bad) = pending_bad.as_ref().filter(|b| b.number == tail_live.number) {
+                if next_seq <= must_reach {
+                    // The data holds this sequence: its record was durable
+                    // before any block of it was written, so it is damaged,
+                    // not torn, and cutting it would hand its sequence out
+                    // again.
+                    return Err(OpenError::corrupt(
+                        &bad.path,
+                        bad.offset,
+                        format!("{}; the data holds sequence {must_reach}, past the log's end", bad.reason),
+                    ));
+                }
                 zero_range(&*last.file, bad.offset, bad.span)?;
                 last.file.sync_data()?;
             }

@@ -244,6 +244,11 @@ impl Writer {
         self.next_seq
     }
 
+    /// Each live file's path and the offset just past its last record.
+    pub fn live_files(&self) -> impl Iterator<Item = (std::path::PathBuf, u64)> + '_ {
+        self.files.iter().map(|f| (self.dir.join(super::format::file_name(f.number)), f.end))
+    }
+
     pub fn backlog_bytes(&self) -> u64 {
         self.backlog
     }

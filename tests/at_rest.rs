@@ -1,0 +1,178 @@
+//! Trust at rest through the Rust API: stored bytes verified before use,
+//! the scrub (`Engine::verify`), and sequences that only grow (API.md,
+//! "Additions in 0.2"). The bit-flip sweep is `tests/bitflip.rs`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use linedb::engine::{Engine, Options};
+use linedb::error::OpenError;
+
+const DAY: i64 = 86_400_000_000_000;
+
+fn options() -> Options {
+    Options { segment_bytes: 64 << 10, wal_file_bytes: 16 << 10, ..Options::default() }
+}
+
+/// The segment files under `dir`, sorted.
+fn segments(dir: &Path) -> Vec<PathBuf> {
+    snapshot_files(dir).into_iter().map(|(p, _)| p).filter(|p| p.extension().is_some_and(|e| e == "seg")).collect()
+}
+
+/// A closed store with `cpu` on day 0 (one segment) and `mem` on day 1.
+fn closed_store(dir: &Path) -> Vec<String> {
+    let e = Engine::open(dir, options()).unwrap();
+    e.create_database("db").unwrap();
+    assert_eq!(write(&e, "db", "cpu,host=a f=1.5 10\ncpu,host=b f=2.5 20").status, 204);
+    assert_eq!(write(&e, "db", &format!("mem,host=a used=7i {}", DAY + 5)).status, 204);
+    let want = all(&e, "db");
+    e.close().unwrap();
+    want
+}
+
+/// Flips a bit of the first occurrence of `needle` in `path`.
+fn flip_in(path: &Path, needle: &[u8]) {
+    let mut b = std::fs::read(path).unwrap();
+    let at = b.windows(needle.len()).position(|w| w == needle).expect("needle in file");
+    b[at] ^= 0x01;
+    std::fs::write(path, b).unwrap();
+}
+
+#[test]
+fn a_flipped_stored_value_answers_500_naming_the_block_and_other_partitions_go_on() {
+    let t = TempDir::new("value-flip");
+    let want = closed_store(&t.store());
+    let cpu = segments(&t.store()).into_iter().find(|p| p.to_string_lossy().contains("1970-01-01")).unwrap();
+    // The bits of 1.5 as a stored double (the row encoding stores f64 bits).
+    flip_in(&cpu, &1.5f64.to_bits().to_le_bytes());
+    let e = Engine::open(t.store(), options()).unwrap();
+    let mut got = Vec::new();
+    let r = e.query("db", Some("cpu"), i64::MIN, i64::MAX, &mut |l| {
+        got.push(l.to_vec());
+        true
+    });
+    assert_eq!(r.status, 500, "{r:?}");
+    assert!(r.message.contains("checksum mismatch") && r.message.contains(&cpu.display().to_string()), "{}", r.message);
+    assert!(r.message.contains("at offset "), "{}", r.message);
+    assert!(got.is_empty(), "nothing is answered from a partition with damage");
+    // Asked again: the same answer, without reading the block again.
+    let again = e.query("db", Some("cpu"), i64::MIN, i64::MAX, &mut |_| true);
+    assert_eq!((again.status, &again.message), (500, &r.message));
+    // Another partition keeps answering; writes go on, to the damaged
+    // partition's measurement on another day too.
+    assert_eq!(query(&e, "db", Some("mem"), i64::MIN, i64::MAX), [want[2].clone()]);
+    assert_eq!(write(&e, "db", &format!("cpu,host=c f=3 {}", 2 * DAY)).status, 204);
+    assert_eq!(query(&e, "db", Some("cpu"), 2 * DAY, i64::MAX).len(), 1);
+    // The scrub finds the same block.
+    let v = e.verify().unwrap();
+    assert_eq!(v.damaged_blocks, 1, "{v:?}");
+    assert!(v.first_damage.contains(&cpu.display().to_string()), "{v:?}");
+}
+
+#[test]
+fn a_time_range_cannot_skip_a_damaged_header() {
+    // A flip in a block's max time would make pruning skip the block: the
+    // header is verified before the query decides what to read.
+    let t = TempDir::new("time-flip");
+    closed_store(&t.store());
+    let cpu = segments(&t.store()).into_iter().find(|p| p.to_string_lossy().contains("1970-01-01")).unwrap();
+    // Block header: min_time 10, max_time 20, as stored (i64 LE, adjacent).
+    let mut header_times = 10i64.to_le_bytes().to_vec();
+    header_times.extend_from_slice(&20i64.to_le_bytes());
+    let mut b = std::fs::read(&cpu).unwrap();
+    let at = b.windows(16).position(|w| w == header_times.as_slice()).expect("block times") + 8;
+    b[at] = 15; // max_time 15: a query [16, 30) would skip the block
+    std::fs::write(&cpu, b).unwrap();
+    let e = Engine::open(t.store(), options()).unwrap();
+    let r = e.query("db", Some("cpu"), 16, 30, &mut |_| true);
+    assert_eq!(r.status, 500, "{r:?}");
+}
+
+#[test]
+fn verify_reads_every_stored_byte_and_finds_nothing_in_a_sound_store() {
+    let t = TempDir::new("verify");
+    closed_store(&t.store());
+    let e = Engine::open(t.store(), options()).unwrap();
+    // Records in the log too.
+    assert_eq!(write(&e, "db", "cpu,host=z f=1 30").status, 204);
+    let v = e.verify().unwrap();
+    assert_eq!((v.damaged_blocks, v.first_damage.as_str()), (0, ""), "{v:?}");
+    // The catalog, two segments, the current log file.
+    assert_eq!(v.files, 4, "{v:?}");
+    // Catalog 1, blocks 3 (two in cpu's segment: the second write came
+    // after the reopen), records 1.
+    assert_eq!(v.blocks, 1 + 3 + 1, "{v:?}");
+    let seg_bytes: u64 = e.partitions("db").unwrap().iter().map(|p| p.bytes).sum();
+    assert!(v.bytes > seg_bytes, "{v:?}");
+}
+
+#[test]
+fn verify_finds_a_damaged_log_record_and_a_damaged_block() {
+    let t = TempDir::new("verify-damage");
+    closed_store(&t.store());
+    let e = Engine::open(t.store(), options()).unwrap();
+    assert_eq!(write(&e, "db", "cpu,host=z f=1 30").status, 204);
+    // Damage the record in the log under the open store.
+    let wal = snapshot_files(&t.store().join("wal"))
+        .into_iter()
+        .map(|(p, _)| p)
+        .find(|p| !p.to_string_lossy().contains("spare"))
+        .unwrap();
+    flip_in(&wal, b"host=z");
+    let v = e.verify().unwrap();
+    assert_eq!(v.damaged_blocks, 1, "{v:?}");
+    assert!(v.first_damage.contains("record checksum mismatch") && v.first_damage.contains(&wal.display().to_string()), "{v:?}");
+}
+
+#[test]
+fn a_store_whose_log_lost_acknowledged_records_is_refused() {
+    // Segments hold blocks of batches past the checkpoint; the log that
+    // accounts for them is deleted. Reusing their sequences would mix two
+    // batches under one: open refuses, naming the segment, changing nothing.
+    let t = TempDir::new("wal-deleted");
+    let store = t.store();
+    let e = Engine::open(&store, options()).unwrap();
+    e.create_database("db").unwrap();
+    e.checkpoint().unwrap();
+    for i in 0..20 {
+        assert_eq!(write(&e, "db", &format!("cpu f={i} {i}")).status, 204);
+    }
+    drop(e); // a crash: no checkpoint
+    for (p, _) in snapshot_files(&store.join("wal")) {
+        std::fs::remove_file(p).unwrap();
+    }
+    let before = snapshot_files(&store);
+    match Engine::open(&store, options()) {
+        Err(OpenError::Corrupt { path, reason, .. }) => {
+            assert!(path.extension().is_some_and(|e| e == "seg"), "{path:?}");
+            assert!(reason.contains("holds sequence 21"), "{reason}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    assert_eq!(snapshot_files(&store), before);
+}
+
+#[test]
+fn a_damaged_last_record_whose_blocks_are_stored_is_damage_not_a_torn_tail() {
+    let t = TempDir::new("last-record");
+    let store = t.store();
+    let e = Engine::open(&store, options()).unwrap();
+    e.create_database("db").unwrap();
+    e.checkpoint().unwrap();
+    assert_eq!(write(&e, "db", "cpu f=1 1").status, 204);
+    // Two partitions in one batch: cutting its record and reusing its
+    // sequence made the next such batch fail and half of it show.
+    assert_eq!(write(&e, "db", &format!("cpu f=2 2\nmem g=2 {DAY}")).status, 204);
+    drop(e);
+    let wal = snapshot_files(&store.join("wal")).into_iter().map(|(p, _)| p).find(|p| !p.to_string_lossy().contains("spare")).unwrap();
+    flip_in(&wal, b"mem");
+    match Engine::open(&store, options()) {
+        Err(OpenError::Corrupt { path, reason, .. }) => {
+            assert_eq!(path, wal);
+            assert!(reason.contains("past the log's end"), "{reason}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
