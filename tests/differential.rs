@@ -23,6 +23,8 @@
 //! `LINEDB_DIFF_ONLY=<case>` reruns one case. Run with `--nocapture` to see
 //! the counts per class.
 
+mod kit;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fmt::Write as _;
@@ -51,7 +53,7 @@ impl Rng {
     }
 
     fn next(&mut self) -> u64 {
-        linedb::storage::sim::splitmix64(&mut self.0)
+        kit::sim::splitmix64(&mut self.0)
     }
 
     fn below(&mut self, n: usize) -> usize {

@@ -23,6 +23,8 @@
 //! 5. Every source site must have been reached, and every reached site must
 //!    be one the source scan knows.
 
+mod kit;
+
 #[path = "../fuzz/fuzz_targets/ops_check.rs"]
 mod ops;
 
@@ -30,7 +32,7 @@ mod ops;
 /// fault opcodes (14, 15): the plan is the fault.
 fn workload(seed: u64) -> Vec<u8> {
     let mut r = seed ^ 0x1234_5678_9ABC_DEF0;
-    let mut next = move || linedb::storage::sim::splitmix64(&mut r);
+    let mut next = move || kit::sim::splitmix64(&mut r);
     let len = 20 + (next() % 120) as usize;
     let mut v = vec![next() as u8];
     while v.len() < len {
@@ -93,7 +95,7 @@ fn replay() {
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use linedb::storage::fault::{Effect, Op, Site};
+use kit::fault::{Effect, Op, Site};
 
 /// The methods of the storage seam that can fail, as engine code calls them.
 const METHODS: [&str; 14] = [
@@ -298,8 +300,8 @@ mod wal_level {
     use std::path::Path;
     use std::sync::Arc;
 
-    use linedb::storage::fault::{Effect, FaultStorage, Op, Site};
-    use linedb::storage::sim::{Fate, SimStorage};
+    use crate::kit::fault::{Effect, FaultStorage, Op, Site};
+    use crate::kit::sim::{Fate, SimStorage};
     use linedb::storage::Storage;
     use linedb::wal::{Wal, WalOptions};
 

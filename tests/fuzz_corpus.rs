@@ -9,6 +9,8 @@
 //! the hand-made seeds of wal_recovery and segment_open (real files made
 //! with the WAL and segment APIs, and damaged copies) into their corpora.
 
+mod kit;
+
 #[path = "../fuzz/fuzz_targets/check.rs"]
 mod check;
 #[path = "../fuzz/fuzz_targets/ops_check.rs"]

@@ -16,6 +16,8 @@
 //! `LINEDB_POWER_SEED=<seed>` replays just that workload
 //! (`LINEDB_POWER_TRACE=1` prints what it does).
 
+mod kit;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -28,8 +30,8 @@ use parking_lot::Mutex;
 use linedb::engine::{Engine, Options};
 use linedb::line_protocol::Precision;
 use linedb::partition::NANOS_PER_DAY;
-use linedb::storage::sim::{Fate, SimEvent, SimStorage};
-use linedb::storage::fault::{Effect, FaultStorage, Op};
+use kit::sim::{Fate, SimEvent, SimStorage};
+use kit::fault::{Effect, FaultStorage, Op};
 use linedb::storage::Storage;
 
 const STORE: &str = "/store";
@@ -49,7 +51,7 @@ impl Rng {
         Rng(seed ^ 0x5DEE_CE66_D1CE_4E5B)
     }
     fn next(&mut self) -> u64 {
-        linedb::storage::sim::splitmix64(&mut self.0)
+        kit::sim::splitmix64(&mut self.0)
     }
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n

@@ -46,8 +46,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use linedb::engine::{Engine, Options};
 use linedb::line_protocol::Precision;
 use linedb::partition::NANOS_PER_DAY;
-use linedb::storage::fault::{Effect, FaultStorage, Op, Site};
-use linedb::storage::sim::{Fate, SimEvent, SimStorage};
+use crate::kit::fault::{Effect, FaultStorage, Op, Site};
+use crate::kit::sim::{Fate, SimEvent, SimStorage};
 use linedb::storage::Storage;
 
 pub const STORE: &str = "/store";
@@ -148,7 +148,7 @@ fn lock(m: &Mutex<Capture>) -> MutexGuard<'_, Capture> {
 fn mix(z: u64) -> u64 {
     // splitmix64's first number from z: batch shapes from (id, argument).
     let mut state = z;
-    linedb::storage::sim::splitmix64(&mut state)
+    crate::kit::sim::splitmix64(&mut state)
 }
 
 /// A good batch: its lines and point count. Field types are fixed by

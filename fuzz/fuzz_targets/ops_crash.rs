@@ -5,6 +5,9 @@
 
 use libfuzzer_sys::fuzz_target;
 
+// The simulated disk and fault injection (never in the library).
+#[path = "../../tests/kit/mod.rs"]
+mod kit;
 mod ops_check;
 
 fuzz_target!(|data: &[u8]| {

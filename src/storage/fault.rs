@@ -110,6 +110,24 @@ struct Shared {
     shared_syncs: AtomicU64,
     /// Open files (not yet dropped), by path.
     live: Mutex<BTreeMap<std::path::PathBuf, u64>>,
+    /// Calls held until enough of them run at once (see
+    /// [`FaultStorage::rendezvous`]), and its signal.
+    rendezvous: Mutex<Option<Rendezvous>>,
+    rendezvous_moved: parking_lot::Condvar,
+}
+
+/// The first `n` matching calls wait for one another.
+#[derive(Debug)]
+struct Rendezvous {
+    op: Op,
+    path_contains: String,
+    n: u32,
+    timeout: Duration,
+    /// Calls that have come (at most `n`).
+    arrived: u32,
+    /// All `n` came, or the wait timed out: no call waits any more.
+    released: bool,
+    timed_out: bool,
 }
 
 /// A [`Storage`] whose calls fail (or are slowed, or counted) when armed.
@@ -161,12 +179,82 @@ impl FaultStorage {
     pub fn disarm(&self) {
         self.shared.faults.lock().clear();
         self.shared.delays.lock().clear();
+        *self.shared.rendezvous.lock() = None;
+        self.shared.rendezvous_moved.notify_all();
     }
 
     /// Makes every call of `op` on matching paths take `delay` longer (a
     /// slow disk, so that concurrent writers pile up behind a sync).
     pub fn delay(&self, op: Op, path_contains: &str, delay: Duration) {
         self.shared.delays.lock().push((op, path_contains.to_owned(), delay));
+    }
+
+    /// Holds the first `n` calls of `op` on matching paths until all `n`
+    /// are inside it at once, then lets them all go on: a test that needs
+    /// two syncs to overlap makes them overlap, rather than hoping a delay
+    /// lines them up. If the `n`th does not come within `timeout` (the code
+    /// under test never runs `n` at once), they go on and
+    /// [`FaultStorage::rendezvous_met`] says false.
+    pub fn rendezvous(&self, op: Op, path_contains: &str, n: u32, timeout: Duration) {
+        *self.shared.rendezvous.lock() = Some(Rendezvous {
+            op,
+            path_contains: path_contains.to_owned(),
+            n,
+            timeout,
+            arrived: 0,
+            released: false,
+            timed_out: false,
+        });
+    }
+
+    /// Whether the rendezvous's `n` calls were all inside it at once.
+    pub fn rendezvous_met(&self) -> bool {
+        self.shared.rendezvous.lock().as_ref().is_some_and(|r| r.arrived == r.n && !r.timed_out)
+    }
+
+    /// Waits until `k` calls have come to the rendezvous (they are inside
+    /// the held call now); false if that takes longer than `timeout`.
+    pub fn wait_arrived(&self, k: u32, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut r = self.shared.rendezvous.lock();
+        loop {
+            if r.as_ref().is_some_and(|r| r.arrived >= k) {
+                return true;
+            }
+            if self.shared.rendezvous_moved.wait_until(&mut r, deadline).timed_out() {
+                return r.as_ref().is_some_and(|r| r.arrived >= k);
+            }
+        }
+    }
+
+    /// Holds a call that the rendezvous is waiting for (see
+    /// [`FaultStorage::rendezvous`]).
+    fn meet(shared: &Shared, op: Op, p: &str) {
+        let mut guard = shared.rendezvous.lock();
+        let Some(r) = guard.as_mut() else { return };
+        if r.released || r.op != op || !p.contains(&r.path_contains) {
+            return;
+        }
+        r.arrived += 1;
+        let deadline = std::time::Instant::now() + r.timeout;
+        if r.arrived == r.n {
+            r.released = true;
+        }
+        shared.rendezvous_moved.notify_all();
+        loop {
+            let Some(r) = guard.as_mut() else { return };
+            if r.released {
+                return;
+            }
+            if shared.rendezvous_moved.wait_until(&mut guard, deadline).timed_out() {
+                if let Some(r) = guard.as_mut() {
+                    r.released = true;
+                    r.timed_out = true;
+                }
+                shared.rendezvous_moved.notify_all();
+                return;
+            }
+        }
     }
 
     /// The most delayed calls of `op` that were in their delay at once (see
@@ -253,6 +341,16 @@ impl FaultStorage {
                 e.0 -= 1;
             }
         }
+        // The effect is decided in the order calls arrive, before a
+        // rendezvous holds them: the first of two held syncs gets a fault
+        // armed for one call.
+        let effect = Self::decide(shared, op, &p, site);
+        Self::meet(shared, op, &p);
+        effect
+    }
+
+    /// The effect of the first armed fault that matches the call, used up.
+    fn decide(shared: &Shared, op: Op, p: &str, site: Site) -> Option<Effect> {
         let mut faults = shared.faults.lock();
         let matching = |f: &Fault| f.op == op && f.site.is_none_or(|s| s == site) && p.contains(&f.path_contains);
         let i = faults.iter().position(|f| matching(f) && f.remaining > 0)?;
@@ -431,7 +529,33 @@ impl Map for FaultMap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::FsStorage;
+
+    #[test]
+    fn a_rendezvous_holds_calls_until_enough_are_inside() {
+        let dir = std::env::temp_dir().join(format!("linedb-rendezvous-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let fs = FaultStorage::new(Arc::new(super::super::FsStorage));
+        let path = dir.join("f");
+        let f = fs.open_file(&path, OpenMode::CreateNew).unwrap();
+        fs.rendezvous(Op::Sync, "", 2, Duration::from_secs(20));
+        std::thread::scope(|s| {
+            let a = s.spawn(|| f.sync_data());
+            // The first is held inside until the second comes.
+            assert!(fs.wait_arrived(1, Duration::from_secs(20)));
+            assert!(!a.is_finished());
+            assert!(!fs.rendezvous_met());
+            f.sync_data().unwrap();
+            a.join().unwrap().unwrap();
+        });
+        assert!(fs.rendezvous_met());
+        // One that never gets its second call times out and lets it go.
+        fs.rendezvous(Op::Sync, "", 2, Duration::from_millis(50));
+        f.sync_data().unwrap();
+        assert!(!fs.rendezvous_met());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    use super::super::FsStorage;
 
     #[test]
     fn syncs_sharing_one_open_file_are_counted() {

@@ -1,7 +1,8 @@
 //! The one seam for file I/O. The WAL, segments and catalog touch files only
 //! through [`Storage`], [`File`] and [`Map`], so that tests can put a
 //! simulated disk behind them (one that loses unsynced bytes or fails any
-//! call) without the rest of the engine knowing.
+//! call) without the rest of the engine knowing. That disk (`sim.rs`) and
+//! the fault wrapper (`fault.rs`) are test tools: see `tests/kit/mod.rs`.
 //!
 //! Every fallible method is `#[track_caller]`: a wrapper such as
 //! [`FaultStorage`] sees which line of the engine made the call, so tests can
@@ -14,8 +15,13 @@
 //! a short fixed sequence of them), and none retries: after a failed sync the
 //! caller must assume the bytes it wrote are gone.
 
+// The simulated disk and fault injection: compiled here for the unit
+// tests only; test and fuzz crates compile their own copy
+// (`tests/kit/mod.rs`), so a release library never carries them.
+#[cfg(test)]
 pub mod fault;
 mod fs;
+#[cfg(test)]
 pub mod sim;
 
 use std::ffi::OsString;
@@ -23,8 +29,10 @@ use std::fmt;
 use std::io;
 use std::path::Path;
 
+#[cfg(test)]
 pub use fault::FaultStorage;
 pub use fs::FsStorage;
+#[cfg(test)]
 pub use sim::SimStorage;
 
 /// How [`Storage::open_file`] opens a file. Every mode but `Read` opens for
