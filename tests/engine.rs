@@ -474,3 +474,22 @@ fn a_batch_that_can_never_fit_is_413_and_stores_nothing() {
     assert_eq!(all(&e, "db"), before);
     assert_eq!(write(&e, "db", "m v=1i 1").status, 204);
 }
+
+#[test]
+fn stats_count_the_wal_syncs_of_records() {
+    let t = TempDir::new("syncs");
+    let e = open(&t.store());
+    e.create_database("db").unwrap();
+    let before = e.stats();
+    for i in 0..10 {
+        assert_eq!(write(&e, "db", &format!("m f={i} {i}")).status, 204);
+    }
+    // One writer at a time: one fdatasync per write (a rotation would add
+    // one; 10 small records stay in one file).
+    let after = e.stats();
+    assert_eq!(after.wal_syncs - before.wal_syncs, 10);
+    assert_eq!(after.writes_accepted - before.writes_accepted, 10);
+    // A rejected write syncs nothing.
+    assert_eq!(write(&e, "db", "m f=\"s\" 1").status, 400);
+    assert_eq!(e.stats().wal_syncs, after.wal_syncs);
+}

@@ -155,6 +155,9 @@ pub struct Stats {
     pub writes_accepted: u64,
     pub writes_rejected: u64,
     pub last_sequence: u64,
+    /// WAL fdatasyncs of records since open: with `writes_accepted`, how
+    /// many writes each sync made durable (Rust only for now).
+    pub wal_syncs: u64,
 }
 
 /// One partition of a database.
@@ -445,8 +448,10 @@ impl Engine {
 
     pub fn stats(&self) -> Stats {
         let inner = &self.inner;
+        let wal_syncs = inner.writer.lock().record_syncs();
         let st = inner.state.read();
         let mut s = Stats {
+            wal_syncs,
             databases: st.dbs.len() as u64,
             wal_bytes: inner.wal_bytes.load(Ordering::Relaxed),
             writes_accepted: inner.writes_accepted.load(Ordering::Relaxed),

@@ -212,6 +212,12 @@ impl Wal {
         self.writer.sync_ticket()
     }
 
+    /// fdatasyncs of records since open (each commit group's, and a
+    /// rotation's of the file it leaves); not file creations.
+    pub fn record_syncs(&self) -> u64 {
+        self.writer.record_syncs()
+    }
+
     /// Bytes of records in live WAL files (not yet trimmed): the backlog
     /// that `max_wal_bytes` bounds.
     pub fn backlog_bytes(&self) -> u64 {

@@ -103,6 +103,9 @@ struct Synced {
     /// Set by a failed write or sync: the log refuses further work, since
     /// what is on disk is no longer known.
     failed: AtomicBool,
+    /// fdatasyncs of records run so far (tickets and rotations): with the
+    /// acknowledged writes, how well commits are grouped.
+    syncs: AtomicU64,
 }
 
 /// An fdatasync of the records appended so far, taken under the caller's
@@ -179,6 +182,7 @@ impl SyncTicket {
             return Ok(());
         }
         if let Some(files) = &self.files {
+            self.synced.syncs.fetch_add(1, Ordering::Relaxed);
             if let Err(e) = files.sync(self.storage.as_ref()) {
                 self.synced.failed.store(true, Ordering::Release);
                 return Err(e);
@@ -234,7 +238,11 @@ impl Writer {
             max_spares,
             backlog,
             // Recovery synced every file it kept records from.
-            synced: Arc::new(Synced { below: AtomicU64::new(state.next_seq), failed: AtomicBool::new(false) }),
+            synced: Arc::new(Synced {
+                below: AtomicU64::new(state.next_seq),
+                failed: AtomicBool::new(false),
+                syncs: AtomicU64::new(0),
+            }),
             buf: Vec::new(),
             sync_files: None,
         }
@@ -251,6 +259,11 @@ impl Writer {
 
     pub fn backlog_bytes(&self) -> u64 {
         self.backlog
+    }
+
+    /// fdatasyncs of records since open (see `Synced::syncs`).
+    pub fn record_syncs(&self) -> u64 {
+        self.synced.syncs.load(Ordering::Relaxed)
     }
 
     fn failed(&self) -> bool {
@@ -525,8 +538,14 @@ impl Writer {
                 let floor = if part.new_file.is_some() {
                     in_sync = true;
                     match (prev, &self.current) {
-                        (Some(p), _) => p.sync_data()?,
-                        (None, Some(c)) if current_dirty => c.sync_data()?,
+                        (Some(p), _) => {
+                            self.synced.syncs.fetch_add(1, Ordering::Relaxed);
+                            p.sync_data()?;
+                        }
+                        (None, Some(c)) if current_dirty => {
+                            self.synced.syncs.fetch_add(1, Ordering::Relaxed);
+                            c.sync_data()?;
+                        }
                         _ => {}
                     }
                     in_sync = false;
