@@ -1,4 +1,4 @@
-"""A small ctypes binding of linedb's C API (include/linedb.h, API.md).
+"""A small ctypes binding of linedb's C API (include/linedb.h, docs/api.md).
 
     from linedb import Store
     with Store("demo-data", no_auth=True) as db:
@@ -8,8 +8,9 @@
             print(line)
 
 The shared library is found through $LINEDB_LIB (a path to liblinedb.so),
-else target/debug/liblinedb.so of this repository, else the system's
-`liblinedb.so`. Memory: every buffer is Python's; the library never hands
+else target/release/liblinedb.so of this repository, else its
+target/debug/liblinedb.so (with a note on stderr: the debug build is
+several times slower), else the system's `liblinedb.so`. Memory: every buffer is Python's; the library never hands
 out memory to free. Errors raise LinedbError (with .code and .name) for the
 calls that answer a linedb_code, and WriteError/QueryError (with .status,
 .error_line, .retry_after_secs) for writes and queries.
@@ -69,8 +70,18 @@ def _find_library():
     if path:
         return path
     here = os.path.dirname(os.path.abspath(__file__))
-    built = os.path.join(here, "..", "..", "target", "debug", "liblinedb.so")
-    return built if os.path.exists(built) else "liblinedb.so"
+    target = os.path.join(here, "..", "..", "target")
+    release = os.path.join(target, "release", "liblinedb.so")
+    if os.path.exists(release):
+        return release
+    debug = os.path.join(target, "debug", "liblinedb.so")
+    if os.path.exists(debug):
+        # Several times slower than the release build: say so once.
+        import sys
+        print(f"linedb: using the debug build {os.path.normpath(debug)}; "
+              "`cargo build --release` for the fast one", file=sys.stderr)
+        return debug
+    return "liblinedb.so"
 
 
 def _load(path):
