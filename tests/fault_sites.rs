@@ -423,6 +423,60 @@ mod wal_level {
             Ok(())
         }
 
+        /// Two records, each with its own sync ticket, the two syncs run at
+        /// once (a rendezvous holds the first until the second syncs): the
+        /// second cannot take the description the first is using, and
+        /// opens one.
+        pub fn two_syncs_at_once(&mut self) -> Result<(), String> {
+            if self.wal.is_none() && !self.open()? {
+                return Ok(());
+            }
+            let Some(wal) = self.wal.as_mut() else { return Ok(()) };
+            let mut tickets = Vec::new();
+            let mut appended = Vec::new();
+            for _ in 0..2 {
+                self.next_id += 1;
+                let b = payload(self.next_id, 200);
+                let first = wal.next_seq();
+                if wal.append(&[b.as_slice()]).is_err() {
+                    self.maybe.insert(first, b);
+                    return self.open().map(|_| ());
+                }
+                appended.push((first, b));
+                tickets.push(wal.sync_ticket());
+            }
+            self.fs.rendezvous(Op::Sync, "", 2, std::time::Duration::from_secs(5));
+            let mut it = tickets.into_iter();
+            let (Some(t1), Some(t2)) = (it.next(), it.next()) else { return Ok(()) };
+            let fs = Arc::clone(&self.fs);
+            let (r1, r2) = std::thread::scope(|s| {
+                let first = s.spawn(move || t1.run());
+                fs.wait_arrived(1, std::time::Duration::from_secs(5));
+                let second = t2.run();
+                (first.join().unwrap_or_else(|_| Err(std::io::Error::other("panicked"))), second)
+            });
+            let ok = r1.is_ok() && r2.is_ok();
+            for (s, b) in appended {
+                if ok {
+                    self.acked.insert(s, b);
+                } else {
+                    self.maybe.insert(s, b);
+                }
+            }
+            if ok {
+                let pending: Vec<u64> = self.maybe.keys().copied().filter(|s| !self.acked.contains_key(s)).collect();
+                let upto = self.wal.as_ref().map_or(0, |w| w.next_seq());
+                for s in pending.into_iter().filter(|s| *s < upto) {
+                    if let Some(b) = self.maybe.remove(&s) {
+                        self.acked.insert(s, b);
+                    }
+                }
+            } else {
+                self.open()?;
+            }
+            Ok(())
+        }
+
         pub fn trim(&mut self) -> Result<(), String> {
             let Some(wal) = self.wal.as_mut() else { return Ok(()) };
             let upto = wal.next_seq() - 1;
@@ -454,6 +508,7 @@ mod wal_level {
         let mut r = Run::new(plans);
         r.open()?;
         r.append(&[100], true)?;
+        r.two_syncs_at_once()?;
         // Three records that each need a new file, in one append: the file
         // before each is synced before the next is written.
         r.append(&[3000, 3000, 3000], true)?;

@@ -51,7 +51,7 @@ use crate::partition::Day;
 use crate::rows;
 use crate::schema::SchemaChanges;
 use crate::segment::{AppendError, Segment};
-use crate::storage::{is_no_space, Storage};
+use crate::storage::{is_no_space, is_transient, Storage};
 use crate::validate::{self, BatchError};
 use crate::wal::{SyncTicket, Wal, WalError};
 
@@ -510,7 +510,15 @@ fn stage(inner: &Inner, wal: &mut Wal, group: &[Arc<Pending>]) -> Option<Staged>
                 Placing::Io(e) => e,
                 Placing::NeedsDrain => io::Error::other("segment placement needed a drain twice"),
             };
-            let (status, msg) = if is_no_space(&e) { (503, format!("no space for the batch: {e}")) } else { (500, format!("I/O error: {e}")) };
+            // Space, descriptors or address space running short is an
+            // answer (503: nothing was written), not a failure.
+            let (status, msg) = if is_no_space(&e) {
+                (503, format!("no space for the batch: {e}"))
+            } else if is_transient(&e) {
+                (503, format!("cannot take the batch now: {e}"))
+            } else {
+                (500, format!("I/O error: {e}"))
+            };
             for p in &accepted {
                 let out = if status == 503 { Outcome::unavailable(msg.clone()) } else { Outcome::error(500, msg.clone()) };
                 answer(p, Answer::Done(out));
@@ -522,10 +530,11 @@ fn stage(inner: &Inner, wal: &mut Wal, group: &[Arc<Pending>]) -> Option<Staged>
     let payloads: Vec<&[u8]> = accepted.iter().map(|p| p.payload.as_slice()).collect();
     let first_seq = match wal.append(&payloads) {
         Ok(seq) => seq,
-        Err(WalError::NoSpace(e)) => {
+        Err(e @ WalError::NoSpace(_)) => {
             discard(inner, &placements);
+            let msg = e.to_string();
             for p in &accepted {
-                answer(p, Answer::Done(Outcome::unavailable(format!("no space for the WAL: {e}"))));
+                answer(p, Answer::Done(Outcome::unavailable(msg.clone())));
             }
             return None;
         }

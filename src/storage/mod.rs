@@ -159,3 +159,11 @@ pub fn raw_errno(err: &io::Error) -> Option<i32> {
 pub fn is_no_space(err: &io::Error) -> bool {
     matches!(raw_errno(err), Some(libc::ENOSPC) | Some(libc::EDQUOT)) || err.kind() == io::ErrorKind::StorageFull
 }
+
+/// Whether an I/O error is a shortage that passes: no space (blocks or
+/// inodes), no file descriptor left (EMFILE, ENFILE), no address space or
+/// map count (ENOMEM from mmap). A write refused for one of these answers
+/// 503 and the store goes on; nothing about the page cache is in doubt.
+pub fn is_transient(err: &io::Error) -> bool {
+    is_no_space(err) || matches!(raw_errno(err), Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOMEM))
+}

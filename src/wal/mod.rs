@@ -75,8 +75,10 @@ impl Default for WalOptions {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum WalError {
-    /// No space to create (or grow) a WAL file. Nothing was written; the
-    /// log is unchanged and usable (the next append gets the same sequence).
+    /// No space to create (or grow) a WAL file, or another shortage that
+    /// passes (no file descriptor, no memory for a mapping). Nothing was
+    /// written; the log is unchanged and usable (the next append gets the
+    /// same sequence).
     NoSpace(io::Error),
     /// Anything else (including an empty or over-large payload, rejected
     /// before anything is written). After an I/O failure the log refuses
@@ -87,7 +89,7 @@ pub enum WalError {
 impl fmt::Display for WalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            WalError::NoSpace(e) => write!(f, "no space for the write-ahead log: {e}"),
+            WalError::NoSpace(e) => write!(f, "cannot make a write-ahead log file now: {e}"),
             WalError::Io(e) => write!(f, "write-ahead log: {e}"),
         }
     }

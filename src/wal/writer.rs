@@ -143,12 +143,20 @@ pub struct SyncTicket {
 /// failed sync fails the log, and the description is closed). Each
 /// description reports a writeback error once, to the first sync on it
 /// after the error, whether it was opened before the error or after.
+///
+/// The pool starts with the writer's own description of the file, so a
+/// sync never needs a descriptor the process may not have: when opening
+/// one fails for want of descriptors (EMFILE, ENFILE), the sync waits for
+/// a running one to give its description back. The writer's rotation sync
+/// of the file goes through the pool too.
 #[derive(Debug)]
 struct SyncFiles {
     /// The file's number in the log, and its path.
     number: u64,
     path: PathBuf,
-    idle: parking_lot::Mutex<Vec<Box<dyn File>>>,
+    idle: parking_lot::Mutex<Vec<Arc<dyn File>>>,
+    /// Signalled when a description is given back.
+    returned: parking_lot::Condvar,
 }
 
 /// The most idle sync descriptions kept per file: one per sync that can
@@ -156,18 +164,44 @@ struct SyncFiles {
 const KEEP_SYNC_FILES: usize = 4;
 
 impl SyncFiles {
-    fn sync(&self, storage: &dyn Storage) -> io::Result<()> {
-        let taken = self.idle.lock().pop();
-        let file = match taken {
-            Some(f) => f,
-            None => storage.open_file(&self.path, OpenMode::Read)?,
-        };
+    fn new(number: u64, path: PathBuf, own: Arc<dyn File>) -> SyncFiles {
+        SyncFiles { number, path, idle: parking_lot::Mutex::new(vec![own]), returned: parking_lot::Condvar::new() }
+    }
+
+    fn sync(&self, storage: &dyn Storage, failed: &AtomicBool) -> io::Result<()> {
+        let file = self.take(storage, failed)?;
         file.sync_data()?;
         let mut idle = self.idle.lock();
         if idle.len() < KEEP_SYNC_FILES {
             idle.push(file);
         }
+        self.returned.notify_one();
         Ok(())
+    }
+
+    /// An idle description, or a new one, or (out of descriptors) the
+    /// next one a running sync gives back.
+    fn take(&self, storage: &dyn Storage, failed: &AtomicBool) -> io::Result<Arc<dyn File>> {
+        loop {
+            if let Some(f) = self.idle.lock().pop() {
+                return Ok(f);
+            }
+            match storage.open_file(&self.path, OpenMode::Read) {
+                Ok(f) => return Ok(Arc::from(f)),
+                Err(e) if crate::storage::is_transient(&e) => {
+                    let mut idle = self.idle.lock();
+                    if idle.is_empty() {
+                        if failed.load(Ordering::Acquire) {
+                            return Err(failed_error());
+                        }
+                        // A running sync gives its description back (or
+                        // fails the log); the timeout only rechecks that.
+                        self.returned.wait_for(&mut idle, std::time::Duration::from_millis(10));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 }
 
@@ -183,7 +217,7 @@ impl SyncTicket {
         }
         if let Some(files) = &self.files {
             self.synced.syncs.fetch_add(1, Ordering::Relaxed);
-            if let Err(e) = files.sync(self.storage.as_ref()) {
+            if let Err(e) = files.sync(self.storage.as_ref(), &self.synced.failed) {
                 self.synced.failed.store(true, Ordering::Release);
                 return Err(e);
             }
@@ -496,7 +530,7 @@ impl Writer {
     }
 
     fn creation_failed(&mut self, e: io::Error) -> WalError {
-        if is_no_space(&e) {
+        if crate::storage::is_transient(&e) {
             WalError::NoSpace(e)
         } else {
             self.set_failed();
@@ -530,6 +564,7 @@ impl Writer {
     ) -> Result<(), (io::Error, bool)> {
         let mut buf = std::mem::take(&mut self.buf);
         let current_dirty = self.current_dirty();
+        let current_number = self.current.as_ref().and(self.files.back()).map(|f| f.number);
         let floor = self.synced.below.load(Ordering::Acquire).min(first_seq);
         let mut in_sync = false;
         let res = (|| {
@@ -544,7 +579,13 @@ impl Writer {
                         }
                         (None, Some(c)) if current_dirty => {
                             self.synced.syncs.fetch_add(1, Ordering::Relaxed);
-                            c.sync_data()?;
+                            // Through the pool when there is one: its
+                            // descriptions include the writer's own, which
+                            // a ticket's sync may be using now.
+                            match self.sync_files.as_ref().filter(|f| Some(f.number) == current_number) {
+                                Some(files) => files.sync(self.storage.as_ref(), &self.synced.failed)?,
+                                None => c.sync_data()?,
+                            }
                         }
                         _ => {}
                     }
@@ -667,17 +708,7 @@ impl Writer {
     /// A sync of every record appended so far, to run now or outside the
     /// caller's lock.
     pub fn sync_ticket(&mut self) -> SyncTicket {
-        let number = match (&self.current, self.files.back()) {
-            (Some(_), Some(live)) => Some(live.number),
-            _ => None,
-        };
-        // Replacing the descriptions of the file before closes them once
-        // the last ticket for it is done.
-        if self.sync_files.as_ref().map(|f| f.number) != number {
-            self.sync_files = number.map(|number| {
-                Arc::new(SyncFiles { number, path: self.path(&file_name(number)), idle: parking_lot::Mutex::new(Vec::new()) })
-            });
-        }
+        self.current_sync_files();
         SyncTicket {
             storage: Arc::clone(&self.storage),
             files: self.sync_files.clone(),
@@ -688,6 +719,21 @@ impl Writer {
 
     pub fn sync(&mut self) -> io::Result<()> {
         self.sync_ticket().run()
+    }
+
+    /// Makes `sync_files` the current file's pool (seeded with the
+    /// writer's own description of it), or `None` when there is no current
+    /// file. Replacing the pool of the file before closes its descriptions
+    /// once the last ticket for it is done.
+    fn current_sync_files(&mut self) {
+        let current = match (&self.current, self.files.back()) {
+            (Some(f), Some(live)) => Some((live.number, Arc::clone(f))),
+            _ => None,
+        };
+        if self.sync_files.as_ref().map(|f| f.number) != current.as_ref().map(|c| c.0) {
+            self.sync_files =
+                current.map(|(number, own)| Arc::new(SyncFiles::new(number, self.path(&file_name(number)), own)));
+        }
     }
 
     pub fn trim(&mut self, upto: u64) -> io::Result<()> {

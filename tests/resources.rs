@@ -1,0 +1,143 @@
+//! Shortages that pass are 503, never a failed store (API.md, "Additions
+//! in 0.2"): running out of file descriptors for real, under a low
+//! `RLIMIT_NOFILE` in a child process, and an injected EMFILE where a
+//! commit group's fdatasync needs a description.
+
+mod common;
+mod kit;
+
+use std::io::Write as _;
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use kit::fault::{Effect, FaultStorage, Op};
+use linedb::engine::{Engine, Options};
+use linedb::storage::FsStorage;
+
+const DAY: i64 = 86_400_000_000_000;
+
+fn options() -> Options {
+    Options { segment_bytes: 64 << 10, wal_file_bytes: 64 << 10, ..Options::default() }
+}
+
+/// Descriptors open in this process now.
+fn open_fds() -> u64 {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64)
+}
+
+/// The child: with a descriptor limit a little above what the open store
+/// uses, writes each batch to a new partition (each holds a descriptor)
+/// until one is refused, then checks that the store goes on.
+#[test]
+fn emfile_child() {
+    let Ok(dir) = std::env::var("LINEDB_EMFILE_CHILD") else { return };
+    let e = Engine::open(&dir, options()).unwrap();
+    e.create_database("db").unwrap();
+    assert_eq!(write(&e, "db", "m f=0i 0").status, 204);
+    let limit = open_fds() + 8;
+    let rl = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+    // SAFETY: setrlimit with a valid, initialised struct; it only lowers
+    // this (child) process's own limit.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) }, 0);
+    let mut out = std::io::stdout().lock();
+    let mut refused = None;
+    for day in 1..200i64 {
+        let r = write(&e, "db", &format!("m f={day}i {}", day * DAY));
+        match r.status {
+            204 => writeln!(out, "ack {day}").unwrap(),
+            _ => {
+                refused = Some(r);
+                break;
+            }
+        }
+    }
+    let r = refused.expect("200 new partitions under a limit of a few descriptors");
+    assert_eq!(r.status, 503, "{}", r.message);
+    assert!(r.retry_after_secs >= 1);
+    assert!(r.message.contains("Too many open files"), "{}", r.message);
+    // Not a failed store: the partitions it has take writes, and it answers.
+    assert_eq!(write(&e, "db", "m f=7i 1").status, 204, "a write to an open partition");
+    writeln!(out, "ack 0b").unwrap();
+    let mut n = 0;
+    let q = e.query("db", None, i64::MIN, i64::MAX, &mut |_| {
+        n += 1;
+        true
+    });
+    assert_eq!(q.status, 200, "{}", q.message);
+    writeln!(out, "child done: {n} points").unwrap();
+}
+
+#[test]
+fn running_out_of_descriptors_is_503_and_the_store_goes_on() {
+    let t = TempDir::new("emfile");
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "emfile_child", "--nocapture", "--test-threads=1"])
+        .env("LINEDB_EMFILE_CHILD", t.store())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "child failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("child done"), "{stdout}");
+    let acked: Vec<&str> = stdout.lines().filter_map(|l| l.strip_prefix("ack ")).collect();
+    assert!(acked.len() >= 2, "{stdout}");
+    // Every acknowledged point is there after a reopen without the limit.
+    let e = Engine::open(t.store(), options()).unwrap();
+    let got = all(&e, "db");
+    for a in &acked {
+        let want = match *a {
+            "0b" => "m f=7i 1".to_owned(),
+            day => {
+                let d: i64 = day.parse().unwrap();
+                format!("m f={d}i {}", d * DAY)
+            }
+        };
+        assert!(got.contains(&want), "{want} acknowledged but lost: {got:?}");
+    }
+}
+
+#[test]
+fn a_sync_that_finds_no_descriptor_waits_for_one_instead_of_failing() {
+    let t = TempDir::new("emfile-sync");
+    let fs = Arc::new(FaultStorage::new(Arc::new(FsStorage)));
+    let opts = Options { storage: Arc::clone(&fs) as Arc<dyn linedb::storage::Storage>, ..options() };
+    let e = Engine::open(t.store(), opts).unwrap();
+    e.create_database("db").unwrap();
+    assert_eq!(write(&e, "db", "m f=0i 0").status, 204);
+    // Syncs may open no description of the log's files; A's sync, holding
+    // the log's own description, is kept running until B's group needs one.
+    fs.arm_effect(Op::Open, "/wal/", Effect::Fail(libc::EMFILE), u32::MAX);
+    fs.rendezvous(Op::Sync, "/wal/", 2, Duration::from_millis(500));
+    std::thread::scope(|s| {
+        let e = &e;
+        let a = s.spawn(move || write(e, "db", "m f=1i 1"));
+        assert!(fs.wait_arrived(1, Duration::from_secs(20)));
+        let b = s.spawn(move || write(e, "db", "m f=2i 2"));
+        let (a, b) = (a.join().unwrap(), b.join().unwrap());
+        assert_eq!((a.status, b.status), (204, 204), "{} / {}", a.message, b.message);
+    });
+    assert!(fs.fired().iter().any(|f| f.1 == Op::Open), "B's sync never tried to open a description");
+    fs.disarm();
+    assert_eq!(write(&e, "db", "m f=3i 3").status, 204);
+    assert_eq!(all(&e, "db").len(), 4);
+}
+
+#[test]
+fn no_descriptor_for_a_new_segment_is_503_and_stores_nothing() {
+    let t = TempDir::new("emfile-segment");
+    let fs = Arc::new(FaultStorage::new(Arc::new(FsStorage)));
+    let opts = Options { storage: Arc::clone(&fs) as Arc<dyn linedb::storage::Storage>, ..options() };
+    let e = Engine::open(t.store(), opts).unwrap();
+    e.create_database("db").unwrap();
+    assert_eq!(write(&e, "db", "m f=0i 0").status, 204);
+    let before = snapshot_files(&t.store());
+    fs.arm_effect(Op::Open, "/data/", Effect::Fail(libc::EMFILE), 1);
+    let r = write(&e, "db", &format!("m f=1i {DAY}"));
+    assert_eq!((r.status, r.retry_after_secs >= 1), (503, true), "{}", r.message);
+    assert_eq!(snapshot_files(&t.store()), before);
+    // Not failed: the same write goes in once descriptors are there.
+    assert_eq!(write(&e, "db", &format!("m f=1i {DAY}")).status, 204);
+    assert_eq!(all(&e, "db").len(), 2);
+}
+
+use std::sync::Arc;
