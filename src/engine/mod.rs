@@ -265,6 +265,11 @@ impl Engine {
         Ok(())
     }
 
+    /// Whether closing has begun (writes answer 503 from then on).
+    pub fn is_closing(&self) -> bool {
+        self.inner.closing.load(Ordering::Acquire)
+    }
+
     /// Makes a token with `perms` ([`auth::PERM_READ`], [`auth::PERM_WRITE`]
     /// or both) on `database` (or `*`: every database, also ones created
     /// later), durably. The database need not exist yet. Returns the token;

@@ -188,3 +188,55 @@ fn result_and_error_keep_their_size() {
     // 0.2 added max_batch_bytes at the end.
     assert_eq!(size_of::<linedb_options>(), 32);
 }
+
+#[test]
+fn close_frees_the_handle_only_after_a_running_call_returns() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Barrier;
+    struct Handle(*mut linedb);
+    // SAFETY: the handle is thread-safe (the C API's promise); the raw
+    // pointer is only passed to calls that take it from any thread.
+    unsafe impl Send for Handle {}
+    // SAFETY: as for Send.
+    unsafe impl Sync for Handle {}
+    let dir = TempDir::new("close-waits");
+    let db = Handle(open_no_auth(&dir));
+    let inside = Barrier::new(2);
+    let released = AtomicBool::new(false);
+    let call_done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let (db, inside, released, call_done) = (&db, &inside, &released, &call_done);
+        let call = s.spawn(move || {
+            let mut result = new_result();
+            status_call_for_test(db.0, &mut result, |h| {
+                inside.wait();
+                while !released.load(Ordering::Acquire) {
+                    std::thread::yield_now();
+                }
+                // Still a live handle: close is waiting for this call.
+                let out = h.engine().write("x", b"m f=1 1", crate::line_protocol::Precision::Nanosecond);
+                call_done.store(true, Ordering::Release);
+                Ok(out)
+            })
+        });
+        inside.wait();
+        let closer = s.spawn(move || {
+            let mut err = new_error();
+            // SAFETY: a live handle, closed once; the running call is the
+            // one the header allows.
+            let code = unsafe { linedb_close(db.0, &mut err) };
+            (code, call_done.load(Ordering::Acquire))
+        });
+        // Close has begun (writes answer 503 from now on) but cannot finish.
+        // SAFETY: the handle is live: the call above is still running, and
+        // close frees it only after.
+        while !unsafe { &*db.0 }.engine().is_closing() {
+            std::thread::yield_now();
+        }
+        released.store(true, Ordering::Release);
+        assert_eq!(call.join().unwrap(), 503, "the running write sees the store closing");
+        let (code, done_first) = closer.join().unwrap();
+        assert_eq!(code, linedb_code::LINEDB_OK);
+        assert!(done_first, "close returned before the running call did");
+    });
+}

@@ -171,7 +171,7 @@ pub struct linedb {
     /// Set when a panic was caught in a call on this handle: its state may
     /// be half-updated, so every later call answers LINEDB_ERR_INTERNAL / 500.
     poisoned: AtomicBool,
-    /// Calls in progress; dropping the handle waits until none is.
+    /// Calls in progress; linedb_close frees the handle only once none is.
     active: AtomicUsize,
 }
 
@@ -195,13 +195,24 @@ impl linedb {
     }
 }
 
-impl Drop for linedb {
-    /// Waits for calls still running on other threads (a write that raced
-    /// with `linedb_close` and got 503) before the engine is dropped.
+/// Frees a handle when dropped (also while unwinding), after waiting until
+/// no call is in progress on it: the `Box` that owns it is rebuilt only when
+/// nothing else refers to it, never while a concurrent call holds `&linedb`.
+struct FreeWhenIdle(*mut linedb);
+
+impl Drop for FreeWhenIdle {
     fn drop(&mut self) {
-        while self.active.load(Ordering::Acquire) != 0 {
+        // SAFETY: the handle is live until the `Box::from_raw` below; only
+        // shared references to it exist (running calls, counted in
+        // `active`).
+        let active = unsafe { &(*self.0).active };
+        while active.load(Ordering::Acquire) != 0 {
             std::thread::sleep(Duration::from_millis(1));
         }
+        // SAFETY: from `Box::into_raw` in linedb_open, freed only here,
+        // once; no call holds a reference any more (the count is zero, and
+        // the contract forbids calls that start after close began).
+        drop(unsafe { Box::from_raw(self.0) });
     }
 }
 
@@ -456,17 +467,19 @@ pub unsafe extern "C" fn linedb_close(db: *mut linedb, err: *mut linedb_error) -
             if db.is_null() {
                 return linedb_code::LINEDB_OK;
             }
-            // SAFETY: a handle from linedb_open (a `Box::into_raw`), not yet
-            // closed; ownership comes back to us (the caller's contract). If
-            // what follows panics, the box is dropped while unwinding, so the
-            // handle is still freed and the lock released.
-            let handle = unsafe { Box::from_raw(db) };
+            // Freed when this returns or unwinds, once no other call is
+            // running on it.
+            let free = FreeWhenIdle(db);
+            // SAFETY: a handle from linedb_open, not yet closed (the
+            // caller's contract). Shared, not owned, for now: a write that
+            // was already running when close began may still hold it.
+            let handle = unsafe { &*free.0 };
             let result = if handle.is_poisoned() {
                 Err(Failure::internal(POISONED))
             } else {
                 handle.engine.shut_down().map_err(Failure::from)
             };
-            drop(handle);
+            drop(free);
             // SAFETY: the caller's contract for `err`.
             unsafe { finish(err, result) }
         },
