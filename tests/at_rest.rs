@@ -176,3 +176,39 @@ fn a_damaged_last_record_whose_blocks_are_stored_is_damage_not_a_torn_tail() {
         other => panic!("expected Corrupt, got {other:?}"),
     }
 }
+
+#[test]
+fn a_damaged_segment_header_with_later_segments_is_refused_not_removed() {
+    // Segments made after the checkpoint: a damaged header of the last one
+    // may be a creation cut short (an older build), but one with a later
+    // segment after it held durable blocks: removing it would let replay
+    // skip its records as already held.
+    let t = TempDir::new("segment-gap");
+    let store = t.store();
+    let opts = || Options { segment_bytes: 4096, ..options() };
+    let e = Engine::open(&store, opts()).unwrap();
+    e.create_database("db").unwrap();
+    let pad = "x".repeat(1500);
+    let line = |i: usize| format!("m f={i}i,s=\"{pad}\" {i}");
+    assert_eq!(write(&e, "db", &line(0)).status, 204);
+    e.checkpoint().unwrap();
+    let mut i = 1;
+    while !store.join("data/1/1/1970-01-01/000003.seg").exists() {
+        assert_eq!(write(&e, "db", &line(i)).status, 204);
+        i += 1;
+        assert!(i < 100);
+    }
+    let want = all(&e, "db");
+    drop(e);
+    let second = store.join("data/1/1/1970-01-01/000002.seg");
+    let mut b = std::fs::read(&second).unwrap();
+    b[12] ^= 0x01; // the key length, under the header's checksum
+    std::fs::write(&second, b).unwrap();
+    let before = snapshot_files(&store);
+    match Engine::open(&store, opts()) {
+        Err(OpenError::Corrupt { path, .. }) => assert_eq!(path, second),
+        Ok(e) => panic!("opened, answering {} of {} points", all(&e, "db").len(), want.len()),
+        Err(other) => panic!("{other:?}"),
+    }
+    assert_eq!(snapshot_files(&store), before);
+}

@@ -10,7 +10,10 @@
 //! segments and publishes them, all under the state's write lock, and
 //! answers each. See `write.rs`.
 
+mod apply;
 mod checkpoint;
+mod commit;
+mod placement;
 mod query;
 mod record;
 mod recovery;
@@ -184,7 +187,7 @@ struct Inner {
     /// The WAL. Held by a commit leader while it places and appends its
     /// group (not while the group syncs), and by anything else that appends.
     writer: Mutex<Wal>,
-    queue: Mutex<write::CommitQueue>,
+    queue: Mutex<commit::CommitQueue>,
     /// The sequence of the next WAL record to be applied: records from it
     /// up to the WAL's next sequence belong to commit groups on their way
     /// (appended, not yet applied). Groups apply in sequence order.
@@ -363,7 +366,7 @@ impl Engine {
         let inner = &self.inner;
         let mut wal = inner.writer.lock();
         inner.check_failed()?;
-        write::drain(inner, &wal);
+        commit::drain(inner, &wal);
         let seq = match wal.append(&[payload]) {
             Ok(seq) => seq,
             Err(crate::wal::WalError::NoSpace(e)) => return Err(Error::Io(e)),
@@ -372,7 +375,7 @@ impl Engine {
         let synced = wal.sync();
         if let Err(e) = synced {
             let err = inner.fail(format!("WAL sync: {e}"));
-            write::pass_turn(inner, seq + 1);
+            commit::pass_turn(inner, seq + 1);
             return Err(err);
         }
         inner.wal_bytes.store(wal.backlog_bytes(), Ordering::Relaxed);
@@ -381,7 +384,7 @@ impl Engine {
             apply(&mut st);
             st.applied_seq = seq;
         }
-        write::pass_turn(inner, seq + 1);
+        commit::pass_turn(inner, seq + 1);
         Ok(())
     }
 

@@ -14,13 +14,14 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::catalog;
 use crate::error::OpenError;
-use crate::segment::{AppendError, Segment};
+use crate::segment::Segment;
 use crate::storage::Storage;
 use crate::wal::{Wal, WalOptions};
 
 use super::record::{self, Record};
 use super::state::{partition_dir, segment_number, Database, Partition, State, Table};
-use super::write::create_segment;
+use super::apply::{apply_batch, ApplyError, BatchApply, PartKey, Placer};
+use super::placement::create_segment;
 use super::{Inner, Options};
 
 pub const LOCK_FILE: &str = "LOCK";
@@ -182,7 +183,6 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     })
 }
 
-type PartKey = (u32, u32, crate::partition::Day);
 
 /// The highest block sequence any open segment holds, and that segment.
 fn highest_held(st: &State, unlisted: &BTreeMap<PartKey, Partition>) -> (u64, Option<std::path::PathBuf>) {
@@ -265,14 +265,30 @@ fn open_partition(
         Err(e) => return Err(e.into()),
     };
     later.sort_unstable();
+    let mut opened = Vec::new();
     for n in later {
         let path = dir.join(super::state::segment_file(n));
         match Segment::open(storage, &path, 0, opts.segment_bytes) {
-            Ok(seg) => segments.push(Arc::new(seg)),
-            // Never checkpointed: a damaged header means it was being made
-            // when the process stopped; its blocks are all in the WAL.
-            Err(OpenError::Corrupt { .. }) => storage.remove_file(&path)?,
+            Ok(seg) => opened.push((path, Some(seg))),
+            Err(OpenError::Corrupt { .. }) => opened.push((path, None)),
             Err(e) => return Err(e),
+        }
+    }
+    // A damaged header with no segment holding blocks after it: a segment
+    // being made when the process stopped (by a build that did not make
+    // segments under a temporary name); its blocks are all in the WAL, so
+    // it is removed and replay makes it again. With one after it, it held
+    // durable blocks (a later segment gets blocks only once the one before
+    // is durable): damage, refused, since removing it would let replay skip
+    // its records as already held.
+    let last_with_blocks = opened.iter().rposition(|(_, s)| s.as_ref().is_some_and(|s| s.max_seq() > 0));
+    for (i, (path, seg)) in opened.into_iter().enumerate() {
+        match seg {
+            Some(seg) => segments.push(Arc::new(seg)),
+            None if last_with_blocks.is_some_and(|last| i < last) => {
+                return Err(OpenError::corrupt(path, 0, "damaged segment header, with a later segment holding blocks"));
+            }
+            None => storage.remove_file(&path)?,
         }
     }
     Ok(Partition { segments })
@@ -318,59 +334,48 @@ fn replay(
             st.dbs.entry(name.clone()).or_insert_with(|| Database::new(id, name));
         }
         Record::Batch { db_id, new_tables, changes, blocks } => {
-            let db = st.db_by_id_mut(db_id).ok_or_else(|| ReplayError::Bad(format!("unknown database id {db_id}")))?;
-            for (id, name) in new_tables {
-                db.next_table_id = db.next_table_id.max(id + 1);
-                db.tables.entry(name).or_insert(Table { id, partitions: BTreeMap::new() });
-            }
-            if !changes.is_empty() {
-                db.schema.apply(&changes);
-                st.schema_version += 1;
-            }
-            let db = st.db_by_id_mut(db_id).ok_or_else(|| ReplayError::Bad(format!("unknown database id {db_id}")))?;
-            for b in blocks {
-                let table = db
-                    .tables
-                    .values_mut()
-                    .find(|t| t.id == b.table_id)
-                    .ok_or_else(|| ReplayError::Bad(format!("unknown table id {}", b.table_id)))?;
-                let key = (db_id, b.table_id, b.day);
-                let part = match table.partitions.entry(b.day) {
-                    std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
-                    std::collections::btree_map::Entry::Vacant(v) => match unlisted.remove(&key) {
-                        Some(p) => v.insert(p),
-                        None => v.insert(open_partition(storage, root, opts, key, &[], 0)?),
-                    },
-                };
-                if part.max_seq() >= seq {
-                    continue; // already in the segments
-                }
-                let body = payload.get(b.body.clone()).ok_or_else(|| ReplayError::Bad("block outside the record".into()))?;
-                let size = Segment::block_len(body.len());
-                let fits = part.segments.last().is_some_and(|s| s.used_len() + size <= s.capacity());
-                if !fits {
-                    // The invariant of `write::apply`: the segment before
-                    // is durable before the next one gets a block.
-                    if let Some(prev) = part.segments.last() {
-                        prev.flush()?;
-                    }
-                    let n = part
-                        .segments
-                        .last()
-                        .and_then(|s| s.path().file_name()?.to_str().and_then(segment_number))
-                        .unwrap_or(0)
-                        + 1;
-                    part.segments.push(create_segment(storage, root, opts.segment_bytes, key, n, size)?);
-                }
-                let Some(seg) = part.segments.last() else { continue };
-                seg.append(seq, b.rows, b.min_time, b.max_time, body).map_err(|e| match e {
-                    AppendError::NoSpace(e) | AppendError::Io(e) => ReplayError::Open(OpenError::Io(e)),
-                    other => ReplayError::Bad(other.to_string()),
-                })?;
-            }
+            let batch = BatchApply { seq, db_id, new_tables: &new_tables, changes: &changes, blocks: &blocks, payload };
+            let mut placer = ReplayPlacer { storage, root, opts, unlisted };
+            apply_batch(st, &batch, &mut placer).map_err(|e| match e {
+                ApplyError::Io(e) => ReplayError::Open(OpenError::Io(e)),
+                ApplyError::Bad(why) => ReplayError::Bad(why),
+            })?;
         }
     }
     Ok(())
+}
+
+/// Replay's placement: a partition the catalog did not list is the one on
+/// disk (opened before replay, or now), and each block goes to the
+/// partition's last segment, or to a new one when it does not fit.
+struct ReplayPlacer<'a> {
+    storage: &'a Arc<dyn Storage>,
+    root: &'a Path,
+    opts: &'a Options,
+    unlisted: &'a mut BTreeMap<PartKey, Partition>,
+}
+
+impl Placer for ReplayPlacer<'_> {
+    fn new_partition(&mut self, key: PartKey) -> io::Result<Partition> {
+        match self.unlisted.remove(&key) {
+            Some(p) => Ok(p),
+            None => open_partition(self.storage, self.root, self.opts, key, &[], 0).map_err(|e| match e {
+                OpenError::Io(e) => e,
+                other => io::Error::other(other.to_string()),
+            }),
+        }
+    }
+
+    fn segment(&mut self, key: PartKey, part: &Partition, len: u64) -> io::Result<Arc<Segment>> {
+        match part.segments.last() {
+            Some(s) if s.used_len().saturating_add(len) <= s.capacity() => Ok(Arc::clone(s)),
+            _ => create_segment(self.storage, self.root, self.opts.segment_bytes, key, part.next_number(), len),
+        }
+    }
+
+    fn skips_held(&self) -> bool {
+        true
+    }
 }
 
 /// The spare WAL files to keep: one per file written between two

@@ -53,6 +53,16 @@ impl Partition {
     pub fn max_seq(&self) -> u64 {
         self.segments.iter().map(|s| s.max_seq()).max().unwrap_or(0)
     }
+
+    /// The number the partition's next segment file gets: one above its
+    /// last's (file numbers may have gaps; the count of segments is not a
+    /// free number). 1 for a partition without segments.
+    pub fn next_number(&self) -> u32 {
+        self.segments
+            .last()
+            .and_then(|s| s.path().file_name()?.to_str().and_then(segment_number))
+            .map_or(1, |n| n.saturating_add(1))
+    }
 }
 
 impl State {
@@ -93,3 +103,27 @@ pub fn segment_number(name: &str) -> Option<u32> {
     }
     n.parse().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{FsStorage, Storage};
+
+    #[test]
+    fn a_new_segment_is_numbered_above_the_last_not_by_the_count() {
+        let dir = std::env::temp_dir().join(format!("linedb-next-number-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let storage: Arc<dyn Storage> = Arc::new(FsStorage);
+        let make = |n| Arc::new(Segment::create(&storage, &dir.join(segment_file(n)), b"key", 4096).unwrap());
+        let mut p = Partition { segments: Vec::new() };
+        assert_eq!(p.next_number(), 1);
+        p.segments.push(make(1));
+        assert_eq!(p.next_number(), 2);
+        // A gap (a segment removed at open): 4, never the 3 that exists.
+        p.segments.push(make(3));
+        assert_eq!(p.next_number(), 4);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+

@@ -1,0 +1,215 @@
+//! Placement: the segment each block of a commit group goes to, with its
+//! space reserved before the group's WAL record is written (so a full disk
+//! answers 503 with nothing stored), and the making of segment files.
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::io;
+use std::sync::Arc;
+
+use crate::partition::Day;
+use crate::segment::{AppendError, Segment};
+use crate::storage::Storage;
+
+use super::state::{partition_dir, segment_file};
+use super::write::Pending;
+use super::Inner;
+
+/// Where each block of the group goes.
+pub(super) struct Placement {
+    pub(super) segment: Arc<Segment>,
+    /// A segment made for this group, not yet in the state.
+    pub(super) new: Option<(u32, u32, Day)>,
+    /// The block's length in the segment, reserved there.
+    pub(super) bytes: u64,
+}
+
+/// Where a group's blocks go.
+pub(super) struct Placed {
+    pub(super) placements: Vec<Placement>,
+    /// Segments the group's partitions move on from: sealed once its WAL
+    /// record is written (still holding the WAL, so that no later group
+    /// places a block behind the group's blocks in the next segment). Not
+    /// before: a group that fails leaves them its partitions' last.
+    pub(super) to_seal: Vec<Arc<Segment>>,
+}
+
+/// Why a group could not be placed.
+pub(super) enum Placing {
+    /// A segment must be made, and `may_create` was false.
+    NeedsDrain,
+    Io(io::Error),
+}
+
+impl From<io::Error> for Placing {
+    fn from(e: io::Error) -> Placing {
+        Placing::Io(e)
+    }
+}
+
+/// Chooses a segment for every block of the group (in order: batch, then
+/// block) and reserves its space, creating segment files where a partition
+/// has none or its last one is full.
+///
+/// Groups on their way (appended, not applied) have their space reserved
+/// in their segments, so this one's goes after it; but a segment one of
+/// them made is not in the state yet. So a segment is made only with
+/// `may_create`, which the caller gives once no group is on its way;
+/// without it, a group that needs one gets [`Placing::NeedsDrain`] with
+/// nothing reserved. A segment its partition moves on from is to be sealed
+/// (by the caller, once the group's WAL record is written), so that no
+/// later group places a block there behind blocks in the next.
+pub(super) fn place(inner: &Inner, group: &[Arc<Pending>], may_create: bool) -> Result<Placed, Placing> {
+    /// The segment a partition's blocks go to in this group.
+    struct Filling {
+        segment: Arc<Segment>,
+        /// Bytes this group puts in it.
+        bytes: u64,
+        /// Whether this group made it.
+        new: bool,
+        /// The number the partition's next segment gets.
+        next: u32,
+    }
+    let st = inner.state.read();
+    let mut filling: HashMap<(u32, u32, Day), Filling> = HashMap::new();
+    let mut out = Vec::new();
+    let mut made: Vec<Placement> = Vec::new();
+    // Reservations made, to take back on failure.
+    let mut reserved: Vec<(Arc<Segment>, u64)> = Vec::new();
+    let mut to_seal: Vec<Arc<Segment>> = Vec::new();
+    let result = (|| {
+        for p in group {
+            let db = st.db_by_id(p.db_id);
+            for b in &p.blocks {
+                let key = (p.db_id, b.table_id, b.day);
+                let size = Segment::block_len(b.body.len());
+                let entry = match filling.entry(key) {
+                    Entry::Occupied(o) => o.into_mut(),
+                    Entry::Vacant(v) => {
+                        let part = db.and_then(|db| db.table_by_id(b.table_id)).and_then(|(_, t)| t.partitions.get(&b.day));
+                        let next = part.map_or(1, |p| p.next_number());
+                        v.insert(match part.and_then(|p| p.segments.last()) {
+                            Some(segment) => Filling { segment: Arc::clone(segment), bytes: 0, new: false, next },
+                            None => {
+                                if !may_create {
+                                    return Err(Placing::NeedsDrain);
+                                }
+                                let segment = new_segment(inner, key, next, size)?;
+                                made.push(Placement { segment: Arc::clone(&segment), new: Some(key), bytes: 0 });
+                                Filling { segment, bytes: 0, new: true, next: next.saturating_add(1) }
+                            }
+                        })
+                    }
+                };
+                if entry.segment.promised_len() + entry.bytes + size > entry.segment.capacity() {
+                    if !may_create {
+                        return Err(Placing::NeedsDrain);
+                    }
+                    // Reserve what the full one takes before moving on.
+                    entry.segment.reserve(entry.bytes).map_err(append_to_io)?;
+                    reserved.push((Arc::clone(&entry.segment), entry.bytes));
+                    to_seal.push(Arc::clone(&entry.segment));
+                    // Most of what `apply` must make durable before the
+                    // next segment gets a block (see there), done here,
+                    // outside the state's write lock.
+                    if !entry.new {
+                        entry.segment.flush()?;
+                    }
+                    let number = entry.next;
+                    let segment = new_segment(inner, key, number, size)?;
+                    made.push(Placement { segment: Arc::clone(&segment), new: Some(key), bytes: 0 });
+                    *entry = Filling { segment, bytes: 0, new: true, next: number.saturating_add(1) };
+                }
+                entry.bytes += size;
+                out.push(Placement { segment: Arc::clone(&entry.segment), new: entry.new.then_some(key), bytes: size });
+            }
+        }
+        for f in filling.values() {
+            f.segment.reserve(f.bytes).map_err(append_to_io)?;
+            reserved.push((Arc::clone(&f.segment), f.bytes));
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => Ok(Placed { placements: out, to_seal }),
+        Err(e) => {
+            drop(st);
+            for (segment, bytes) in reserved {
+                segment.release(bytes);
+            }
+            discard_made(inner, &made);
+            Err(e)
+        }
+    }
+}
+
+pub(super) fn append_to_io(e: AppendError) -> io::Error {
+    match e {
+        AppendError::NoSpace(e) | AppendError::Io(e) => e,
+        other => io::Error::other(other.to_string()),
+    }
+}
+
+/// Makes segment `n` of a partition, with room for at least `first_block`.
+pub(super) fn new_segment(inner: &Inner, key: (u32, u32, Day), n: u32, first_block: u64) -> io::Result<Arc<Segment>> {
+    create_segment(&inner.opts.storage, &inner.dir, inner.opts.segment_bytes, key, n, first_block)
+}
+
+/// Makes segment `n` of a partition of the store in `root`.
+pub(super) fn create_segment(
+    storage: &Arc<dyn Storage>,
+    root: &std::path::Path,
+    segment_bytes: u64,
+    (db, table, day): (u32, u32, Day),
+    n: u32,
+    first_block: u64,
+) -> io::Result<Arc<Segment>> {
+    let dir = partition_dir(root, db, table, day);
+    if n == 1 {
+        storage.create_dir_all(&dir)?;
+        // Make the new directories' entries durable, innermost first.
+        let mut d = dir.as_path();
+        while let Some(parent) = d.parent() {
+            storage.sync_dir(parent)?;
+            if parent == root {
+                break;
+            }
+            d = parent;
+        }
+    }
+    let path = dir.join(segment_file(n));
+    // A file left by a group that failed before its WAL record was written
+    // holds nothing acknowledged.
+    match storage.remove_file(&path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let capacity = segment_bytes.max(Segment::header_len_for(&segment_key(db, table, day)) + first_block);
+    Segment::create(storage, &path, &segment_key(db, table, day), capacity).map(Arc::new)
+}
+
+/// What a segment's header says it belongs to.
+pub fn segment_key(db: u32, table: u32, day: Day) -> Vec<u8> {
+    let mut k = Vec::with_capacity(12);
+    k.extend_from_slice(&db.to_le_bytes());
+    k.extend_from_slice(&table.to_le_bytes());
+    k.extend_from_slice(&day.0.to_le_bytes());
+    k
+}
+
+/// Takes back the reservations of a group that did not commit, and
+/// removes the segment files made for it.
+pub(super) fn discard(inner: &Inner, placements: &[Placement]) {
+    for p in placements {
+        p.segment.release(p.bytes);
+    }
+    discard_made(inner, placements);
+}
+
+/// Removes segment files made for a group that did not commit.
+fn discard_made(inner: &Inner, placements: &[Placement]) {
+    for p in placements.iter().filter(|p| p.new.is_some()) {
+        // Best effort: an empty leftover is harmless and replaced later.
+        let _ = inner.opts.storage.remove_file(p.segment.path());
+    }
+}
