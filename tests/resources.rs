@@ -141,3 +141,24 @@ fn no_descriptor_for_a_new_segment_is_503_and_stores_nothing() {
 }
 
 use std::sync::Arc;
+
+#[test]
+fn a_partition_holding_one_point_takes_at_most_16_kib_on_disk() {
+    use std::os::unix::fs::MetadataExt;
+    let t = TempDir::new("small-partitions");
+    let e = Engine::open(t.store(), Options::default()).unwrap();
+    e.create_database("db").unwrap();
+    for day in 0..50i64 {
+        assert_eq!(write(&e, "db", &format!("m,host=a f={day}i {}", day * DAY)).status, 204);
+    }
+    e.close().unwrap();
+    let mut segs = 0;
+    for (path, _) in snapshot_files(&t.store()) {
+        if path.extension().is_some_and(|x| x == "seg") {
+            let allocated = std::fs::metadata(&path).unwrap().blocks() * 512;
+            assert!(allocated <= 16 << 10, "{}: {allocated} bytes allocated", path.display());
+            segs += 1;
+        }
+    }
+    assert_eq!(segs, 50);
+}

@@ -52,8 +52,12 @@ use map::{Mapped, TailGuard};
 pub use format::{FORMAT_VERSION, MAX_KEY_LEN};
 pub use verify::{BlockDamage, ScrubReport};
 
-/// The smallest step the file grows by.
-const GROW_MIN: u64 = 1 << 20;
+/// The smallest size the file grows to: a partition holding one point
+/// takes one filesystem block or so, not a preallocated megabyte (stores
+/// with many small partitions, e.g. one a day per measurement over years).
+/// Each later growth at least doubles the file, so a full 64 MiB segment
+/// took 14 growths.
+const GROW_MIN: u64 = 4096;
 
 /// A published block: where it is and what it holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
