@@ -212,3 +212,30 @@ fn a_damaged_segment_header_with_later_segments_is_refused_not_removed() {
     }
     assert_eq!(snapshot_files(&store), before);
 }
+
+#[test]
+fn a_new_store_writes_its_catalog_first_and_a_missing_catalog_is_refused() {
+    let t = TempDir::new("catalog-missing");
+    let store = t.store();
+    let e = Engine::open(&store, options()).unwrap();
+    // Before any write, the catalog is there: later, its absence is damage.
+    assert!(store.join("catalog").exists());
+    e.create_database("db").unwrap();
+    assert_eq!(write(&e, "db", "m f=1 1").status, 204);
+    e.close().unwrap();
+    std::fs::remove_file(store.join("catalog")).unwrap();
+    let before = snapshot_files(&store);
+    match Engine::open(&store, options()) {
+        Err(OpenError::Corrupt { path, reason, .. }) => {
+            assert_eq!(path, store.join("catalog"));
+            assert!(reason.contains("the catalog is missing"), "{reason}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    assert_eq!(snapshot_files(&store), before, "a refused open changed files");
+    // A directory holding only a lock file (or nothing) is a new store.
+    let fresh = t.0.join("fresh");
+    std::fs::create_dir(&fresh).unwrap();
+    std::fs::write(fresh.join("LOCK"), b"").unwrap();
+    Engine::open(&fresh, options()).unwrap().close().unwrap();
+}

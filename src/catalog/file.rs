@@ -13,7 +13,7 @@ use super::format::{self, DecodeError};
 use super::CatalogData;
 
 pub const CATALOG_FILE: &str = "catalog";
-const TEMP_FILE: &str = "catalog.tmp";
+pub const TEMP_FILE: &str = "catalog.tmp";
 
 /// The catalog of the store in `dir`; `None` when it has none yet.
 pub fn load(storage: &dyn Storage, dir: &Path) -> Result<Option<CatalogData>, OpenError> {

@@ -9,7 +9,7 @@
 mod file;
 mod format;
 
-pub use file::{load, save, CATALOG_FILE};
+pub use file::{load, save, CATALOG_FILE, TEMP_FILE};
 pub use format::{decode, encode, FORMAT_VERSION};
 
 /// The schema encoding, shared with WAL records.

@@ -82,7 +82,10 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     }
     let lock = storage.lock_file(&dir.join(LOCK_FILE))?.ok_or_else(|| OpenError::Locked { dir: dir.to_owned() })?;
 
-    let cat = catalog::load(storage.as_ref(), dir)?.unwrap_or_default();
+    let cat = match catalog::load(storage.as_ref(), dir)? {
+        Some(cat) => cat,
+        None => create_catalog(storage.as_ref(), dir)?,
+    };
     let mut st = State {
         next_db_id: cat.next_db_id.max(1),
         applied_seq: cat.seq,
@@ -183,6 +186,28 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     })
 }
 
+
+/// A store without a catalog: a new one if its directory holds nothing of
+/// a store (only `LOCK`, or a `catalog.tmp` of a creation cut short), whose
+/// empty catalog is then written durably before any other
+/// file, so that later a missing catalog is always damage. Anything else
+/// is a store that lost its catalog: refused, nothing changed (opening it
+/// as an empty store would lose its data at the next write).
+fn create_catalog(storage: &dyn Storage, dir: &Path) -> Result<catalog::CatalogData, OpenError> {
+    let path = dir.join(catalog::CATALOG_FILE);
+    for name in storage.list_dir(dir)? {
+        if name != LOCK_FILE && name != catalog::TEMP_FILE {
+            return Err(OpenError::corrupt(
+                path,
+                0,
+                format!("the catalog is missing, and the directory holds a store's files ({})", name.to_string_lossy()),
+            ));
+        }
+    }
+    let cat = catalog::CatalogData::default();
+    catalog::save(storage, dir, &cat)?;
+    Ok(cat)
+}
 
 /// The highest block sequence any open segment holds, and that segment.
 fn highest_held(st: &State, unlisted: &BTreeMap<PartKey, Partition>) -> (u64, Option<std::path::PathBuf>) {
