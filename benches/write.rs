@@ -7,7 +7,7 @@
 //! | 1a | durable writes of the int workload in 5,000-line batches, one thread | `influxdb-line-protocol` parse-only over the same batches |
 //! | 1b | the same | a real `influxd` (InfluxDB 1.6) on 127.0.0.1 taking the same batches over HTTP |
 //! | 2 | p50 of a 1-line `Engine::write` | p50 of a 4 KiB `pwrite` append + `fdatasync` on a preallocated file in the same directory |
-//! | 3 | 8 threads of 1-line writes, writes/s | 1 thread of 1-line writes, writes/s |
+//! | 3 | writes per WAL fdatasync while 8 threads write 1-line batches (target >= 7) | 8, the most a group of 8 writers can make (1 thread's writes/s is printed too) |
 //! | 4 | full-scan query of the stored workload to canonical line protocol | `influxdb-line-protocol` parse-only |
 //! | 5 | `Engine::open` replaying an un-checkpointed WAL, GB/s of WAL | (absolute target) |
 //! | 6 | max RssAnon while writing 10 GB of line protocol, checkpoints on | (absolute target) |
