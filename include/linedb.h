@@ -709,6 +709,32 @@ enum linedb_code linedb_field_type_get(struct linedb *db,
 enum linedb_code linedb_checkpoint(struct linedb *db, struct linedb_error *err);
 
 /**
+ * Seals now every partition that can be sealed (rewrites it once into a
+ * compressed, read-only form), and waits until that is durable. Sealing
+ * also happens in the background.
+ *
+ * In this version no partition is sealed yet (the compressed form is not
+ * built): linedb_compact makes every segment durable and trims the
+ * write-ahead log, as linedb_checkpoint does, so that programs written
+ * against the 0.2 API link and run. Its answers are linedb_checkpoint's.
+ *
+ * - db: an open handle.
+ * - err: NULL, or filled on failure (untouched on success).
+ *
+ * Returns LINEDB_OK; LINEDB_ERR_INVALID_ARGUMENT (db NULL); LINEDB_ERR_IO
+ * (the OS refused, e.g. a failed msync or fsync, which fails the store
+ * until it is reopened; or it failed earlier); LINEDB_ERR_INTERNAL.
+ *
+ * Threading: callable from any thread, concurrently with any call but
+ * linedb_close.
+ *
+ * # Safety
+ *
+ * db NULL or an open handle; err NULL or a writable linedb_error.
+ */
+enum linedb_code linedb_compact(struct linedb *db, struct linedb_error *err);
+
+/**
  * Reads every stored byte of the store and checks it against its checksum
  * (a scrub): the catalog, every segment block, every live write-ahead log
  * record. Writes go on meanwhile; a checkpoint waits for the log's part.

@@ -189,3 +189,33 @@ pub unsafe extern "C" fn linedb_checkpoint(db: *mut linedb, err: *mut linedb_err
     // SAFETY: the caller's contract, passed on.
     unsafe { call(db, err, |handle| Ok(handle.engine().checkpoint()?)) }
 }
+
+/// Seals now every partition that can be sealed (rewrites it once into a
+/// compressed, read-only form), and waits until that is durable. Sealing
+/// also happens in the background.
+///
+/// In this version no partition is sealed yet (the compressed form is not
+/// built): linedb_compact makes every segment durable and trims the
+/// write-ahead log, as linedb_checkpoint does, so that programs written
+/// against the 0.2 API link and run. Its answers are linedb_checkpoint's.
+///
+/// - db: an open handle.
+/// - err: NULL, or filled on failure (untouched on success).
+///
+/// Returns LINEDB_OK; LINEDB_ERR_INVALID_ARGUMENT (db NULL); LINEDB_ERR_IO
+/// (the OS refused, e.g. a failed msync or fsync, which fails the store
+/// until it is reopened; or it failed earlier); LINEDB_ERR_INTERNAL.
+///
+/// Threading: callable from any thread, concurrently with any call but
+/// linedb_close.
+///
+/// # Safety
+///
+/// db NULL or an open handle; err NULL or a writable linedb_error.
+// SAFETY: `no_mangle` is sound as this name is defined once, here.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn linedb_compact(db: *mut linedb, err: *mut linedb_error) -> linedb_code {
+    // SAFETY: the caller's contract, passed on.
+    unsafe { call(db, err, |handle| Ok(handle.engine().checkpoint()?)) }
+}
+
