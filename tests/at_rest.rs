@@ -239,3 +239,38 @@ fn a_new_store_writes_its_catalog_first_and_a_missing_catalog_is_refused() {
     std::fs::write(fresh.join("LOCK"), b"").unwrap();
     Engine::open(&fresh, options()).unwrap().close().unwrap();
 }
+
+#[test]
+fn a_bad_block_in_a_segment_with_a_later_one_is_damage_not_a_torn_tail() {
+    // Blocks past the checkpoint in a segment that is not its partition's
+    // last: a later segment got blocks only once this one was durable, so
+    // a bad block is damage. Cutting it as a torn tail had let replay skip
+    // its records (the later segment holds higher sequences).
+    let t = TempDir::new("segment-not-last");
+    let store = t.store();
+    let opts = || Options { segment_bytes: 4096, ..options() };
+    let e = Engine::open(&store, opts()).unwrap();
+    e.create_database("db").unwrap();
+    e.checkpoint().unwrap();
+    let pad = "y".repeat(1500);
+    let line = |i: usize| format!("m f={i}i,s=\"{pad}\" {i}");
+    let mut i = 0;
+    while !store.join("data/1/1/1970-01-01/000002.seg").exists() {
+        assert_eq!(write(&e, "db", &line(i)).status, 204);
+        i += 1;
+        assert!(i < 100);
+    }
+    drop(e);
+    let first = store.join("data/1/1/1970-01-01/000001.seg");
+    flip_in(&first, pad.as_bytes());
+    let before = snapshot_files(&store);
+    match Engine::open(&store, opts()) {
+        Err(OpenError::Corrupt { path, reason, .. }) => {
+            assert_eq!(path, first);
+            assert!(reason.contains("later one"), "{reason}");
+        }
+        Ok(e) => panic!("opened, answering {} of {i} points", all(&e, "db").len()),
+        Err(other) => panic!("{other:?}"),
+    }
+    assert_eq!(snapshot_files(&store), before, "a refused open changed files");
+}

@@ -235,13 +235,13 @@ fn stage(inner: &Inner, wal: &mut Wal, group: &[Arc<Pending>]) -> Option<Staged>
             continue;
         }
         let need = p.payload.len() as u64 + crate::wal::RECORD_OVERHEAD;
-        if need > inner.opts.max_wal_bytes {
+        if need > inner.opts.max_wal_bytes || p.payload.len() as u64 > crate::wal::MAX_PAYLOAD_LEN {
             // It would not fit even in an empty log: 503 would be a promise
             // that retrying helps.
             answer(
                 p,
                 Answer::Done(Outcome::too_large(format!(
-                    "the batch's WAL record of {need} bytes is over max_wal_bytes ({} bytes): split the batch",
+                    "the batch's WAL record of {need} bytes is over max_wal_bytes ({} bytes, and at most 4 GiB): split the batch",
                     inner.opts.max_wal_bytes
                 ))),
             );

@@ -432,7 +432,11 @@ impl Engine {
         let out = write::write(&self.inner, database, lines, precision, now_ns);
         let counter = if out.status == 204 { &self.inner.writes_accepted } else { &self.inner.writes_rejected };
         counter.fetch_add(1, Ordering::Relaxed);
-        if out.status == 204 && self.inner.wal_bytes.load(Ordering::Relaxed) >= self.inner.opts.checkpoint_wal_bytes {
+        // After a 503 too: a backlog that reached the limit while
+        // checkpoints were held off (a scrub) must not stay there.
+        if matches!(out.status, 204 | 503)
+            && self.inner.wal_bytes.load(Ordering::Relaxed) >= self.inner.opts.checkpoint_wal_bytes
+        {
             // Best effort: a failure here has failed the store, and the next
             // write says so.
             let _ = self.checkpoint_if_idle();

@@ -195,14 +195,22 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
 /// as an empty store would lose its data at the next write).
 fn create_catalog(storage: &dyn Storage, dir: &Path) -> Result<catalog::CatalogData, OpenError> {
     let path = dir.join(catalog::CATALOG_FILE);
-    for name in storage.list_dir(dir)? {
-        if name != LOCK_FILE && name != catalog::TEMP_FILE {
-            return Err(OpenError::corrupt(
-                path,
-                0,
-                format!("the catalog is missing, and the directory holds a store's files ({})", name.to_string_lossy()),
-            ));
-        }
+    let names = storage.list_dir(dir)?;
+    if let Some(name) = names.iter().find(|n| *n == WAL_DIR || *n == "data") {
+        return Err(OpenError::corrupt(
+            path,
+            0,
+            format!("the catalog is missing, and the directory holds a store's files ({})", name.to_string_lossy()),
+        ));
+    }
+    // Anything else but a lock, a catalog cut short, or a file system's
+    // lost+found (a mount point) is not ours to share a directory with.
+    if let Some(name) = names.iter().find(|n| *n != LOCK_FILE && *n != catalog::TEMP_FILE && *n != "lost+found") {
+        return Err(OpenError::InvalidArgument(format!(
+            "dir holds {:?} and no store: a new store is made only in an empty directory: {}",
+            name.to_string_lossy(),
+            dir.display()
+        )));
     }
     let cat = catalog::CatalogData::default();
     catalog::save(storage, dir, &cat)?;
@@ -277,12 +285,6 @@ fn open_partition(
     covered_seq: u64,
 ) -> Result<Partition, OpenError> {
     let dir = partition_dir(root, key.0, key.1, key.2);
-    let mut segments = Vec::new();
-    for (n, durable) in listed {
-        let path = dir.join(super::state::segment_file(*n));
-        let seg = Segment::open_checked(storage, &path, *durable, covered_seq, opts.segment_bytes)?;
-        segments.push(Arc::new(seg));
-    }
     let last = listed.iter().map(|(n, _)| *n).max().unwrap_or(0);
     let mut later: Vec<u32> = match storage.list_dir(&dir) {
         Ok(names) => names.iter().filter_map(|n| n.to_str().and_then(segment_number)).filter(|n| *n > last).collect(),
@@ -290,32 +292,41 @@ fn open_partition(
         Err(e) => return Err(e.into()),
     };
     later.sort_unstable();
-    let mut opened = Vec::new();
-    for n in later {
+    // Every segment, listed (with its durable length) or later (none), in
+    // number order.
+    let all: Vec<(u32, Option<u64>)> =
+        listed.iter().map(|(n, d)| (*n, Some(*d))).chain(later.iter().map(|n| (*n, None))).collect();
+    // Opened from the last back, so that each knows whether a later segment
+    // holds blocks: it got them only once this one was durable (the
+    // rotation invariant), so this one must then be whole: a bad block in
+    // it is damage, never a torn tail to cut (replay would skip its records
+    // as held). A later segment may exist without blocks: made for a group
+    // that never became durable.
+    let mut later_has_blocks = false;
+    let mut opened: Vec<Arc<Segment>> = Vec::new();
+    let mut debris = Vec::new();
+    for &(n, durable) in all.iter().rev() {
         let path = dir.join(super::state::segment_file(n));
-        match Segment::open(storage, &path, 0, opts.segment_bytes) {
-            Ok(seg) => opened.push((path, Some(seg))),
-            Err(OpenError::Corrupt { .. }) => opened.push((path, None)),
+        let (trusted, seq) = durable.map_or((0, u64::MAX), |d| (d, covered_seq));
+        match Segment::open_checked(storage, &path, trusted, seq, opts.segment_bytes, later_has_blocks) {
+            Ok(seg) => {
+                later_has_blocks |= seg.max_seq() > 0;
+                opened.push(Arc::new(seg));
+            }
+            // A segment no checkpoint lists, damaged, with no segment
+            // holding blocks after it: being made when the process stopped
+            // (by a build that did not make segments under a temporary
+            // name); its blocks are all in the WAL, so it is removed (once
+            // nothing else refuses the open) and replay makes it again.
+            Err(OpenError::Corrupt { .. }) if durable.is_none() && !later_has_blocks => debris.push(path),
             Err(e) => return Err(e),
         }
     }
-    // A damaged header with no segment holding blocks after it: a segment
-    // being made when the process stopped (by a build that did not make
-    // segments under a temporary name); its blocks are all in the WAL, so
-    // it is removed and replay makes it again. With one after it, it held
-    // durable blocks (a later segment gets blocks only once the one before
-    // is durable): damage, refused, since removing it would let replay skip
-    // its records as already held.
-    let last_with_blocks = opened.iter().rposition(|(_, s)| s.as_ref().is_some_and(|s| s.max_seq() > 0));
-    for (i, (path, seg)) in opened.into_iter().enumerate() {
-        match seg {
-            Some(seg) => segments.push(Arc::new(seg)),
-            None if last_with_blocks.is_some_and(|last| i < last) => {
-                return Err(OpenError::corrupt(path, 0, "damaged segment header, with a later segment holding blocks"));
-            }
-            None => storage.remove_file(&path)?,
-        }
+    for path in debris {
+        storage.remove_file(&path)?;
     }
+    opened.reverse();
+    let segments = opened;
     Ok(Partition { segments })
 }
 

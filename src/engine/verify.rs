@@ -48,8 +48,11 @@ pub fn verify(inner: &Inner) -> Result<VerifyReport, Error> {
             let path = inner.dir.join(catalog::CATALOG_FILE);
             r.bytes += storage.open_file(&path, crate::storage::OpenMode::Read)?.length()?;
         }
-        // Never checkpointed yet: the log holds everything.
-        Ok(None) => {}
+        // A store writes its catalog before any other file.
+        Ok(None) => {
+            r.files += 1;
+            r.damage(format!("the catalog is missing: {}", inner.dir.join(catalog::CATALOG_FILE).display()));
+        }
         Err(crate::error::OpenError::Io(e)) => return Err(Error::Io(e)),
         Err(e) => {
             r.files += 1;

@@ -228,7 +228,12 @@ impl<'h> Active<'h> {
 }
 
 impl Drop for Active<'_> {
+    /// A call that unwinds poisons its handle here, while it is still
+    /// counted: once the count drops, linedb_close may free the handle.
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.poison();
+        }
         self.0.active.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -250,15 +255,10 @@ pub(crate) unsafe fn call(
     body: impl FnOnce(&linedb) -> Result<(), Failure>,
 ) -> linedb_code {
     guard_with(
-        |message| {
-            // SAFETY: the caller's contract for `db`; the handle outlives
-            // this call (closing waits for calls in progress).
-            if let Some(handle) = unsafe { db.as_ref() } {
-                handle.poison();
-            }
-            // SAFETY: the caller's contract for `err`.
-            unsafe { report(err, &Failure::internal(format!("internal error (caught panic): {message}"))) }
-        },
+        // The handle was poisoned while unwinding (`Active`'s drop): it may
+        // be freed by now, so it is not touched here.
+        // SAFETY: the caller's contract for `err`.
+        |message| unsafe { report(err, &Failure::internal(format!("internal error (caught panic): {message}"))) },
         || {
             // SAFETY: the caller's contract for `db`.
             let Some(handle) = (unsafe { db.as_ref() }) else {
@@ -290,10 +290,7 @@ pub(crate) unsafe fn call_status(
 ) -> u16 {
     guard_with(
         |message| {
-            // SAFETY: as in `call`.
-            if let Some(handle) = unsafe { db.as_ref() } {
-                handle.poison();
-            }
+            // Poisoned while unwinding, as in `call`.
             let out = failed_outcome(500, format!("internal error (caught panic): {message}"));
             // SAFETY: the caller's contract for `result`.
             unsafe { fill_result(result, &out) }

@@ -263,26 +263,29 @@ impl Segment {
     /// to verify every block. `capacity` as in [`Segment::create`]; a file
     /// already longer uses its length.
     pub fn open(storage: &Arc<dyn Storage>, path: &Path, trusted_len: u64, capacity: u64) -> Result<Segment, OpenError> {
-        Segment::open_checked(storage, path, trusted_len, u64::MAX, capacity)
+        Segment::open_checked(storage, path, trusted_len, u64::MAX, capacity, false)
     }
 
     /// [`Segment::open`] where the checkpoint that made `trusted_len`
     /// durable covered the WAL up to `trusted_seq`: a block below
     /// `trusted_len` with a higher sequence is damage ([`OpenError::Corrupt`]),
-    /// not a sequence that replay may skip records for.
+    /// not a sequence that replay may skip records for. `whole`: a later
+    /// segment of the partition exists, so a bad block past `trusted_len`
+    /// is damage ([`OpenError::Corrupt`]), not a torn tail to cut.
     pub fn open_checked(
         storage: &Arc<dyn Storage>,
         path: &Path,
         trusted_len: u64,
         trusted_seq: u64,
         capacity: u64,
+        whole: bool,
     ) -> Result<Segment, OpenError> {
         let file = storage.open_file(path, OpenMode::ReadWrite)?;
         let map = Mapped::new(file, capacity, Writer { chain: 0, max_seq: 0, promised: 0, sealed: false })?;
         let (rec, file_len) = {
             let mut tail = map.lock_tail();
             let file_len = tail.allocated();
-            let rec = recovery::recover(&mut tail, path, trusted_len, trusted_seq)?;
+            let rec = recovery::recover(&mut tail, path, trusted_len, trusted_seq, whole)?;
             let w = tail.state_mut();
             w.chain = rec.blocks.last().map_or(rec.header_crc, |b| b.crc);
             w.max_seq = rec.blocks.last().map_or(0, |b| b.seq);

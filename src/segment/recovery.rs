@@ -48,12 +48,14 @@ pub(super) struct Recovered {
 /// `trusted_seq` bounds the sequences of the blocks below `trusted_len`:
 /// the checkpoint that made them durable covered the WAL up to it, so a
 /// higher one there is a damaged header (it would make replay skip
-/// acknowledged records as already held).
+/// acknowledged records as already held). `whole`: the segment is not its
+/// partition's last, so a bad block is never a torn tail.
 pub(super) fn recover<W>(
     tail: &mut TailGuard<'_, W>,
     path: &Path,
     trusted_len: u64,
     trusted_seq: u64,
+    whole: bool,
 ) -> Result<Recovered, OpenError> {
     let file_len = tail.allocated();
     let corrupt = |offset: u64, reason: &str| OpenError::corrupt(path, offset, reason);
@@ -135,6 +137,10 @@ pub(super) fn recover<W>(
             return Err(corrupt(at, &format!("blocks end here, before the checkpointed length {trusted_len}")));
         }
         Some(reason) if at < trusted_len => return Err(corrupt(at, reason)),
+        // Not its partition's last segment: a later one got blocks only
+        // once this one was durable, so a bad block here is damage, and
+        // cutting it would let replay skip its records as held.
+        Some(reason) if whole => return Err(corrupt(at, &format!("{reason}, in a segment with a later one after it"))),
         Some(_) => {
             repaired = zero_tail(tail, at, file_len)?;
         }

@@ -575,17 +575,11 @@ impl Writer {
                     match (prev, &self.current) {
                         (Some(p), _) => {
                             self.synced.syncs.fetch_add(1, Ordering::Relaxed);
-                            p.sync_data()?;
+                            self.sync_file(p, current_number)?;
                         }
                         (None, Some(c)) if current_dirty => {
                             self.synced.syncs.fetch_add(1, Ordering::Relaxed);
-                            // Through the pool when there is one: its
-                            // descriptions include the writer's own, which
-                            // a ticket's sync may be using now.
-                            match self.sync_files.as_ref().filter(|f| Some(f.number) == current_number) {
-                                Some(files) => files.sync(self.storage.as_ref(), &self.synced.failed)?,
-                                None => c.sync_data()?,
-                            }
+                            self.sync_file(c, current_number)?;
                         }
                         _ => {}
                     }
@@ -624,6 +618,20 @@ impl Writer {
         res.map_err(|e| (e, in_sync))
     }
 
+    /// fdatasync of `f`, a file this writer holds. The current file (number
+    /// `current_number`) is synced through its pool of sync descriptions
+    /// when it has one: the pool holds the writer's own description of it,
+    /// which a ticket's sync may be using now, and no two syncs may run on
+    /// one description at once. Other files (made by the running append)
+    /// have no tickets, so their own description is free.
+    fn sync_file(&self, f: &Arc<dyn File>, current_number: Option<u64>) -> io::Result<()> {
+        let is_current = self.current.as_ref().is_some_and(|c| Arc::ptr_eq(c, f));
+        match self.sync_files.as_ref().filter(|p| is_current && Some(p.number) == current_number) {
+            Some(pool) => pool.sync(self.storage.as_ref(), &self.synced.failed),
+            None => f.sync_data(),
+        }
+    }
+
     /// After a failed write, zeroes what this append may have written to
     /// the current file (synced) and removes the files it created (the
     /// directory synced), so that no crash can bring back records the
@@ -640,7 +648,8 @@ impl Writer {
                 zeroed = true;
             }
             if zeroed {
-                f.sync_data()?;
+                let number = self.files.back().map(|l| l.number);
+                self.sync_file(f, number)?;
             }
         }
         if !created.is_empty() {
