@@ -274,3 +274,38 @@ fn a_bad_block_in_a_segment_with_a_later_one_is_damage_not_a_torn_tail() {
     }
     assert_eq!(snapshot_files(&store), before, "a refused open changed files");
 }
+
+#[test]
+fn a_log_whose_first_record_is_damaged_is_refused_before_any_file_changes() {
+    // After a checkpoint, the next writes start a new log file; its first
+    // record damaged makes the file read as holding no record at all. It
+    // was recycled as a spare (its intact records with it) before the open
+    // was refused; now nothing of the log is touched until every check.
+    let t = TempDir::new("wal-first-record");
+    let store = t.store();
+    let e = Engine::open(&store, options()).unwrap();
+    e.create_database("db").unwrap();
+    assert_eq!(write(&e, "db", "m f=0 0").status, 204);
+    e.checkpoint().unwrap();
+    for i in 1..6 {
+        assert_eq!(write(&e, "db", &format!("m f={i} {i}\nn g={i} {i}")).status, 204);
+    }
+    drop(e);
+    let wal = snapshot_files(&store.join("wal"))
+        .into_iter()
+        .map(|(p, _)| p)
+        .filter(|p| !p.to_string_lossy().contains("spare"))
+        .max()
+        .unwrap();
+    // The first record's payload: after the 40-byte file header and the
+    // 24-byte record header.
+    let mut b = std::fs::read(&wal).unwrap();
+    b[40 + 24 + 2] ^= 0x5A;
+    std::fs::write(&wal, b).unwrap();
+    let before = snapshot_files(&store);
+    match Engine::open(&store, options()) {
+        Err(OpenError::Corrupt { .. }) => {}
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    assert_eq!(snapshot_files(&store), before, "a refused open changed files");
+}

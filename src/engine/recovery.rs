@@ -130,7 +130,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
         &wal_dir,
         WalOptions { file_size: opts.wal_file_bytes, spares: wal_spares(&opts) },
         cat.seq,
-        held_seq,
+        crate::wal::MustReach { seq: held_seq, held_in: held_in.as_deref() },
         &mut |seq, payload| replay(&storage, dir, &opts, &mut st, &mut unlisted, seq, payload).map_err(|e| match e {
             ReplayError::Open(e) => e,
             ReplayError::Bad(why) => OpenError::corrupt(&wal_dir, 0, format!("record {seq}: {why}")),

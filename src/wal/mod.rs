@@ -39,6 +39,7 @@ use crate::error::OpenError;
 use crate::storage::Storage;
 
 pub use format::{record_size, FORMAT_VERSION, MAX_PAYLOAD_LEN};
+pub use recovery::MustReach;
 
 /// The most bytes a record takes beyond its payload (header and padding):
 /// a record of `n` payload bytes adds at most `n + RECORD_OVERHEAD` to
@@ -138,20 +139,22 @@ impl Wal {
         after_seq: u64,
         replay: Replay<'_>,
     ) -> Result<Wal, OpenError> {
-        Wal::open_reaching(storage, dir, opts, after_seq, 0, replay)
+        Wal::open_reaching(storage, dir, opts, after_seq, MustReach::default(), replay)
     }
 
-    /// [`Wal::open`] for a log whose records up to `must_reach` were
+    /// [`Wal::open`] for a log whose records up to `reach.seq` were
     /// durable (the data holds blocks of them, written only after their
-    /// records were synced): a bad record below it is damage
-    /// ([`OpenError::Corrupt`]), never a torn tail to cut, so no sequence
-    /// the data holds is ever handed out again.
+    /// records were synced; `reach.held_in` names the file that holds the
+    /// highest): a log that ends before it, at a bad record or at all, is
+    /// [`OpenError::Corrupt`], refused before any file of the log is cut,
+    /// recycled or removed, so no sequence the data holds is ever handed
+    /// out again.
     pub fn open_reaching(
         storage: Arc<dyn Storage>,
         dir: &Path,
         opts: WalOptions,
         after_seq: u64,
-        must_reach: u64,
+        reach: MustReach<'_>,
         replay: Replay<'_>,
     ) -> Result<Wal, OpenError> {
         if opts.file_size < MIN_FILE_SIZE {
@@ -164,7 +167,7 @@ impl Wal {
             return Err(OpenError::InvalidArgument(format!("WAL file size {} is too large", opts.file_size)));
         };
         let spares = opts.spares.max(1);
-        let state = recovery::recover(&*storage, dir, file_size, spares, after_seq, must_reach, replay)?;
+        let state = recovery::recover(&*storage, dir, file_size, spares, after_seq, reach, replay)?;
         Ok(Wal { writer: Writer::new(storage, dir, file_size, spares, state) })
     }
 

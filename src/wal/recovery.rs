@@ -63,6 +63,14 @@ struct Last {
     index: usize,
 }
 
+/// The highest sequence the data holds (0: none), and the file that holds
+/// it: the log must reach it (see `Wal::open_reaching`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MustReach<'a> {
+    pub seq: u64,
+    pub held_in: Option<&'a Path>,
+}
+
 /// Recovers the log in `dir` (created if missing).
 pub fn recover(
     storage: &dyn Storage,
@@ -70,22 +78,24 @@ pub fn recover(
     file_size: u64,
     max_spares: usize,
     after_seq: u64,
-    must_reach: u64,
+    reach: MustReach<'_>,
     replay: Replay<'_>,
 ) -> Result<WriterState, OpenError> {
+    let MustReach { seq: must_reach, held_in } = reach;
     storage.create_dir_all(dir)?;
     let mut numbers = Vec::new();
     let mut max_number = 0u64;
     let mut dir_changed = false;
     let mut spares: Vec<(usize, u64)> = Vec::new();
+    // Files to remove, once nothing refuses the open.
+    let mut leftovers = Vec::new();
     for name in storage.list_dir(dir)? {
         if let Some(n) = parse_file_name(&name) {
             numbers.push(n);
             max_number = max_number.max(n);
         } else if let Some(n) = parse_temp_name(&name) {
             // A file whose creation did not finish: never part of the log.
-            storage.remove_file(&dir.join(&name))?;
-            dir_changed = true;
+            leftovers.push(dir.join(&name));
             max_number = max_number.max(n);
         } else if let Some(slot) = parse_spare_name(&name) {
             let path = dir.join(&name);
@@ -95,8 +105,7 @@ pub fn recover(
             } else {
                 // Too small to be reused at this file size, or more spares
                 // than the log now keeps.
-                storage.remove_file(&path)?;
-                dir_changed = true;
+                leftovers.push(path);
             }
         }
     }
@@ -118,6 +127,30 @@ pub fn recover(
     );
 
     let next_seq = expected.unwrap_or(0).max(after_seq.saturating_add(1));
+    // The data holds sequences up to `must_reach`, each of whose records
+    // was durable before any block of it was written: a log that ends
+    // before it lost records (damaged, or deleted). Refused before any
+    // file of the log is cut, recycled or removed.
+    if next_seq <= must_reach {
+        return Err(match &pending_bad {
+            Some(bad) => OpenError::corrupt(
+                &bad.path,
+                bad.offset,
+                format!("{}; the data holds sequence {must_reach}, past the log's end", bad.reason),
+            ),
+            None => OpenError::corrupt(
+                held_in.unwrap_or(dir),
+                0,
+                format!(
+                    "holds sequence {must_reach}, but the catalog covers up to {after_seq} and the write-ahead log ends before it"
+                ),
+            ),
+        });
+    }
+    for path in leftovers {
+        storage.remove_file(&path)?;
+        dir_changed = true;
+    }
     let mut current = None;
     if let Some(last) = last {
         let tail_live = live.last().copied();
@@ -125,17 +158,6 @@ pub fn recover(
             // A bad record ending the last file with records is a torn tail:
             // cut it, zeroing its bytes so no later recovery reads them.
             if let Some(bad) = pending_bad.as_ref().filter(|b| b.number == tail_live.number) {
-                if next_seq <= must_reach {
-                    // The data holds this sequence: its record was durable
-                    // before any block of it was written, so it is damaged,
-                    // not torn, and cutting it would hand its sequence out
-                    // again.
-                    return Err(OpenError::corrupt(
-                        &bad.path,
-                        bad.offset,
-                        format!("{}; the data holds sequence {must_reach}, past the log's end", bad.reason),
-                    ));
-                }
                 zero_range(&*last.file, bad.offset, bad.span)?;
                 last.file.sync_data()?;
             }

@@ -957,3 +957,44 @@ fn reopening_with_fewer_spares_removes_the_extra_ones() {
     assert_eq!(spares_in(&t.wal()), [SPARE_NAME]);
     drop(wal);
 }
+
+#[test]
+fn a_log_ending_before_what_the_data_holds_is_refused_before_any_file_changes() {
+    // One group of three records (one floor), the only file with records,
+    // its first record damaged: the file reads as holding none, and was
+    // recycled as a spare (its two intact records with it) before the
+    // engine saw that the data holds their sequences. Now the log refuses
+    // first, touching nothing.
+    let t = TempDir::new("must-reach");
+    let (mut wal, _) = open(&t.wal(), 4096, 0);
+    append_group(&mut wal, "g", 3);
+    wal.sync().unwrap();
+    drop(wal);
+    let file = wal_files(&t.wal())[0].clone();
+    flip(&file, FILE_HEADER_LEN + RECORD_HEADER_LEN + 2);
+    // A leftover creation too: removed only when the open goes on.
+    std::fs::write(t.wal().join(crate::wal::format::temp_name(9)), b"partial").unwrap();
+    let snapshot = |dir: &Path| -> Vec<(OsString, Vec<u8>)> {
+        let mut v: Vec<_> = names(dir).into_iter().map(|n| (n.clone(), std::fs::read(dir.join(&n)).unwrap())).collect();
+        v.sort();
+        v
+    };
+    let before = snapshot(&t.wal());
+    let mut replay = |_: u64, _: &[u8]| Ok(());
+    let r = Wal::open_reaching(
+        Arc::new(FsStorage),
+        &t.wal(),
+        WalOptions { file_size: 4096, spares: 1 },
+        0,
+        crate::wal::MustReach { seq: 3, held_in: None },
+        &mut replay,
+    );
+    let (path, _, why) = corrupt_at(r.map(|w| (w, Vec::new())));
+    assert_eq!(path, file);
+    assert!(why.contains("the data holds sequence 3"), "{why}");
+    assert_eq!(snapshot(&t.wal()), before, "a refused open changed the log");
+    // Without data past the log, the same file is a torn tail: cut.
+    let (wal, got) = open(&t.wal(), 4096, 0);
+    assert!(got.is_empty());
+    assert_eq!(wal.next_seq(), 1);
+}
