@@ -589,6 +589,52 @@ static void test_compact(void) {
   remove_tree(dir);
 }
 
+/* Descriptors open in this process now (Linux). */
+static int open_fds(void) {
+  int n = 0;
+  DIR *d = opendir("/proc/self/fd");
+  if (d == NULL) return -1;
+  while (readdir(d) != NULL) n++;
+  closedir(d);
+  return n;
+}
+
+/* The segment files held open are bounded (256): 400 partitions take at
+   most that many descriptors, and every point is there, before and after a
+   reopen. */
+static void test_bounded_open_segments(void) {
+  char dir[4096], line[128];
+  linedb_options opts;
+  linedb_result res;
+  linedb_error err;
+  linedb *db = NULL;
+  int before, during, day;
+  make_temp_dir(dir, sizeof dir);
+  linedb_options_init(&opts);
+  opts.flags = LINEDB_OPEN_NO_AUTH;
+  before = open_fds();
+  CHECK_CODE(linedb_open(dir, &opts, &db, &err), LINEDB_OK);
+  if (db == NULL) return;
+  CHECK_CODE(linedb_create_database(db, "db", NULL), LINEDB_OK);
+  for (day = 0; day < 400; day++) {
+    snprintf(line, sizeof line, "m f=%di %lld", day, (long long)day * 86400000000000LL);
+    CHECK_STATUS(write_text(db, "db", NULL, line, &res), 204, res);
+  }
+  during = open_fds();
+  /* The lock, the WAL's few files, and at most 256 segments plus the one
+     the last write pinned. */
+  CHECK(during - before <= 256 + 1 + 8);
+  CHECK(count_lines(db, "db", NULL) == 400);
+  close_store(db);
+  CHECK(open_fds() == before);
+  CHECK_CODE(linedb_open(dir, &opts, &db, &err), LINEDB_OK);
+  if (db == NULL) return;
+  CHECK(count_lines(db, "db", NULL) == 400);
+  CHECK(open_fds() - before <= 256 + 1 + 8);
+  close_store(db);
+  remove_tree(dir);
+}
+
 static void test_no_auth_and_reopen(void) {
   char dir[4096];
   linedb_result res;
@@ -913,6 +959,7 @@ int main(void) {
   test_limits_413();
   test_verify();
   test_compact();
+  test_bounded_open_segments();
   test_no_auth_and_reopen();
   test_struct_size_compatibility();
   test_corrupt_wal();

@@ -133,7 +133,7 @@ mod seeds {
     use std::path::Path;
     use std::sync::Arc;
 
-    use linedb::segment::{BlockMeta, Segment};
+    use linedb::segment::{BlockMeta, Segment, SegmentCache};
     use linedb::storage::{FsStorage, Storage};
     use linedb::wal::{Wal, WalOptions};
 
@@ -330,7 +330,7 @@ mod seeds {
         let dir = scratch::fresh("seed-segment");
         let path = dir.join("000001.seg");
         let storage: Arc<dyn Storage> = Arc::new(FsStorage);
-        let seg = Segment::create(&storage, &path, key, 4096).unwrap();
+        let seg = Segment::create(&storage, &SegmentCache::unbounded(), &path, key, 4096).unwrap();
         for (i, &n) in bodies.iter().enumerate() {
             let body: Vec<u8> = (0..n).map(|j| b"0123456789,=abcdef"[(i + j) % 18]).collect();
             let t = 1_451_606_400_000_000_000 + i64::try_from(i).unwrap() * 1000;

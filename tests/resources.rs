@@ -27,11 +27,17 @@ fn open_fds() -> u64 {
 }
 
 /// The child: with a descriptor limit a little above what the open store
-/// uses, writes each batch to a new partition (each holds a descriptor)
-/// until one is refused, then checks that the store goes on.
+/// uses, writes each batch to a new partition. The store keeps fewer
+/// segments open than its cache would (it closes idle ones when the
+/// process runs out), so every write goes in, even with every free
+/// descriptor taken by the application (the store reuses its own). With
+/// none it can have (the limit lowered below every descriptor it holds), a
+/// write that needs one is refused with 503; once descriptors are back,
+/// the store goes on.
 #[test]
 fn emfile_child() {
     let Ok(dir) = std::env::var("LINEDB_EMFILE_CHILD") else { return };
+    let base = open_fds();
     let e = Engine::open(&dir, options()).unwrap();
     e.create_database("db").unwrap();
     assert_eq!(write(&e, "db", "m f=0i 0").status, 204);
@@ -41,8 +47,32 @@ fn emfile_child() {
     // this (child) process's own limit.
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) }, 0);
     let mut out = std::io::stdout().lock();
+    // 100 partitions under a limit of 8 spare descriptors, with a cache of
+    // 256: all taken.
+    for day in 1..=100i64 {
+        let r = write(&e, "db", &format!("m f={day}i {}", day * DAY));
+        assert_eq!(r.status, 204, "day {day}: {}", r.message);
+        writeln!(out, "ack {day}").unwrap();
+    }
+    assert!(open_fds() <= limit);
+    // Take every descriptor left: the store still goes on, closing its
+    // idle segments to open new ones.
+    let mut hog = Vec::new();
+    while let Ok(f) = std::fs::File::open("/dev/null") {
+        hog.push(f);
+    }
+    for day in 101..=150i64 {
+        let r = write(&e, "db", &format!("m f={day}i {}", day * DAY));
+        assert_eq!(r.status, 204, "day {day}: {}", r.message);
+        writeln!(out, "ack {day}").unwrap();
+    }
+    // Below every descriptor the store holds: closing its own frees none
+    // it may use.
+    let low = libc::rlimit { rlim_cur: base, rlim_max: limit };
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &low) }, 0);
     let mut refused = None;
-    for day in 1..200i64 {
+    for day in 151..400i64 {
         let r = write(&e, "db", &format!("m f={day}i {}", day * DAY));
         match r.status {
             204 => writeln!(out, "ack {day}").unwrap(),
@@ -52,11 +82,14 @@ fn emfile_child() {
             }
         }
     }
-    let r = refused.expect("200 new partitions under a limit of a few descriptors");
+    let r = refused.expect("a write to a new partition with no descriptor left");
     assert_eq!(r.status, 503, "{}", r.message);
     assert!(r.retry_after_secs >= 1);
     assert!(r.message.contains("Too many open files"), "{}", r.message);
-    // Not a failed store: the partitions it has take writes, and it answers.
+    // Not a failed store: with descriptors back, it takes writes and answers.
+    drop(hog);
+    // SAFETY: as above (the soft limit back up to the hard one).
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) }, 0);
     assert_eq!(write(&e, "db", "m f=7i 1").status, 204, "a write to an open partition");
     writeln!(out, "ack 0b").unwrap();
     let mut n = 0;
@@ -131,10 +164,13 @@ fn no_descriptor_for_a_new_segment_is_503_and_stores_nothing() {
     e.create_database("db").unwrap();
     assert_eq!(write(&e, "db", "m f=0i 0").status, 204);
     let before = snapshot_files(&t.store());
-    fs.arm_effect(Op::Open, "/data/", Effect::Fail(libc::EMFILE), 1);
+    // Every open under data/ fails: the cache closes its idle segments and
+    // tries once more, which fails too.
+    fs.arm_effect(Op::Open, "/data/", Effect::Fail(libc::EMFILE), u32::MAX);
     let r = write(&e, "db", &format!("m f=1i {DAY}"));
     assert_eq!((r.status, r.retry_after_secs >= 1), (503, true), "{}", r.message);
     assert_eq!(snapshot_files(&t.store()), before);
+    fs.disarm();
     // Not failed: the same write goes in once descriptors are there.
     assert_eq!(write(&e, "db", &format!("m f=1i {DAY}")).status, 204);
     assert_eq!(all(&e, "db").len(), 2);

@@ -3,7 +3,7 @@
 // call site), so all three drive the engine the same way.
 //
 // An input is a workload on an `Engine` over a simulated disk
-// (`SimStorage`, wrapped in a `FaultStorage`): byte 0 picks the settings,
+// (`SimStorage`, wrapped in a `FaultStorage`): byte 0 picks the settings (WAL file and segment sizes, checkpoint and WAL limits, a cache of 2 open segments),
 // then each operation is an opcode byte and its argument bytes (missing
 // bytes read as 0):
 //
@@ -124,6 +124,8 @@ struct Settings {
     segment_bytes: u64,
     checkpoint_wal_bytes: u64,
     max_wal_bytes: u64,
+    /// Small, so that segments are closed and reopened as they are used.
+    max_open_segments: usize,
 }
 
 struct Driver {
@@ -230,6 +232,7 @@ impl Driver {
             segment_bytes: s.segment_bytes,
             checkpoint_wal_bytes: s.checkpoint_wal_bytes,
             max_wal_bytes: s.max_wal_bytes,
+            max_open_segments: s.max_open_segments,
             storage: self.fs.clone(),
             ..Options::default()
         }
@@ -307,19 +310,16 @@ impl Driver {
     /// Compares what `e` holds with the model, settling what was in doubt.
     fn check(&mut self, e: &Engine) -> Result<(), String> {
         self.report.checks += 1;
-        let mut c = self.model();
-        let m = &mut c.model;
+        // The engine is asked first, the model locked after: a query may do
+        // disk operations (closing idle segments flushes them), and the
+        // disk's hook locks the model.
         let db = e.databases().iter().any(|d| d == DB);
-        match (m.db, db) {
-            (Known::Yes, false) => return Err("the acknowledged database is gone".into()),
-            (Known::No, true) => return Err("a database never created is there".into()),
-            _ => m.db = if db { Known::Yes } else { Known::No },
-        }
         let mut found: BTreeMap<u64, usize> = BTreeMap::new();
         let mut bad = None;
         let mut seen = std::collections::BTreeSet::new();
         let mut lines: BTreeMap<u64, Vec<String>> = BTreeMap::new();
         if db {
+            let before = self.fired();
             let r = e.query(DB, None, i64::MIN, i64::MAX, &mut |l| {
                 let l = String::from_utf8_lossy(l);
                 let num = |key: &str| -> Option<u64> {
@@ -337,8 +337,16 @@ impl Driver {
                 }
                 true
             });
+            // A query opens (and closes) segment files: a step of its own,
+            // so that a fault it meets is seen with the answer it gave.
+            self.log("query (check)".into(), before, Answer::Status(r.status));
             if r.status == 500 && self.faults_fired_since_open() {
                 // A store failed by a fault answers 500 until reopened.
+                return Ok(());
+            }
+            if r.status == 503 && self.fired() > before {
+                // A segment file could not be opened for want of a
+                // resource (an injected ENOSPC stands for one): try later.
                 return Ok(());
             }
             if r.status != 200 {
@@ -351,6 +359,13 @@ impl Driver {
             if e.stats().points != stored as u64 {
                 return Err(format!("stats counts {} points, queries see {stored}: rows stored twice", e.stats().points));
             }
+        }
+        let mut c = self.model();
+        let m = &mut c.model;
+        match (m.db, db) {
+            (Known::Yes, false) => return Err("the acknowledged database is gone".into()),
+            (Known::No, true) => return Err("a database never created is there".into()),
+            _ => m.db = if db { Known::Yes } else { Known::No },
         }
         for (id, k) in &found {
             match m.batches.get_mut(id) {
@@ -633,6 +648,7 @@ pub fn run(data: &[u8], plans: &[Plan]) -> Result<Report, String> {
         segment_bytes: [4096, 8192, 1 << 16, 4096][usize::from(setting >> 1) & 3],
         checkpoint_wal_bytes: if setting & 8 == 0 { 1 << 40 } else { 6000 },
         max_wal_bytes: if setting & 16 == 0 { 1 << 30 } else { 9000 },
+        max_open_segments: if setting & 32 == 0 { 256 } else { 2 },
     };
     let sim = SimStorage::new();
     // The application makes the store's parent directory; linedb makes

@@ -31,7 +31,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use linedb::error::OpenError;
-use linedb::segment::{AppendError, BlockMeta, Segment, FORMAT_VERSION};
+use linedb::segment::{AppendError, BlockMeta, Segment, SegmentCache, FORMAT_VERSION};
 use linedb::storage::{raw_errno, FsStorage, Storage};
 
 /// The setting byte and the raw `trusted_len`.
@@ -112,7 +112,7 @@ pub fn check(data: &[u8]) {
     let path = dir.join("000001.seg");
     fs::write(&path, &file).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
     let storage: Arc<dyn Storage> = Arc::new(FsStorage);
-    let seg = match Segment::open(&storage, &path, trusted, capacity) {
+    let seg = match Segment::open(&storage, &SegmentCache::unbounded(), &path, trusted, capacity) {
         Ok(seg) => seg,
         Err(e) => return check_refusal(&e, &path, &file),
     };
@@ -176,7 +176,7 @@ pub fn check(data: &[u8]) {
     // Reopen as after a crash (the first trusted_len), then as after a
     // checkpoint (the flushed length).
     for t in [trusted, flushed] {
-        let seg = Segment::open(&storage, &path, t, capacity)
+        let seg = Segment::open(&storage, &SegmentCache::unbounded(), &path, t, capacity)
             .unwrap_or_else(|e| panic!("reopening at trusted_len {t} after the append: {e}"));
         let disk = read(&path);
         let blocks = check_segment(&seg, &disk, t);
@@ -209,7 +209,7 @@ fn check_segment(seg: &Segment, disk: &[u8], trusted: u64) -> Vec<BlockMeta> {
         );
         let body = seg.try_block_body(b).unwrap_or_else(|| panic!("the body of block {b:?} is not published"));
         assert_eq!(body.len(), b.len as usize, "body length of block {b:?}");
-        assert!(body == &disk[o + BLOCK_HEADER_LEN..o + BLOCK_HEADER_LEN + body.len()], "body of block {b:?}");
+        assert!(body[..] == disk[o + BLOCK_HEADER_LEN..o + BLOCK_HEADER_LEN + body.len()], "body of block {b:?}");
         match seg.verify_block(prev, b) {
             Ok(()) => {}
             // Blocks below trusted_len get the cheap checks only.

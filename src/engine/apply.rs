@@ -120,6 +120,7 @@ pub fn apply_batch(st: &mut State, b: &BatchApply<'_>, placer: &mut dyn Placer) 
             if let Some(prev) = part.segments.last() {
                 prev.flush()?;
             }
+            part.segments.reserve_exact(1);
             part.segments.push(Arc::clone(&seg));
         }
         seg.append(b.seq, block.rows, block.min_time, block.max_time, body).map_err(|e| match e {

@@ -212,7 +212,7 @@ fn lead(inner: &Inner, group: &[Arc<Pending>]) {
 /// Stages 1 to 4, holding the WAL. `None` when nothing was appended (every
 /// batch answered already).
 fn stage(inner: &Inner, wal: &mut Wal, group: &[Arc<Pending>]) -> Option<Staged> {
-    if inner.failed.load(Ordering::Acquire) {
+    if inner.is_failed() {
         let msg = inner.failed_error().to_string();
         for p in group {
             answer(p, Answer::Done(Outcome::error(500, msg.clone())));
@@ -332,7 +332,7 @@ fn finish(inner: &Inner, s: Staged) {
     }
     // 7. apply and publish, 8. answer: set before the turn passes, so that
     // answers follow sequence order; the writers woken after it.
-    let outcome = if inner.failed.load(Ordering::Acquire) {
+    let outcome = if inner.is_failed() {
         Err(inner.failed_error().to_string())
     } else if let Err(e) = synced {
         Err(inner.fail(format!("WAL fdatasync failed: {e}")).to_string())

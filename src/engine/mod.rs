@@ -13,6 +13,7 @@
 mod apply;
 mod checkpoint;
 mod commit;
+mod memory;
 mod placement;
 mod query;
 mod record;
@@ -59,6 +60,9 @@ pub struct Options {
     pub segment_bytes: u64,
     /// Preallocated size of each WAL file. Default 64 MiB.
     pub wal_file_bytes: u64,
+    /// Segment files kept open (a descriptor and a mapping each) when idle;
+    /// the least recently used are closed past it. Default 256.
+    pub max_open_segments: usize,
     /// WAL backlog at which a write runs a checkpoint. Default 256 MiB.
     pub checkpoint_wal_bytes: u64,
     /// Where the files live: the real disk unless a test says otherwise.
@@ -74,6 +78,7 @@ impl Default for Options {
             limits: Limits::default(),
             segment_bytes: 64 << 20,
             wal_file_bytes: 64 << 20,
+            max_open_segments: crate::segment::DEFAULT_MAX_OPEN_SEGMENTS,
             checkpoint_wal_bytes: 256 << 20,
             storage: Arc::new(FsStorage),
         }
@@ -161,6 +166,11 @@ pub struct Stats {
     /// WAL fdatasyncs of records since open: with `writes_accepted`, how
     /// many writes each sync made durable (Rust only for now).
     pub wal_syncs: u64,
+    /// Segment files open now (a descriptor and a mapping each), and
+    /// opened and closed by the cache since open (Rust only for now).
+    pub open_segments: u64,
+    pub segment_opens: u64,
+    pub segment_closes: u64,
 }
 
 /// One partition of a database.
@@ -183,6 +193,8 @@ pub struct Engine {
 struct Inner {
     dir: PathBuf,
     opts: Options,
+    /// The bound on open segment files and mappings.
+    segments: Arc<crate::segment::SegmentCache>,
     state: RwLock<State>,
     /// The WAL. Held by a commit leader while it places and appends its
     /// group (not while the group syncs), and by anything else that appends.
@@ -244,6 +256,7 @@ impl Engine {
     /// last checkpoint and WAL records after it are replayed.
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Engine, crate::error::OpenError> {
         let inner = recovery::open(dir.as_ref(), opts)?;
+        memory::give_back();
         Ok(Engine { inner: Arc::new(inner) })
     }
 
@@ -258,7 +271,7 @@ impl Engine {
     /// lock is released when the engine is dropped.
     pub fn shut_down(&self) -> Result<(), Error> {
         self.inner.closing.store(true, Ordering::Release);
-        if self.inner.failed.load(Ordering::Acquire) {
+        if self.inner.is_failed() {
             return Err(self.inner.failed_error());
         }
         self.checkpoint()?;
@@ -461,9 +474,13 @@ impl Engine {
     pub fn stats(&self) -> Stats {
         let inner = &self.inner;
         let wal_syncs = inner.writer.lock().record_syncs();
+        let (segment_opens, segment_closes) = inner.segments.opens_and_closes();
         let st = inner.state.read();
         let mut s = Stats {
             wal_syncs,
+            open_segments: inner.segments.open_count() as u64,
+            segment_opens,
+            segment_closes,
             databases: st.dbs.len() as u64,
             wal_bytes: inner.wal_bytes.load(Ordering::Relaxed),
             writes_accepted: inner.writes_accepted.load(Ordering::Relaxed),
@@ -532,12 +549,18 @@ impl Engine {
     /// Makes every segment durable, persists the catalog, and trims the WAL.
     pub fn checkpoint(&self) -> Result<(), Error> {
         let _one = self.inner.checkpointing.lock();
-        checkpoint::run(&self.inner)
+        let r = checkpoint::run(&self.inner);
+        memory::give_back();
+        r
     }
 
     fn checkpoint_if_idle(&self) -> Result<(), Error> {
         match self.inner.checkpointing.try_lock() {
-            Some(_one) => checkpoint::run(&self.inner),
+            Some(_one) => {
+                let r = checkpoint::run(&self.inner);
+                memory::give_back();
+                r
+            }
             None => Ok(()),
         }
     }
@@ -545,7 +568,7 @@ impl Engine {
 
 impl Inner {
     fn check_failed(&self) -> Result<(), Error> {
-        if self.failed.load(Ordering::Acquire) {
+        if self.is_failed() {
             Err(self.failed_error())
         } else {
             Ok(())
@@ -558,6 +581,21 @@ impl Inner {
 
     /// Puts the store in the failed state (DESIGN.md: after a failed fsync
     /// the page cache cannot be trusted) and returns the error to report.
+    /// Whether the store has failed, also by a flush the segment cache
+    /// made while closing a file.
+    fn is_failed(&self) -> bool {
+        if self.failed.load(Ordering::Acquire) {
+            return true;
+        }
+        match self.segments.take_failure() {
+            Some(why) => {
+                self.fail(why);
+                true
+            }
+            None => false,
+        }
+    }
+
     fn fail(&self, why: String) -> Error {
         let mut f = self.failure.lock();
         if !self.failed.swap(true, Ordering::AcqRel) {

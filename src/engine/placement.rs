@@ -2,14 +2,14 @@
 //! space reserved before the group's WAL record is written (so a full disk
 //! answers 503 with nothing stored), and the making of segment files.
 
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
 
 use crate::partition::Day;
-use crate::segment::{AppendError, Segment};
-use crate::storage::Storage;
+use crate::segment::{AppendError, Pin, Segment, SegmentCache};
+use crate::storage::{is_transient, Storage};
 
 use super::state::{partition_dir, segment_file};
 use super::write::Pending;
@@ -22,6 +22,11 @@ pub(super) struct Placement {
     pub(super) new: Option<(u32, u32, Day)>,
     /// The block's length in the segment, reserved there.
     pub(super) bytes: u64,
+    /// Keeps the segment's file open until the block is appended: after
+    /// the WAL record is written, an append must not need a descriptor
+    /// it might not get (that would fail the store, where running out of
+    /// descriptors before the record answers 503).
+    pub(super) _pin: Pin,
 }
 
 /// Where a group's blocks go.
@@ -69,9 +74,12 @@ pub(super) fn place(inner: &Inner, group: &[Arc<Pending>], may_create: bool) -> 
         new: bool,
         /// The number the partition's next segment gets.
         next: u32,
+        pin: Pin,
     }
     let st = inner.state.read();
-    let mut filling: HashMap<(u32, u32, Day), Filling> = HashMap::new();
+    // Ordered, so that the segments are reserved (and so opened, and so
+    // closed by the cache) in the same order on every run.
+    let mut filling: BTreeMap<(u32, u32, Day), Filling> = BTreeMap::new();
     let mut out = Vec::new();
     let mut made: Vec<Placement> = Vec::new();
     // Reservations made, to take back on failure.
@@ -89,14 +97,18 @@ pub(super) fn place(inner: &Inner, group: &[Arc<Pending>], may_create: bool) -> 
                         let part = db.and_then(|db| db.table_by_id(b.table_id)).and_then(|(_, t)| t.partitions.get(&b.day));
                         let next = part.map_or(1, |p| p.next_number());
                         v.insert(match part.and_then(|p| p.segments.last()) {
-                            Some(segment) => Filling { segment: Arc::clone(segment), bytes: 0, new: false, next },
+                            Some(segment) => {
+                                let pin = segment.pin()?;
+                                Filling { segment: Arc::clone(segment), bytes: 0, new: false, next, pin }
+                            }
                             None => {
                                 if !may_create {
                                     return Err(Placing::NeedsDrain);
                                 }
                                 let segment = new_segment(inner, key, next, size)?;
-                                made.push(Placement { segment: Arc::clone(&segment), new: Some(key), bytes: 0 });
-                                Filling { segment, bytes: 0, new: true, next: next.saturating_add(1) }
+                                let pin = segment.pin()?;
+                                made.push(Placement { segment: Arc::clone(&segment), new: Some(key), bytes: 0, _pin: pin.clone() });
+                                Filling { segment, bytes: 0, new: true, next: next.saturating_add(1), pin }
                             }
                         })
                     }
@@ -117,11 +129,17 @@ pub(super) fn place(inner: &Inner, group: &[Arc<Pending>], may_create: bool) -> 
                     }
                     let number = entry.next;
                     let segment = new_segment(inner, key, number, size)?;
-                    made.push(Placement { segment: Arc::clone(&segment), new: Some(key), bytes: 0 });
-                    *entry = Filling { segment, bytes: 0, new: true, next: number.saturating_add(1) };
+                    let pin = segment.pin()?;
+                    made.push(Placement { segment: Arc::clone(&segment), new: Some(key), bytes: 0, _pin: pin.clone() });
+                    *entry = Filling { segment, bytes: 0, new: true, next: number.saturating_add(1), pin };
                 }
                 entry.bytes += size;
-                out.push(Placement { segment: Arc::clone(&entry.segment), new: entry.new.then_some(key), bytes: size });
+                out.push(Placement {
+                    segment: Arc::clone(&entry.segment),
+                    new: entry.new.then_some(key),
+                    bytes: size,
+                    _pin: entry.pin.clone(),
+                });
             }
         }
         for f in filling.values() {
@@ -152,18 +170,40 @@ pub(super) fn append_to_io(e: AppendError) -> io::Error {
 
 /// Makes segment `n` of a partition, with room for at least `first_block`.
 pub(super) fn new_segment(inner: &Inner, key: (u32, u32, Day), n: u32, first_block: u64) -> io::Result<Arc<Segment>> {
-    create_segment(&inner.opts.storage, &inner.dir, inner.opts.segment_bytes, key, n, first_block)
+    create_segment(&inner.opts.storage, &inner.segments, &inner.dir, inner.opts.segment_bytes, key, n, first_block)
 }
 
 /// Makes segment `n` of a partition of the store in `root`.
 pub(super) fn create_segment(
     storage: &Arc<dyn Storage>,
+    cache: &Arc<SegmentCache>,
     root: &std::path::Path,
     segment_bytes: u64,
     (db, table, day): (u32, u32, Day),
     n: u32,
     first_block: u64,
 ) -> io::Result<Arc<Segment>> {
+    let make = || make_segment(storage, cache, root, segment_bytes, (db, table, day), n, first_block);
+    match make() {
+        // Out of descriptors or address space (a directory sync needs a
+        // descriptor too): the process may allow fewer than the cache
+        // holds. Close idle segments and try once more.
+        Err(e) if is_transient(&e) && cache.shed() => make(),
+        other => other,
+    }
+    .map(Arc::new)
+}
+
+/// [`create_segment`], once.
+fn make_segment(
+    storage: &Arc<dyn Storage>,
+    cache: &Arc<SegmentCache>,
+    root: &std::path::Path,
+    segment_bytes: u64,
+    (db, table, day): (u32, u32, Day),
+    n: u32,
+    first_block: u64,
+) -> io::Result<Segment> {
     let dir = partition_dir(root, db, table, day);
     if n == 1 {
         storage.create_dir_all(&dir)?;
@@ -179,13 +219,14 @@ pub(super) fn create_segment(
     }
     let path = dir.join(segment_file(n));
     // A file left by a group that failed before its WAL record was written
-    // holds nothing acknowledged.
+    // (or by an earlier try of this one) holds nothing acknowledged.
     match storage.remove_file(&path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
-    let capacity = segment_bytes.max(Segment::header_len_for(&segment_key(db, table, day)) + first_block);
-    Segment::create(storage, &path, &segment_key(db, table, day), capacity).map(Arc::new)
+    let key = segment_key(db, table, day);
+    let capacity = segment_bytes.max(Segment::header_len_for(&key) + first_block);
+    Segment::create(storage, cache, &path, &key, capacity)
 }
 
 /// What a segment's header says it belongs to.

@@ -8,7 +8,6 @@
 //! ordered by measurement, then time, so memory is bounded by the largest
 //! partition's rows in range, never by the store.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::partition::Day;
@@ -36,7 +35,7 @@ pub fn query(
     end: i64,
     f: &mut dyn FnMut(&[u8]) -> bool,
 ) -> Outcome {
-    if inner.failed.load(Ordering::Acquire) {
+    if inner.is_failed() {
         return Outcome::error(500, inner.failed_error().to_string());
     }
     let tables = {
@@ -79,13 +78,20 @@ pub fn query(
 
     let mut count = 0u64;
     let mut line = Vec::new();
-    let mut scratch = Vec::new();
     for t in &tables {
         for part in &t.parts {
+            // The partition's files stay open while its rows are read.
+            let mut views = Vec::with_capacity(part.blocks.len());
+            for (seg, _) in &part.blocks {
+                match seg.view() {
+                    Ok(v) => views.push(v),
+                    Err(e) => return unreadable(seg, &e),
+                }
+            }
             let mut decoded = Vec::new();
-            for (seg, blocks) in &part.blocks {
+            for ((seg, blocks), view) in part.blocks.iter().zip(&views) {
                 for b in blocks.iter().filter(|b| b.max_time >= start && b.min_time < end) {
-                    match rows::Block::decode(seg.block_body(b)) {
+                    match rows::Block::decode(view.block_body(b)) {
                         Ok(block) => decoded.push(block),
                         Err(_) => return damaged(seg, b),
                     }
@@ -108,6 +114,7 @@ pub fn query(
             // later write wins when merged.
             pts.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
             let mut i = 0;
+            let mut scratch = Vec::new();
             let mut acc: Vec<StoredField<'_>> = Vec::new();
             let mut next: Vec<StoredField<'_>> = Vec::new();
             while i < pts.len() {
@@ -136,6 +143,17 @@ pub fn query(
         }
     }
     Outcome::ok(200, count)
+}
+
+/// A segment file that cannot be opened now: out of descriptors or address
+/// space answers 503 (a later query may succeed), anything else 500.
+fn unreadable(seg: &Segment, e: &std::io::Error) -> Outcome {
+    let msg = format!("{e}: reading {}", seg.path().display());
+    if crate::storage::is_transient(e) {
+        Outcome::unavailable(msg)
+    } else {
+        Outcome::error(500, msg)
+    }
 }
 
 /// A block that matched its checksum and still does not decode: written

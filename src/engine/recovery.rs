@@ -15,6 +15,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::catalog;
 use crate::error::OpenError;
 use crate::segment::Segment;
+use crate::segment::SegmentCache;
 use crate::storage::Storage;
 use crate::wal::{Wal, WalOptions};
 
@@ -59,6 +60,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     }
     check_dir(dir)?;
     let storage = Arc::clone(&opts.storage);
+    let cache = SegmentCache::new(opts.max_open_segments);
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
         if let Err(e) = storage.list_dir(parent) {
             return Err(OpenError::Io(e));
@@ -100,7 +102,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
             db.tables.insert(name.clone(), Table { id: *id, partitions: BTreeMap::new() });
         }
         for p in &d.partitions {
-            let part = open_partition(&storage, dir, &opts, (d.id, p.table_id, p.day), &p.segments, cat.seq)?;
+            let part = open_partition(&storage, &cache, dir, &opts, (d.id, p.table_id, p.day), &p.segments, cat.seq)?;
             let Some(t) = db.tables.values_mut().find(|t| t.id == p.table_id) else {
                 return Err(OpenError::corrupt(
                     dir.join(catalog::CATALOG_FILE),
@@ -122,7 +124,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     // after the checkpoint (the log must account for them) or not this
     // store's. Opened now, so that the sequences they hold count below;
     // replay takes them as it meets their batches.
-    let mut unlisted = find_unlisted(&storage, dir, &opts, &st)?;
+    let mut unlisted = find_unlisted(&storage, &cache, dir, &opts, &st)?;
     // The highest sequence the data holds: the log must reach it.
     let (held_seq, held_in) = highest_held(&st, &unlisted);
     let mut wal = Wal::open_reaching(
@@ -131,7 +133,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
         WalOptions { file_size: opts.wal_file_bytes, spares: wal_spares(&opts) },
         cat.seq,
         crate::wal::MustReach { seq: held_seq, held_in: held_in.as_deref() },
-        &mut |seq, payload| replay(&storage, dir, &opts, &mut st, &mut unlisted, seq, payload).map_err(|e| match e {
+        &mut |seq, payload| replay(&storage, &cache, dir, &opts, &mut st, &mut unlisted, seq, payload).map_err(|e| match e {
             ReplayError::Open(e) => e,
             ReplayError::Bad(why) => OpenError::corrupt(&wal_dir, 0, format!("record {seq}: {why}")),
         }),
@@ -169,6 +171,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     Ok(Inner {
         dir: dir.to_owned(),
         opts,
+        segments: cache,
         state: RwLock::new(st),
         writer: Mutex::new(wal),
         queue: Mutex::new(Default::default()),
@@ -236,6 +239,7 @@ fn highest_held(st: &State, unlisted: &BTreeMap<PartKey, Partition>) -> (u64, Op
 /// (`data/<db id>/<table id>/<YYYY-MM-DD>/`) are left alone.
 fn find_unlisted(
     storage: &Arc<dyn Storage>,
+    cache: &Arc<SegmentCache>,
     root: &Path,
     opts: &Options,
     st: &State,
@@ -263,7 +267,7 @@ fn find_unlisted(
                 if listed_table.is_some_and(|t| t.partitions.contains_key(&day)) {
                     continue;
                 }
-                let part = open_partition(storage, root, opts, (db_id, table_id, day), &[], 0)?;
+                let part = open_partition(storage, cache, root, opts, (db_id, table_id, day), &[], 0)?;
                 if !part.segments.is_empty() {
                     found.insert((db_id, table_id, day), part);
                 }
@@ -278,6 +282,7 @@ fn find_unlisted(
 /// checkpoint, so everything in them is also in the WAL).
 fn open_partition(
     storage: &Arc<dyn Storage>,
+    cache: &Arc<SegmentCache>,
     root: &Path,
     opts: &Options,
     key: (u32, u32, crate::partition::Day),
@@ -308,7 +313,7 @@ fn open_partition(
     for &(n, durable) in all.iter().rev() {
         let path = dir.join(super::state::segment_file(n));
         let (trusted, seq) = durable.map_or((0, u64::MAX), |d| (d, covered_seq));
-        match Segment::open_checked(storage, &path, trusted, seq, opts.segment_bytes, later_has_blocks) {
+        match Segment::open_checked(storage, cache, &path, trusted, seq, opts.segment_bytes, later_has_blocks) {
             Ok(seg) => {
                 later_has_blocks |= seg.max_seq() > 0;
                 opened.push(Arc::new(seg));
@@ -326,6 +331,7 @@ fn open_partition(
         storage.remove_file(&path)?;
     }
     opened.reverse();
+    opened.shrink_to_fit();
     let segments = opened;
     Ok(Partition { segments })
 }
@@ -347,8 +353,10 @@ impl From<io::Error> for ReplayError {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn replay(
     storage: &Arc<dyn Storage>,
+    cache: &Arc<SegmentCache>,
     root: &Path,
     opts: &Options,
     st: &mut State,
@@ -371,7 +379,7 @@ fn replay(
         }
         Record::Batch { db_id, new_tables, changes, blocks } => {
             let batch = BatchApply { seq, db_id, new_tables: &new_tables, changes: &changes, blocks: &blocks, payload };
-            let mut placer = ReplayPlacer { storage, root, opts, unlisted };
+            let mut placer = ReplayPlacer { storage, cache, root, opts, unlisted };
             apply_batch(st, &batch, &mut placer).map_err(|e| match e {
                 ApplyError::Io(e) => ReplayError::Open(OpenError::Io(e)),
                 ApplyError::Bad(why) => ReplayError::Bad(why),
@@ -386,6 +394,7 @@ fn replay(
 /// partition's last segment, or to a new one when it does not fit.
 struct ReplayPlacer<'a> {
     storage: &'a Arc<dyn Storage>,
+    cache: &'a Arc<SegmentCache>,
     root: &'a Path,
     opts: &'a Options,
     unlisted: &'a mut BTreeMap<PartKey, Partition>,
@@ -395,7 +404,7 @@ impl Placer for ReplayPlacer<'_> {
     fn new_partition(&mut self, key: PartKey) -> io::Result<Partition> {
         match self.unlisted.remove(&key) {
             Some(p) => Ok(p),
-            None => open_partition(self.storage, self.root, self.opts, key, &[], 0).map_err(|e| match e {
+            None => open_partition(self.storage, self.cache, self.root, self.opts, key, &[], 0).map_err(|e| match e {
                 OpenError::Io(e) => e,
                 other => io::Error::other(other.to_string()),
             }),
@@ -405,7 +414,7 @@ impl Placer for ReplayPlacer<'_> {
     fn segment(&mut self, key: PartKey, part: &Partition, len: u64) -> io::Result<Arc<Segment>> {
         match part.segments.last() {
             Some(s) if s.used_len().saturating_add(len) <= s.capacity() => Ok(Arc::clone(s)),
-            _ => create_segment(self.storage, self.root, self.opts.segment_bytes, key, part.next_number(), len),
+            _ => create_segment(self.storage, self.cache, self.root, self.opts.segment_bytes, key, part.next_number(), len),
         }
     }
 

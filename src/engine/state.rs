@@ -107,6 +107,7 @@ pub fn segment_number(name: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::segment::SegmentCache;
     use crate::storage::{FsStorage, Storage};
 
     #[test]
@@ -115,7 +116,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let storage: Arc<dyn Storage> = Arc::new(FsStorage);
-        let make = |n| Arc::new(Segment::create(&storage, &dir.join(segment_file(n)), b"key", 4096).unwrap());
+        let make = |n| Arc::new(Segment::create(&storage, &SegmentCache::unbounded(), &dir.join(segment_file(n)), b"key", 4096).unwrap());
         let mut p = Partition { segments: Vec::new() };
         assert_eq!(p.next_number(), 1);
         p.segments.push(make(1));

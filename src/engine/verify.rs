@@ -60,15 +60,18 @@ pub fn verify(inner: &Inner) -> Result<VerifyReport, Error> {
         }
     }
 
-    // Segments, as the state holds them now.
+    // Segments, as the state holds them now, in a fixed order (database,
+    // table id, day): the first damage reported, and the order files are
+    // opened in, are the same on every run.
     let segments: Vec<Arc<Segment>> = {
         let st = inner.state.read();
-        st.dbs
-            .values()
-            .flat_map(|db| db.tables.values())
-            .flat_map(|t| t.partitions.values())
-            .flat_map(|p| p.segments.iter().cloned())
-            .collect()
+        let mut out = Vec::new();
+        for db in st.dbs.values() {
+            let mut tables: Vec<_> = db.tables.values().collect();
+            tables.sort_by_key(|t| t.id);
+            out.extend(tables.iter().flat_map(|t| t.partitions.values()).flat_map(|p| p.segments.iter().cloned()));
+        }
+        out
     };
     for seg in &segments {
         let s = seg.scrub();

@@ -48,7 +48,7 @@ pub(super) enum Answer {
 }
 
 pub fn write(inner: &Inner, database: &str, lines: &[u8], precision: Precision, now_ns: i64) -> Outcome {
-    if inner.failed.load(Ordering::Acquire) {
+    if inner.is_failed() {
         return Outcome::error(500, inner.failed_error().to_string());
     }
     if inner.closing.load(Ordering::Acquire) {

@@ -28,6 +28,7 @@
 //! poisons the segment's flushes: every later one fails too, since the page
 //! cache can no longer be trusted (never retry an fsync and acknowledge).
 
+mod cache;
 mod format;
 mod map;
 mod recovery;
@@ -47,9 +48,11 @@ use parking_lot::{Mutex, RwLock};
 use crate::error::OpenError;
 use crate::storage::{is_no_space, with_path, OpenMode, Storage};
 use format::{BlockHeader, BLOCK_HEADER_LEN_U64};
-use map::{Mapped, TailGuard};
+use map::{Mapped, TailGuard, View};
 
+pub use cache::{SegmentCache, DEFAULT_MAX_OPEN_SEGMENTS};
 pub use format::{FORMAT_VERSION, MAX_KEY_LEN};
+pub use map::Pin;
 pub use verify::{BlockDamage, ScrubReport};
 
 /// The smallest size the file grows to: a partition holding one point
@@ -157,23 +160,14 @@ struct Published {
     snapshot: Option<Blocks>,
 }
 
-#[derive(Debug)]
-struct FlushState {
-    /// Bytes below this are known durable.
-    durable: u64,
-    /// A flush failed: no later flush may claim durability.
-    failed: bool,
-}
-
 /// One segment file, open for appending and reading. `Send + Sync`.
 pub struct Segment {
-    path: PathBuf,
     key: Box<[u8]>,
     header_crc: u32,
     capacity: u64,
-    map: Mapped<Writer>,
+    /// The file, open or closed (see `map` and `cache`).
+    map: Arc<Mapped<Writer>>,
     published: RwLock<Published>,
-    flush: Mutex<FlushState>,
     /// Whether `open` cut a torn tail.
     repaired: bool,
     /// Blocks starting below this offset were opened with header checks
@@ -192,7 +186,7 @@ const _: () = {
 impl fmt::Debug for Segment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Segment")
-            .field("path", &self.path)
+            .field("path", &self.path())
             .field("key_len", &self.key.len())
             .field("capacity", &self.capacity)
             .field("used_len", &self.used_len())
@@ -209,7 +203,16 @@ impl Segment {
     /// The header is written to `<path>.tmp` (a leftover one is replaced),
     /// synced, renamed to `path`, and the parent directory synced: a crash
     /// never leaves a segment without a whole header under its name.
-    pub fn create(storage: &Arc<dyn Storage>, path: &Path, key: &[u8], capacity: u64) -> io::Result<Segment> {
+    ///
+    /// The segment counts as open in `cache`, which may close it (and open
+    /// it again) as it pleases.
+    pub fn create(
+        storage: &Arc<dyn Storage>,
+        cache: &Arc<SegmentCache>,
+        path: &Path,
+        key: &[u8],
+        capacity: u64,
+    ) -> io::Result<Segment> {
         let header = format::encode_file_header(key)
             .ok_or_else(|| invalid_input("partition key longer than 64 KiB", path))?;
         let header_crc = format::check_file_header(&header, key.len())
@@ -239,16 +242,16 @@ impl Segment {
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         storage.sync_dir(parent)?;
 
-        let map = Mapped::new(file, capacity, Writer { chain: header_crc, max_seq: 0, promised: 0, sealed: false })?;
-        map.lock_tail().publish(header_len)?;
+        let writer = Writer { chain: header_crc, max_seq: 0, promised: 0, sealed: false };
+        let map = Mapped::new(storage, cache, path, file, capacity, writer)?;
+        map.lock_tail()?.publish(header_len)?;
+        map.set_durable(header_len);
         Ok(Segment {
-            path: path.to_path_buf(),
             key: key.into(),
             header_crc,
             capacity,
             map,
             published: RwLock::new(Published::default()),
-            flush: Mutex::new(FlushState { durable: header_len, failed: false }),
             repaired: false,
             verified_from: header_len,
             verified: AtomicBool::new(true),
@@ -262,8 +265,14 @@ impl Segment {
     /// returned (durable, so damage below it is [`OpenError::Corrupt`]), or 0
     /// to verify every block. `capacity` as in [`Segment::create`]; a file
     /// already longer uses its length.
-    pub fn open(storage: &Arc<dyn Storage>, path: &Path, trusted_len: u64, capacity: u64) -> Result<Segment, OpenError> {
-        Segment::open_checked(storage, path, trusted_len, u64::MAX, capacity, false)
+    pub fn open(
+        storage: &Arc<dyn Storage>,
+        cache: &Arc<SegmentCache>,
+        path: &Path,
+        trusted_len: u64,
+        capacity: u64,
+    ) -> Result<Segment, OpenError> {
+        Segment::open_checked(storage, cache, path, trusted_len, u64::MAX, capacity, false)
     }
 
     /// [`Segment::open`] where the checkpoint that made `trusted_len`
@@ -272,8 +281,10 @@ impl Segment {
     /// not a sequence that replay may skip records for. `whole`: a later
     /// segment of the partition exists, so a bad block past `trusted_len`
     /// is damage ([`OpenError::Corrupt`]), not a torn tail to cut.
+    #[allow(clippy::too_many_arguments)]
     pub fn open_checked(
         storage: &Arc<dyn Storage>,
+        cache: &Arc<SegmentCache>,
         path: &Path,
         trusted_len: u64,
         trusted_seq: u64,
@@ -281,9 +292,9 @@ impl Segment {
         whole: bool,
     ) -> Result<Segment, OpenError> {
         let file = storage.open_file(path, OpenMode::ReadWrite)?;
-        let map = Mapped::new(file, capacity, Writer { chain: 0, max_seq: 0, promised: 0, sealed: false })?;
+        let map = Mapped::new(storage, cache, path, file, capacity, Writer { chain: 0, max_seq: 0, promised: 0, sealed: false })?;
         let (rec, file_len) = {
-            let mut tail = map.lock_tail();
+            let mut tail = map.lock_tail()?;
             let file_len = tail.allocated();
             let rec = recovery::recover(&mut tail, path, trusted_len, trusted_seq, whole)?;
             let w = tail.state_mut();
@@ -291,18 +302,19 @@ impl Segment {
             w.max_seq = rec.blocks.last().map_or(0, |b| b.seq);
             (rec, file_len)
         };
+        let mut rec = rec;
+        rec.blocks.shrink_to_fit();
         let all_verified = rec.verified_from <= format::file_header_len(rec.key.len());
+        // Blocks verified above `trusted_len` may still be only in the
+        // page cache (the process crashed, not the machine): the next
+        // flush syncs them too.
+        map.set_durable(trusted_len.min(rec.end));
         Ok(Segment {
-            path: path.to_path_buf(),
             key: rec.key.into_boxed_slice(),
             header_crc: rec.header_crc,
             capacity: capacity.max(file_len),
             map,
             published: RwLock::new(Published { blocks: rec.blocks, snapshot: None }),
-            // Blocks verified above `trusted_len` may still be only in the
-            // page cache (the process crashed, not the machine): the next
-            // flush syncs them too.
-            flush: Mutex::new(FlushState { durable: trusted_len.min(rec.end), failed: false }),
             repaired: rec.repaired,
             verified_from: rec.verified_from,
             verified: AtomicBool::new(all_verified),
@@ -328,7 +340,7 @@ impl Segment {
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.map.path()
     }
 
     /// Whether [`Segment::open`] found a torn tail and zero-filled it.
@@ -351,7 +363,7 @@ impl Segment {
         let mut h = BlockHeader::new(body_len, rows, seq, min_time, max_time);
         h.check().map_err(AppendError::Invalid)?;
 
-        let mut tail = self.map.lock_tail();
+        let mut tail = self.map.lock_tail().map_err(AppendError::Io)?;
         if seq <= tail.state().max_seq {
             return Err(AppendError::Invalid("seq not above the segment's highest"));
         }
@@ -377,6 +389,12 @@ impl Segment {
         w.promised = w.promised.saturating_sub(h.block_len());
         // Still under the tail lock, so the list stays in file order.
         let mut p = self.published.write();
+        // Doubling from one: most partitions of a store with many hold a
+        // block or two (Vec's own growth starts at four).
+        let n = p.blocks.len();
+        if n == p.blocks.capacity() {
+            p.blocks.reserve_exact(n.max(1));
+        }
         p.blocks.push(BlockMeta::from_header(start, &h));
         p.snapshot = None;
         Ok(())
@@ -389,7 +407,13 @@ impl Segment {
     /// block's length back from the promise. [`AppendError::Full`] if they
     /// would pass the capacity, or the segment is sealed. Publishes nothing.
     pub fn reserve(&self, bytes: u64) -> Result<(), AppendError> {
-        let mut tail = self.map.lock_tail();
+        let mut tail = self.map.lock_tail().map_err(|e| {
+            if is_no_space(&e) {
+                AppendError::NoSpace(e)
+            } else {
+                AppendError::Io(e)
+            }
+        })?;
         if tail.state().sealed {
             return Err(AppendError::Full);
         }
@@ -410,7 +434,7 @@ impl Segment {
     /// Takes back `bytes` of a reservation whose blocks will not be
     /// appended (their group failed before its WAL record was written).
     pub fn release(&self, bytes: u64) {
-        let mut tail = self.map.lock_tail();
+        let mut tail = self.map.lock_state();
         let w = tail.state_mut();
         w.promised = w.promised.saturating_sub(bytes);
     }
@@ -419,7 +443,7 @@ impl Segment {
     /// sealed. A block of `n` bytes can be reserved while
     /// `promised_len() + n <= capacity()`.
     pub fn promised_len(&self) -> u64 {
-        let tail = self.map.lock_tail();
+        let tail = self.map.lock_state();
         if tail.state().sealed {
             return self.capacity;
         }
@@ -432,7 +456,7 @@ impl Segment {
     /// Not persisted: a reopened segment is unsealed, and is used only if it
     /// is still its partition's last.
     pub fn seal(&self) {
-        self.map.lock_tail().state_mut().sealed = true;
+        self.map.lock_state().state_mut().sealed = true;
     }
 
     /// Grows the file to hold `end` bytes: by the larger of [`GROW_MIN`],
@@ -463,41 +487,34 @@ impl Segment {
         s
     }
 
-    /// The body of a published block, borrowed from the mapping. Empty if
-    /// `b` does not lie within this segment's published bytes (a
-    /// [`BlockMeta`] of another segment, say).
-    pub fn block_body(&self, b: &BlockMeta) -> &[u8] {
-        self.try_block_body(b).unwrap_or(&[])
+    /// A view of the published blocks, opening the file if it is closed:
+    /// what a query reads bodies through. The file stays open while the
+    /// view lives.
+    pub fn view(&self) -> io::Result<SegmentView<'_>> {
+        Ok(SegmentView { seg: self, view: self.map.view()? })
+    }
+
+    /// Keeps the file open while the pin lives (a commit group holds one
+    /// for each segment it will append to).
+    pub fn pin(&self) -> io::Result<Pin> {
+        self.map.pin()
+    }
+
+    /// A copy of a published block's body; empty if `b` does not lie
+    /// within this segment's published bytes or the file cannot be opened.
+    /// For tests and tools: queries borrow through [`Segment::view`].
+    pub fn block_body(&self, b: &BlockMeta) -> Vec<u8> {
+        self.try_block_body(b).unwrap_or_default()
     }
 
     /// [`Segment::block_body`], `None` for a block not published here.
-    pub fn try_block_body(&self, b: &BlockMeta) -> Option<&[u8]> {
-        let start = usize::try_from(b.offset.checked_add(BLOCK_HEADER_LEN_U64)?).ok()?;
-        let end = start.checked_add(usize::try_from(b.len).ok()?)?;
-        self.map.published_bytes().get(start..end)
+    pub fn try_block_body(&self, b: &BlockMeta) -> Option<Vec<u8>> {
+        self.view().ok()?.try_block_body(b).map(<[u8]>::to_vec)
     }
 
-    /// Re-reads a published block's header and body from the mapping and
-    /// checks them against `b` and the crc. `prev` is the block before it
-    /// (`None` for the first), whose crc the block's crc chains to.
+    /// [`SegmentView::verify_block`] through a view of its own.
     pub fn verify_block(&self, prev: Option<&BlockMeta>, b: &BlockMeta) -> Result<(), &'static str> {
-        let start = usize::try_from(b.offset).map_err(|_| "block not published")?;
-        let raw = self
-            .map
-            .published_bytes()
-            .get(start..)
-            .and_then(BlockHeader::decode)
-            .ok_or("block not published")?;
-        raw.check()?;
-        if BlockMeta::from_header(b.offset, &raw) != *b {
-            return Err("block header does not match its meta");
-        }
-        let body = self.try_block_body(b).ok_or("block not published")?;
-        let chain = prev.map_or(self.header_crc, |p| p.crc);
-        if raw.compute_crc(chain, body) != raw.crc {
-            return Err("block checksum mismatch");
-        }
-        Ok(())
+        self.view().map_err(|_| "segment file cannot be opened")?.verify_block(prev, b)
     }
 
     /// Bytes the file header takes: where the first block starts.
@@ -506,10 +523,10 @@ impl Segment {
     }
 
     /// Re-reads the file header from the mapping and checks it.
-    fn check_file_header(&self) -> Result<(), &'static str> {
+    fn check_file_header(&self, view: &SegmentView<'_>) -> Result<(), &'static str> {
         let header = usize::try_from(self.header_len())
             .ok()
-            .and_then(|n| self.map.published_bytes().get(..n))
+            .and_then(|n| view.view.published_bytes().get(..n))
             .ok_or("file header not readable")?;
         match format::check_file_header(header, self.key.len()) {
             Ok(crc) if crc == self.header_crc && header.get(format::FILE_PREFIX_LEN..format::FILE_PREFIX_LEN + self.key.len()) == Some(&self.key[..]) => Ok(()),
@@ -530,25 +547,56 @@ impl Segment {
 
     /// msync of everything published since the last flush, then
     /// `File::sync_data` (allocation metadata). Returns the used length now
-    /// durable. After a failure every later flush fails.
+    /// durable. After a failure every later flush fails (but not after a
+    /// shortage of descriptors, which synced nothing).
     pub fn flush(&self) -> io::Result<u64> {
-        let mut f = self.flush.lock();
-        if f.failed {
-            return Err(io::Error::other(format!(
-                "an earlier flush of {} failed; its durability is unknown until reopened",
-                self.path.display()
-            )));
+        self.map.flush()
+    }
+}
+
+/// A segment's published blocks as of when the view was taken, readable
+/// for as long as it lives (it keeps the file open and mapped).
+#[derive(Debug)]
+pub struct SegmentView<'a> {
+    seg: &'a Segment,
+    view: View,
+}
+
+impl SegmentView<'_> {
+    /// The body of a published block, borrowed from the mapping. Empty if
+    /// `b` does not lie within the view's published bytes.
+    pub fn block_body(&self, b: &BlockMeta) -> &[u8] {
+        self.try_block_body(b).unwrap_or(&[])
+    }
+
+    /// [`SegmentView::block_body`], `None` for a block not published here.
+    pub fn try_block_body(&self, b: &BlockMeta) -> Option<&[u8]> {
+        let start = usize::try_from(b.offset.checked_add(BLOCK_HEADER_LEN_U64)?).ok()?;
+        let end = start.checked_add(usize::try_from(b.len).ok()?)?;
+        self.view.published_bytes().get(start..end)
+    }
+
+    /// Re-reads a published block's header and body from the mapping and
+    /// checks them against `b` and the crc. `prev` is the block before it
+    /// (`None` for the first), whose crc the block's crc chains to.
+    pub fn verify_block(&self, prev: Option<&BlockMeta>, b: &BlockMeta) -> Result<(), &'static str> {
+        let start = usize::try_from(b.offset).map_err(|_| "block not published")?;
+        let raw = self
+            .view
+            .published_bytes()
+            .get(start..)
+            .and_then(BlockHeader::decode)
+            .ok_or("block not published")?;
+        raw.check()?;
+        if BlockMeta::from_header(b.offset, &raw) != *b {
+            return Err("block header does not match its meta");
         }
-        let used = self.map.published();
-        if used <= f.durable {
-            return Ok(f.durable);
+        let body = self.try_block_body(b).ok_or("block not published")?;
+        let chain = prev.map_or(self.seg.header_crc, |p| p.crc);
+        if raw.compute_crc(chain, body) != raw.crc {
+            return Err("block checksum mismatch");
         }
-        if let Err(e) = self.map.sync(f.durable, used) {
-            f.failed = true;
-            return Err(e);
-        }
-        f.durable = used;
-        Ok(used)
+        Ok(())
     }
 }
 

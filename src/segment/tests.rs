@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::format::{self, BLOCK_HEADER_LEN_U64};
-use super::{AppendError, BlockMeta, Segment};
+use super::{AppendError, BlockMeta, Segment, SegmentCache};
 use crate::error::OpenError;
 use crate::storage::{is_no_space, File, FsStorage, LockGuard, Map, OpenMode, Storage};
 
@@ -93,7 +93,7 @@ fn file_bytes(path: &Path) -> Vec<u8> {
 }
 
 fn open_err(path: &Path, trusted: u64) -> OpenError {
-    Segment::open(&disk(), path, trusted, 64 * MIB).unwrap_err()
+    Segment::open(&disk(), &SegmentCache::unbounded(), path, trusted, 64 * MIB).unwrap_err()
 }
 
 #[test]
@@ -102,7 +102,7 @@ fn append_reopen_same_blocks_and_bodies() {
     let path = dir.seg();
     let seqs: Vec<u64> = (1..=500).collect();
     let trusted = {
-        let seg = Segment::create(&disk(), &path, KEY, 64 * MIB).unwrap();
+        let seg = Segment::create(&disk(), &SegmentCache::unbounded(), &path, KEY, 64 * MIB).unwrap();
         assert_eq!(seg.key(), KEY);
         assert_eq!(seg.path(), path);
         assert!(seg.blocks().is_empty());
@@ -121,27 +121,27 @@ fn append_reopen_same_blocks_and_bodies() {
     assert!(!dir.0.join("000001.seg.tmp").exists());
 
     for t in [trusted, 0, format::file_header_len(KEY.len())] {
-        let seg = Segment::open(&disk(), &path, t, 64 * MIB).unwrap();
+        let seg = Segment::open(&disk(), &SegmentCache::unbounded(), &path, t, 64 * MIB).unwrap();
         assert_eq!(seg.key(), KEY);
         assert_eq!(seg.used_len(), trusted);
         check_blocks(&seg, &seqs);
     }
 
     // Appending continues after a reopen, and survives the next.
-    let seg = Segment::open(&disk(), &path, trusted, 64 * MIB).unwrap();
+    let seg = Segment::open(&disk(), &SegmentCache::unbounded(), &path, trusted, 64 * MIB).unwrap();
     for s in 501..=600 {
         append(&seg, s);
     }
     let trusted = seg.flush().unwrap();
     drop(seg);
-    let seg = Segment::open(&disk(), &path, trusted, 64 * MIB).unwrap();
+    let seg = Segment::open(&disk(), &SegmentCache::unbounded(), &path, trusted, 64 * MIB).unwrap();
     check_blocks(&seg, &(1..=600).collect::<Vec<_>>());
 }
 
 #[test]
 fn sizes_agree_with_append() {
     let dir = TempDir::new("sizes");
-    let seg = Segment::create(&disk(), &dir.seg(), KEY, MIB).unwrap();
+    let seg = Segment::create(&disk(), &SegmentCache::unbounded(), &dir.seg(), KEY, MIB).unwrap();
     assert_eq!(seg.used_len(), Segment::header_len_for(KEY));
     assert_eq!(seg.used_len() % 8, 0);
     for (seq, len) in (1u64..).zip([1usize, 7, 8, 9, 100, 4096]) {
@@ -157,7 +157,7 @@ fn sizes_agree_with_append() {
 #[test]
 fn blocks_snapshot_is_stable_and_cheap() {
     let dir = TempDir::new("snapshot");
-    let seg = Segment::create(&disk(), &dir.seg(), b"", MIB).unwrap();
+    let seg = Segment::create(&disk(), &SegmentCache::unbounded(), &dir.seg(), b"", MIB).unwrap();
     append(&seg, 1);
     let a = seg.blocks();
     let b = seg.blocks();
@@ -171,7 +171,7 @@ fn blocks_snapshot_is_stable_and_cheap() {
 fn concurrent_readers_never_see_a_partial_block() {
     const N: u64 = 3000;
     let dir = TempDir::new("concurrent");
-    let seg = Segment::create(&disk(), &dir.seg(), KEY, 64 * MIB).unwrap();
+    let seg = Segment::create(&disk(), &SegmentCache::unbounded(), &dir.seg(), KEY, 64 * MIB).unwrap();
     let done = AtomicBool::new(false);
     std::thread::scope(|s| {
         let readers: Vec<_> = (0..4)
@@ -222,7 +222,7 @@ fn torn_last_block_is_cut_zeroed_and_appending_continues() {
     let dir = TempDir::new("torn");
     let path = dir.seg();
     let (trusted, blocks) = {
-        let seg = Segment::create(&disk(), &path, KEY, 64 * MIB).unwrap();
+        let seg = Segment::create(&disk(), &SegmentCache::unbounded(), &path, KEY, 64 * MIB).unwrap();
         for s in 1..=10 {
             append(&seg, s);
         }
@@ -237,7 +237,7 @@ fn torn_last_block_is_cut_zeroed_and_appending_continues() {
     let last = blocks[12];
     flip(&path, last.offset + BLOCK_HEADER_LEN_U64 + 3);
 
-    let seg = Segment::open(&disk(), &path, trusted, 64 * MIB).unwrap();
+    let seg = Segment::open(&disk(), &SegmentCache::unbounded(), &path, trusted, 64 * MIB).unwrap();
     assert!(seg.tail_repaired());
     check_blocks(&seg, &(1..=12).collect::<Vec<_>>());
     assert_eq!(seg.used_len(), last.offset);
@@ -252,7 +252,7 @@ fn torn_last_block_is_cut_zeroed_and_appending_continues() {
     drop(seg);
     let want: Vec<u64> = (1..=12).chain([14, 15]).collect();
     for t in [trusted, 0] {
-        let seg = Segment::open(&disk(), &path, t, 64 * MIB).unwrap();
+        let seg = Segment::open(&disk(), &SegmentCache::unbounded(), &path, t, 64 * MIB).unwrap();
         assert!(!seg.tail_repaired());
         check_blocks(&seg, &want);
     }
@@ -263,7 +263,7 @@ fn torn_block_drops_everything_after_it() {
     let dir = TempDir::new("torn-mid");
     let path = dir.seg();
     let (trusted, blocks) = {
-        let seg = Segment::create(&disk(), &path, KEY, 64 * MIB).unwrap();
+        let seg = Segment::create(&disk(), &SegmentCache::unbounded(), &path, KEY, 64 * MIB).unwrap();
         for s in 1..=10 {
             append(&seg, s);
         }
@@ -275,7 +275,7 @@ fn torn_block_drops_everything_after_it() {
     };
     // The rows field of block 11 (covered by its crc); 12 and 13 are intact.
     flip(&path, blocks[10].offset + 12);
-    let seg = Segment::open(&disk(), &path, trusted, 64 * MIB).unwrap();
+    let seg = Segment::open(&disk(), &SegmentCache::unbounded(), &path, trusted, 64 * MIB).unwrap();
     check_blocks(&seg, &(1..=10).collect::<Vec<_>>());
     assert_eq!(seg.used_len(), trusted);
     assert!(format::all_zero(&file_bytes(&path)[usize::try_from(trusted).unwrap()..]));
@@ -286,7 +286,7 @@ fn garbage_tail_after_blocks_is_zeroed() {
     let dir = TempDir::new("garbage");
     let path = dir.seg();
     let trusted = {
-        let seg = Segment::create(&disk(), &path, KEY, 64 * MIB).unwrap();
+        let seg = Segment::create(&disk(), &SegmentCache::unbounded(), &path, KEY, 64 * MIB).unwrap();
         for s in 1..=3 {
             append(&seg, s);
         }
@@ -295,7 +295,7 @@ fn garbage_tail_after_blocks_is_zeroed() {
     // A header that was half written: magic and length, nothing else.
     write_bytes(&path, trusted, &format::BLOCK_MAGIC.to_le_bytes());
     write_bytes(&path, trusted + 4, &100u32.to_le_bytes());
-    let seg = Segment::open(&disk(), &path, trusted, 64 * MIB).unwrap();
+    let seg = Segment::open(&disk(), &SegmentCache::unbounded(), &path, trusted, 64 * MIB).unwrap();
     check_blocks(&seg, &[1, 2, 3]);
     assert!(format::all_zero(&file_bytes(&path)[usize::try_from(trusted).unwrap()..]));
 }
@@ -305,7 +305,7 @@ fn damage_below_trusted_len_is_corrupt_with_path_and_offset() {
     let dir = TempDir::new("corrupt");
     let path = dir.seg();
     let (trusted, blocks) = {
-        let seg = Segment::create(&disk(), &path, KEY, 64 * MIB).unwrap();
+        let seg = Segment::create(&disk(), &SegmentCache::unbounded(), &path, KEY, 64 * MIB).unwrap();
         for s in 1..=10 {
             append(&seg, s);
         }
@@ -347,11 +347,11 @@ fn damage_below_trusted_len_is_corrupt_with_path_and_offset() {
     // Below the checkpoint only headers are checked (cheap open); with
     // nothing trusted, a damaged body is a torn tail and is cut there.
     flip(&path, at + BLOCK_HEADER_LEN_U64);
-    let seg = Segment::open(&disk(), &path, trusted, 64 * MIB).unwrap();
+    let seg = Segment::open(&disk(), &SegmentCache::unbounded(), &path, trusted, 64 * MIB).unwrap();
     assert_eq!(seg.blocks().len(), 10);
     assert!(seg.verify_block(Some(&blocks[2]), &blocks[3]).is_err());
     drop(seg);
-    let seg = Segment::open(&disk(), &path, 0, 64 * MIB).unwrap();
+    let seg = Segment::open(&disk(), &SegmentCache::unbounded(), &path, 0, 64 * MIB).unwrap();
     check_blocks(&seg, &[1, 2, 3]);
 }
 
@@ -360,7 +360,7 @@ fn stale_block_after_zeros_is_not_read() {
     let dir = TempDir::new("stale");
     let path = dir.seg();
     let blocks = {
-        let seg = Segment::create(&disk(), &path, KEY, 64 * MIB).unwrap();
+        let seg = Segment::create(&disk(), &SegmentCache::unbounded(), &path, KEY, 64 * MIB).unwrap();
         for s in 1..=5 {
             append(&seg, s);
         }
@@ -373,7 +373,7 @@ fn stale_block_after_zeros_is_not_read() {
 
     // Block 4 lost (zeros), block 5 survived: the walk ends at the zeros.
     write_bytes(&path, b4.offset, &zeros);
-    let seg = Segment::open(&disk(), &path, 0, 64 * MIB).unwrap();
+    let seg = Segment::open(&disk(), &SegmentCache::unbounded(), &path, 0, 64 * MIB).unwrap();
     check_blocks(&seg, &[1, 2, 3]);
     // A new block exactly as long as the lost one ends where stale block 5
     // starts. Its seq passes the seq rule, but its crc chains to the old
@@ -384,7 +384,7 @@ fn stale_block_after_zeros_is_not_read() {
     let trusted = seg.flush().unwrap();
     drop(seg);
     for t in [trusted, 0] {
-        let seg = Segment::open(&disk(), &path, t, 64 * MIB).unwrap();
+        let seg = Segment::open(&disk(), &SegmentCache::unbounded(), &path, t, 64 * MIB).unwrap();
         assert_eq!(seg.blocks().iter().map(|b| b.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
         assert_eq!(seg.block_body(&seg.blocks()[3]), &other[..]);
         assert_eq!(seg.used_len(), b5.offset);
@@ -395,12 +395,12 @@ fn stale_block_after_zeros_is_not_read() {
     // A stale block whose seq is not above the new block's ends the walk too.
     write_bytes(&path, 0, &pristine);
     write_bytes(&path, b4.offset, &zeros);
-    let seg = Segment::open(&disk(), &path, 0, 64 * MIB).unwrap();
+    let seg = Segment::open(&disk(), &SegmentCache::unbounded(), &path, 0, 64 * MIB).unwrap();
     let len = usize::try_from(b4.len).unwrap();
     seg.append(9, 1, 0, 0, &vec![7u8; len]).unwrap();
     let trusted = seg.flush().unwrap();
     drop(seg);
-    let seg = Segment::open(&disk(), &path, trusted, 64 * MIB).unwrap();
+    let seg = Segment::open(&disk(), &SegmentCache::unbounded(), &path, trusted, 64 * MIB).unwrap();
     assert_eq!(seg.blocks().iter().map(|b| b.seq).collect::<Vec<_>>(), [1, 2, 3, 9]);
     assert_eq!(seg.max_seq(), 9);
 
@@ -408,11 +408,11 @@ fn stale_block_after_zeros_is_not_read() {
     // block after it: that block is what replay would write next anyway.
     write_bytes(&path, 0, &pristine);
     write_bytes(&path, b4.offset, &zeros);
-    let seg = Segment::open(&disk(), &path, 0, 64 * MIB).unwrap();
+    let seg = Segment::open(&disk(), &SegmentCache::unbounded(), &path, 0, 64 * MIB).unwrap();
     append(&seg, 4);
     seg.flush().unwrap();
     drop(seg);
-    let seg = Segment::open(&disk(), &path, 0, 64 * MIB).unwrap();
+    let seg = Segment::open(&disk(), &SegmentCache::unbounded(), &path, 0, 64 * MIB).unwrap();
     check_blocks(&seg, &[1, 2, 3, 4, 5]);
 }
 
@@ -420,7 +420,7 @@ fn stale_block_after_zeros_is_not_read() {
 fn bad_file_headers() {
     let dir = TempDir::new("header");
     let path = dir.seg();
-    drop(Segment::create(&disk(), &path, KEY, MIB).unwrap());
+    drop(Segment::create(&disk(), &SegmentCache::unbounded(), &path, KEY, MIB).unwrap());
     let pristine = file_bytes(&path);
 
     write_bytes(&path, 8, &2u32.to_le_bytes());
@@ -459,17 +459,17 @@ fn create_rules() {
     // A leftover temp file from a crashed create is replaced.
     fs::write(dir.0.join("000001.seg.tmp"), b"junk").unwrap();
     let big_key = vec![b'k'; format::MAX_KEY_LEN];
-    drop(Segment::create(&disk(), &path, &big_key, MIB).unwrap());
+    drop(Segment::create(&disk(), &SegmentCache::unbounded(), &path, &big_key, MIB).unwrap());
     assert!(!dir.0.join("000001.seg.tmp").exists());
-    let err = Segment::create(&disk(), &path, KEY, MIB).unwrap_err();
+    let err = Segment::create(&disk(), &SegmentCache::unbounded(), &path, KEY, MIB).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
-    let seg = Segment::open(&disk(), &path, 0, MIB).unwrap();
+    let seg = Segment::open(&disk(), &SegmentCache::unbounded(), &path, 0, MIB).unwrap();
     assert_eq!(seg.key(), &big_key[..]);
 
     let too_long = vec![0u8; format::MAX_KEY_LEN + 1];
-    let err = Segment::create(&disk(), &dir.0.join("b.seg"), &too_long, MIB).unwrap_err();
+    let err = Segment::create(&disk(), &SegmentCache::unbounded(), &dir.0.join("b.seg"), &too_long, MIB).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
-    let err = Segment::create(&disk(), &dir.0.join("c.seg"), KEY, 16).unwrap_err();
+    let err = Segment::create(&disk(), &SegmentCache::unbounded(), &dir.0.join("c.seg"), KEY, 16).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     assert!(!dir.0.join("b.seg").exists() && !dir.0.join("c.seg").exists());
 }
@@ -477,7 +477,7 @@ fn create_rules() {
 #[test]
 fn invalid_blocks_are_refused() {
     let dir = TempDir::new("invalid");
-    let seg = Segment::create(&disk(), &dir.seg(), KEY, MIB).unwrap();
+    let seg = Segment::create(&disk(), &SegmentCache::unbounded(), &dir.seg(), KEY, MIB).unwrap();
     append(&seg, 5);
     let used = seg.used_len();
     for r in [
@@ -497,7 +497,7 @@ fn invalid_blocks_are_refused() {
 #[test]
 fn forged_block_meta_reads_nothing() {
     let dir = TempDir::new("forged");
-    let seg = Segment::create(&disk(), &dir.seg(), KEY, MIB).unwrap();
+    let seg = Segment::create(&disk(), &SegmentCache::unbounded(), &dir.seg(), KEY, MIB).unwrap();
     append(&seg, 1);
     let real = seg.blocks()[0];
     let beyond = BlockMeta { offset: real.end(), ..real };
@@ -515,7 +515,7 @@ fn full_at_capacity() {
     const CAP: u64 = 4096;
     let dir = TempDir::new("full");
     let path = dir.seg();
-    let seg = Segment::create(&disk(), &path, b"k", CAP).unwrap();
+    let seg = Segment::create(&disk(), &SegmentCache::unbounded(), &path, b"k", CAP).unwrap();
     let header = format::file_header_len(1);
     let block = format::block_len(100);
     let fits = (CAP - header) / block;
@@ -533,15 +533,15 @@ fn full_at_capacity() {
     seg.flush().unwrap();
     drop(seg);
 
-    let seg = Segment::open(&disk(), &path, 0, CAP).unwrap();
+    let seg = Segment::open(&disk(), &SegmentCache::unbounded(), &path, 0, CAP).unwrap();
     assert_eq!(seg.blocks().len() as u64, fits);
     assert!(matches!(seg.append(fits + 1, 1, 0, 0, b"x"), Err(AppendError::Full)));
     drop(seg);
     // A smaller capacity than the file: the file's length.
-    let seg = Segment::open(&disk(), &path, 0, 1024).unwrap();
+    let seg = Segment::open(&disk(), &SegmentCache::unbounded(), &path, 0, 1024).unwrap();
     assert_eq!(seg.capacity(), CAP);
     drop(seg);
-    let seg = Segment::open(&disk(), &path, 0, 2 * CAP).unwrap();
+    let seg = Segment::open(&disk(), &SegmentCache::unbounded(), &path, 0, 2 * CAP).unwrap();
     seg.append(fits + 1, 1, 0, 0, &[1u8; 100]).unwrap();
     assert_eq!(seg.blocks().len() as u64, fits + 1);
 }
@@ -628,7 +628,7 @@ fn no_space_publishes_nothing_and_the_segment_stays_usable() {
     let dir = TempDir::new("nospace");
     let path = dir.seg();
     let (storage, faults) = faulty();
-    let seg = Segment::create(&storage, &path, KEY, 64 * MIB).unwrap();
+    let seg = Segment::create(&storage, &SegmentCache::unbounded(), &path, KEY, 64 * MIB).unwrap();
     for s in 1..=3 {
         append(&seg, s);
     }
@@ -673,7 +673,7 @@ fn no_space_publishes_nothing_and_the_segment_stays_usable() {
 
     let trusted = seg.flush().unwrap();
     drop(seg);
-    let seg = Segment::open(&disk(), &path, trusted, 64 * MIB).unwrap();
+    let seg = Segment::open(&disk(), &SegmentCache::unbounded(), &path, trusted, 64 * MIB).unwrap();
     let seqs: Vec<u64> = seg.blocks().iter().map(|b| b.seq).collect();
     assert_eq!(seqs, (1..=tight_seq).collect::<Vec<_>>());
     let blocks = seg.blocks();
@@ -693,7 +693,7 @@ fn reserve_then_append_needs_no_allocation() {
     let dir = TempDir::new("reserve");
     let path = dir.seg();
     let (storage, faults) = faulty();
-    let seg = Segment::create(&storage, &path, KEY, 8 * MIB).unwrap();
+    let seg = Segment::create(&storage, &SegmentCache::unbounded(), &path, KEY, 8 * MIB).unwrap();
     let blocks: Vec<Vec<u8>> = (0..20).map(|i| vec![i; 150_000]).collect();
     let need: u64 = blocks.iter().map(|b| Segment::block_len(b.len())).sum();
     assert!(need > MIB);
@@ -717,7 +717,7 @@ fn reservations_stack_until_appended_or_released() {
     // Commit groups on their way each hold a reservation: a later one goes
     // after the earlier ones, so together they never pass the capacity.
     let dir = TempDir::new("promise");
-    let seg = Segment::create(&disk(), &dir.seg(), KEY, 64 * 1024).unwrap();
+    let seg = Segment::create(&disk(), &SegmentCache::unbounded(), &dir.seg(), KEY, 64 * 1024).unwrap();
     let start = seg.used_len();
     assert_eq!(seg.promised_len(), start);
     let b = body(1);
@@ -741,7 +741,7 @@ fn reservations_stack_until_appended_or_released() {
 #[test]
 fn a_sealed_segment_takes_no_more_reservations() {
     let dir = TempDir::new("seal");
-    let seg = Segment::create(&disk(), &dir.seg(), KEY, 64 * 1024).unwrap();
+    let seg = Segment::create(&disk(), &SegmentCache::unbounded(), &dir.seg(), KEY, 64 * 1024).unwrap();
     let b = body(1);
     let len = Segment::block_len(b.len());
     seg.reserve(len).unwrap();
@@ -757,7 +757,7 @@ fn a_sealed_segment_takes_no_more_reservations() {
 fn a_failed_flush_fails_every_later_flush() {
     let dir = TempDir::new("flushfail");
     let (storage, faults) = faulty();
-    let seg = Segment::create(&storage, &dir.seg(), KEY, MIB).unwrap();
+    let seg = Segment::create(&storage, &SegmentCache::unbounded(), &dir.seg(), KEY, MIB).unwrap();
     append(&seg, 1);
     faults.fail_sync.store(true, Ordering::SeqCst);
     assert!(seg.flush().is_err());

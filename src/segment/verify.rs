@@ -40,8 +40,9 @@ impl std::error::Error for BlockDamage {}
 pub(super) struct VerifyState {
     /// The unverified blocks were verified and all matched.
     pub done: bool,
-    /// The first damaged block found, by a query or a scrub.
-    pub damage: Option<BlockDamage>,
+    /// The first damaged block found, by a query or a scrub (boxed: a
+    /// store holds many segments, few of them damaged).
+    pub damage: Option<Box<BlockDamage>>,
 }
 
 /// What [`Segment::scrub`] read.
@@ -65,17 +66,20 @@ impl Segment {
         }
         let mut v = self.verify.lock();
         if let Some(d) = &v.damage {
-            return Err(d.clone());
+            return Err((**d).clone());
         }
         if v.done {
             return Ok(());
         }
         let blocks = self.blocks();
+        // A shortage of descriptors is no damage: the query that asked
+        // fails, the next one tries again.
+        let view = self.view().map_err(|e| self.unreadable(&e))?;
         let mut prev: Option<&BlockMeta> = None;
         for b in blocks.iter().take_while(|b| b.offset < self.verified_from) {
-            if let Err(reason) = self.verify_block(prev, b) {
+            if let Err(reason) = view.verify_block(prev, b) {
                 let d = self.damage_at(b.offset, reason);
-                v.damage = Some(d.clone());
+                v.damage = Some(Box::new(d.clone()));
                 return Err(d);
             }
             prev = Some(b);
@@ -92,7 +96,15 @@ impl Segment {
     /// also remembered, so that queries stop using the segment.
     pub fn scrub(&self) -> ScrubReport {
         let mut r = ScrubReport { bytes: self.header_len(), ..ScrubReport::default() };
-        if let Err(reason) = self.check_file_header() {
+        let view = match self.view() {
+            Ok(v) => v,
+            Err(_) => {
+                r.damaged_blocks += 1;
+                r.first_damage = Some(self.damage_at(0, "segment file cannot be opened"));
+                return r;
+            }
+        };
+        if let Err(reason) = self.check_file_header(&view) {
             r.damaged_blocks += 1;
             r.first_damage = Some(self.damage_at(0, reason));
         }
@@ -101,7 +113,7 @@ impl Segment {
         for b in blocks.iter() {
             r.blocks += 1;
             r.bytes += b.end() - b.offset;
-            if let Err(reason) = self.verify_block(prev, b) {
+            if let Err(reason) = view.verify_block(prev, b) {
                 r.damaged_blocks += 1;
                 if r.first_damage.is_none() {
                     r.first_damage = Some(self.damage_at(b.offset, reason));
@@ -112,14 +124,20 @@ impl Segment {
         if let Some(d) = &r.first_damage {
             let mut v = self.verify.lock();
             if v.damage.is_none() {
-                v.damage = Some(d.clone());
+                v.damage = Some(Box::new(d.clone()));
             }
             self.verified.store(false, Ordering::Release);
         }
         r
     }
 
+    /// The segment could not be opened to be verified (not remembered as
+    /// damage: a shortage passes).
+    fn unreadable(&self, e: &std::io::Error) -> BlockDamage {
+        BlockDamage { path: self.path().to_path_buf(), offset: 0, reason: if crate::storage::is_transient(e) { "segment file cannot be opened now (out of descriptors or address space)" } else { "segment file cannot be opened" } }
+    }
+
     fn damage_at(&self, offset: u64, reason: &'static str) -> BlockDamage {
-        BlockDamage { path: self.path.clone(), offset, reason }
+        BlockDamage { path: self.path().to_path_buf(), offset, reason }
     }
 }
