@@ -494,7 +494,7 @@ impl Engine {
                     s.partitions += 1;
                     for seg in &p.segments {
                         s.segment_bytes += seg.used_len();
-                        s.points += seg.blocks().iter().map(|b| u64::from(b.rows)).sum::<u64>();
+                        s.points += seg.rows();
                     }
                 }
             }
@@ -528,7 +528,7 @@ impl Engine {
                 let mut info = PartitionInfo { measurement: name.clone(), day: *day, points: 0, bytes: 0 };
                 for seg in &p.segments {
                     info.bytes += seg.used_len();
-                    info.points += seg.blocks().iter().map(|b| u64::from(b.rows)).sum::<u64>();
+                    info.points += seg.rows();
                 }
                 out.push(info);
             }

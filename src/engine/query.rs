@@ -17,9 +17,12 @@ use crate::segment::{BlockMeta, Blocks, Segment};
 use super::{Inner, Outcome};
 
 struct PartSnap {
-    /// Each segment with the blocks published when the snapshot was taken
-    /// (all of them: pruning by time waits until they are verified).
-    blocks: Vec<(Arc<Segment>, Blocks)>,
+    /// Each segment with the number of blocks published when the snapshot
+    /// was taken (blocks are only appended, so the first that many are
+    /// the snapshot's; all of them: pruning by time waits until they are
+    /// verified). A count, not a copy of the list: a query of every
+    /// partition of a large store holds one per segment at once.
+    blocks: Vec<(Arc<Segment>, usize)>,
 }
 
 struct TableSnap {
@@ -56,7 +59,7 @@ pub fn query(
                 let parts = t
                     .partitions
                     .range(first..=last)
-                    .map(|(_, p)| PartSnap { blocks: p.segments.iter().map(|s| (Arc::clone(s), s.blocks())).collect() })
+                    .map(|(_, p)| PartSnap { blocks: p.segments.iter().map(|s| (Arc::clone(s), s.block_count())).collect() })
                     .collect();
                 tables.push(TableSnap { escaped: rows::escaped_measurement(name), parts });
             }
@@ -89,7 +92,8 @@ pub fn query(
                 }
             }
             let mut decoded = Vec::new();
-            for ((seg, blocks), view) in part.blocks.iter().zip(&views) {
+            for ((seg, count), view) in part.blocks.iter().zip(&views) {
+                let blocks: Blocks = seg.blocks_upto(*count);
                 for b in blocks.iter().filter(|b| b.max_time >= start && b.min_time < end) {
                     match rows::Block::decode(view.block_body(b)) {
                         Ok(block) => decoded.push(block),

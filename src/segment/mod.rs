@@ -151,13 +151,10 @@ struct Writer {
     sealed: bool,
 }
 
-/// The published blocks, and a cached snapshot of them.
+/// The published blocks.
 #[derive(Debug, Default)]
 struct Published {
     blocks: Vec<BlockMeta>,
-    /// `blocks` as handed out by [`Segment::blocks`]; dropped on append and
-    /// rebuilt by the next reader, so appends stay O(1).
-    snapshot: Option<Blocks>,
 }
 
 /// One segment file, open for appending and reading. `Send + Sync`.
@@ -314,7 +311,7 @@ impl Segment {
             header_crc: rec.header_crc,
             capacity: capacity.max(file_len),
             map,
-            published: RwLock::new(Published { blocks: rec.blocks, snapshot: None }),
+            published: RwLock::new(Published { blocks: rec.blocks }),
             repaired: rec.repaired,
             verified_from: rec.verified_from,
             verified: AtomicBool::new(all_verified),
@@ -396,7 +393,6 @@ impl Segment {
             p.blocks.reserve_exact(n.max(1));
         }
         p.blocks.push(BlockMeta::from_header(start, &h));
-        p.snapshot = None;
         Ok(())
     }
 
@@ -472,19 +468,27 @@ impl Segment {
         }
     }
 
-    /// The published blocks, in order: a snapshot (cheap: shared until the
-    /// next append).
+    /// The published blocks, in order: a copy (a store may hold a great
+    /// many segments; none keeps a second list of its blocks).
     pub fn blocks(&self) -> Blocks {
-        if let Some(s) = &self.published.read().snapshot {
-            return Arc::clone(s);
-        }
-        let mut p = self.published.write();
-        if let Some(s) = &p.snapshot {
-            return Arc::clone(s);
-        }
-        let s: Blocks = Arc::from(p.blocks.as_slice());
-        p.snapshot = Some(Arc::clone(&s));
-        s
+        Arc::from(self.published.read().blocks.as_slice())
+    }
+
+    /// The first `n` published blocks (those published when
+    /// [`Segment::block_count`] said `n`: blocks are only appended).
+    pub fn blocks_upto(&self, n: usize) -> Blocks {
+        let p = self.published.read();
+        Arc::from(&p.blocks[..n.min(p.blocks.len())])
+    }
+
+    /// How many blocks are published.
+    pub fn block_count(&self) -> usize {
+        self.published.read().blocks.len()
+    }
+
+    /// Rows in the published blocks.
+    pub fn rows(&self) -> u64 {
+        self.published.read().blocks.iter().map(|b| u64::from(b.rows)).sum()
     }
 
     /// A view of the published blocks, opening the file if it is closed:

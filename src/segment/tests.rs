@@ -155,16 +155,18 @@ fn sizes_agree_with_append() {
 }
 
 #[test]
-fn blocks_snapshot_is_stable_and_cheap() {
+fn a_blocks_snapshot_is_stable_and_a_count_names_one() {
     let dir = TempDir::new("snapshot");
     let seg = Segment::create(&disk(), &SegmentCache::unbounded(), &dir.seg(), b"", MIB).unwrap();
     append(&seg, 1);
     let a = seg.blocks();
-    let b = seg.blocks();
-    assert!(Arc::ptr_eq(&a, &b), "no append in between: the same snapshot");
+    let n = seg.block_count();
     append(&seg, 2);
     assert_eq!(a.len(), 1, "an old snapshot does not change");
     assert_eq!(seg.blocks().len(), 2);
+    assert_eq!(seg.blocks_upto(n), a, "the first n blocks are the snapshot's");
+    assert_eq!(seg.blocks_upto(99).len(), 2);
+    assert_eq!(seg.rows(), seg.blocks().iter().map(|b| u64::from(b.rows)).sum::<u64>());
 }
 
 #[test]
