@@ -102,3 +102,78 @@ fn unavailable(why: &str) {
     eprintln!("\n*** FULL-DISK TEST NOT RUN: unshare -rm is not permitted here: {why} ***\n");
     assert!(std::env::var_os("CI").is_none(), "CI must be able to run the full-disk test: {why}");
 }
+
+const INODES_ENV: &str = "LINEDB_NO_INODES_CHILD";
+
+/// The child of the inode test: a tmpfs with room for bytes but few inodes,
+/// all taken by the application's files once the store is open.
+fn inodes_child(mount: &std::path::Path) {
+    let out =
+        Command::new("mount").args(["-t", "tmpfs", "-o", "size=256m,nr_inodes=64", "tmpfs"]).arg(mount).output().unwrap();
+    assert!(out.status.success(), "mount tmpfs: {}", String::from_utf8_lossy(&out.stderr));
+    let store = mount.join("store");
+    let day = 86_400_000_000_000i64;
+    let e = Engine::open(&store, Options::default()).expect("open");
+    e.create_database("db").unwrap();
+    assert_eq!(e.write("db", b"m v=0i 0", Precision::Nanosecond).status, 204);
+    // Take every inode left.
+    let mut fillers = Vec::new();
+    loop {
+        let p = mount.join(format!("filler{}", fillers.len()));
+        match std::fs::File::create(&p) {
+            Ok(_) => fillers.push(p),
+            Err(e) => {
+                assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
+                break;
+            }
+        }
+    }
+    let before = common::snapshot_files(&store);
+    // A new partition needs a directory and a file: no inode, 503.
+    let r = e.write("db", format!("m v=1i {day}").as_bytes(), Precision::Nanosecond);
+    assert_eq!(r.status, 503, "{}", r.message);
+    assert!(r.retry_after_secs >= 1);
+    assert!(r.message.contains("No space left on device"), "{}", r.message);
+    assert_eq!(common::snapshot_files(&store), before, "a refused write leaves nothing");
+    // The store goes on: a partition it has takes writes.
+    assert_eq!(e.write("db", b"m v=2i 2", Precision::Nanosecond).status, 204);
+    // Inodes come back: the new partition goes in without a reopen.
+    for p in &fillers {
+        std::fs::remove_file(p).unwrap();
+    }
+    let r = e.write("db", format!("m v=1i {day}").as_bytes(), Precision::Nanosecond);
+    assert_eq!(r.status, 204, "{}", r.message);
+    assert_eq!(count(&e), 3);
+    drop(e);
+    let e = Engine::open(&store, Options::default()).unwrap();
+    assert_eq!(count(&e), 3);
+    println!("no-inodes: 503 with no inode left, the store went on, all kept");
+}
+
+#[test]
+fn running_out_of_inodes_answers_503_and_the_store_goes_on() {
+    if let Ok(mount) = std::env::var(INODES_ENV) {
+        inodes_child(std::path::Path::new(&mount));
+        return;
+    }
+    let t = common::TempDir::new("noinodes");
+    let mount = t.0.join("mnt");
+    std::fs::create_dir_all(&mount).unwrap();
+    let out = Command::new("unshare")
+        .arg("-rm")
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", "running_out_of_inodes_answers_503_and_the_store_goes_on", "--nocapture", "--test-threads=1"])
+        .env(INODES_ENV, &mount)
+        .output();
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => return unavailable(&format!("cannot run unshare: {e}")),
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() && stderr.contains("unshare failed") {
+        return unavailable(&stderr);
+    }
+    assert!(out.status.success(), "child failed ({:?}):\n{stdout}\n{stderr}", out.status);
+    assert!(stdout.contains("no-inodes: "), "the child did not run the test:\n{stdout}\n{stderr}");
+}
