@@ -309,3 +309,68 @@ fn a_log_whose_first_record_is_damaged_is_refused_before_any_file_changes() {
     }
     assert_eq!(snapshot_files(&store), before, "a refused open changed files");
 }
+
+/// The 16-byte store id a new store's catalog holds (after the header).
+fn store_id(dir: &Path) -> Vec<u8> {
+    let b = std::fs::read(dir.join("catalog")).unwrap();
+    assert_eq!(u32::from_le_bytes(b[8..12].try_into().unwrap()), 2, "catalog format version");
+    b[24..40].to_vec()
+}
+
+#[test]
+fn a_store_has_an_identity_and_its_segments_carry_it() {
+    let (a, b) = (TempDir::new("id-a"), TempDir::new("id-b"));
+    closed_store(&a.store());
+    closed_store(&b.store());
+    let (ia, ib) = (store_id(&a.store()), store_id(&b.store()));
+    assert_ne!(ia, vec![0u8; 16], "a new store gets an id");
+    assert_ne!(ia, ib, "each store its own");
+    for seg in segments(&a.store()) {
+        let bytes = std::fs::read(&seg).unwrap();
+        assert!(bytes[..64].windows(16).any(|w| w == ia.as_slice()), "{} does not carry the store id", seg.display());
+    }
+}
+
+#[test]
+fn a_segment_of_another_store_is_refused_naming_it() {
+    let (a, b) = (TempDir::new("foreign-a"), TempDir::new("foreign-b"));
+    let want = closed_store(&a.store());
+    closed_store(&b.store());
+    // The same partition (database 1, table 1, day 0) in both stores: B's
+    // file under A's name, as a copy or a restore gone wrong would leave.
+    let (sa, sb) = (segments(&a.store()), segments(&b.store()));
+    assert_eq!(sa.len(), 2);
+    let own = std::fs::read(&sa[0]).unwrap();
+    std::fs::copy(&sb[0], &sa[0]).unwrap();
+    let before = snapshot_files(&a.store());
+    match Engine::open(a.store(), options()) {
+        Ok(_) => panic!("a segment of another store was opened as this store's"),
+        Err(OpenError::Corrupt { path, reason, .. }) => {
+            assert_eq!(path, sa[0]);
+            assert!(reason.contains("another store"), "{reason}");
+        }
+        Err(e) => panic!("{e}"),
+    }
+    assert_eq!(snapshot_files(&a.store()), before, "a refused open changes nothing");
+    // Its own file back: everything as it was.
+    std::fs::write(&sa[0], own).unwrap();
+    let e = Engine::open(a.store(), options()).unwrap();
+    assert_eq!(all(&e, "db"), want);
+}
+
+#[test]
+fn a_segment_moved_to_another_partition_is_refused() {
+    let t = TempDir::new("moved");
+    closed_store(&t.store());
+    let s = segments(&t.store());
+    // Day 1's segment (mem) put in day 0's place (cpu): same store, the
+    // header names another partition.
+    std::fs::copy(&s[1], &s[0]).unwrap();
+    let before = snapshot_files(&t.store());
+    match Engine::open(t.store(), options()) {
+        Ok(_) => panic!("a segment of another partition was served"),
+        Err(OpenError::Corrupt { path, .. }) => assert_eq!(path, s[0]),
+        Err(e) => panic!("{e}"),
+    }
+    assert_eq!(snapshot_files(&t.store()), before);
+}

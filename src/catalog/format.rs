@@ -8,12 +8,15 @@
 //! | CRC32 of version, length and body | u32 |
 //! | body | body length |
 //!
-//! Body: sequence u64, next database id u32, then per database: id, name,
+//! Body (version 2): the store's id (16 bytes, random, made when the store
+//! was created), sequence u64, next database id u32, then per database: id, name,
 //! next table id, tables (id, name), schema (tables; columns as table,
 //! name, kind; field types as table, day, field, type), partitions (table
 //! id, day, segments as number and durable length); then tokens (SHA-256
 //! hash, database or `*`, permissions). Strings are a u32
-//! length and UTF-8; counts are u32.
+//! length and UTF-8; counts are u32. Version 1 (linedb 0.1) is the same
+//! without the id: such a store has none (all zeros), and its segments
+//! carry none either.
 
 use crate::auth::StoredToken;
 use crate::codec::{Dec, Enc};
@@ -23,11 +26,12 @@ use crate::schema::{ColumnKind, FieldType, SchemaChanges};
 use super::{CatalogData, DatabaseData, PartitionData};
 
 pub const MAGIC: [u8; 8] = *b"LDBCAT\0\x01";
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 pub const HEADER_LEN: usize = 8 + 4 + 8 + 4;
 
 pub fn encode(c: &CatalogData) -> Vec<u8> {
     let mut e = Enc::default();
+    e.buf.extend_from_slice(&c.store_id);
     e.u64(c.seq);
     e.u32(c.next_db_id);
     e.len(c.databases.len());
@@ -157,17 +161,21 @@ pub fn decode(bytes: &[u8]) -> Result<CatalogData, DecodeError> {
         return Err(DecodeError::Corrupt("checksum mismatch", 20));
     }
     // Only a checksummed header is trusted to tell the version.
-    if version != FORMAT_VERSION {
+    if version != 1 && version != FORMAT_VERSION {
         return Err(DecodeError::Version(version));
     }
     let mut d = Dec::new(body);
-    decode_body(&mut d)
+    decode_body(&mut d, version)
         .filter(|_| d.is_empty())
         .ok_or(DecodeError::Corrupt("malformed body", (body_start + d.pos()) as u64))
 }
 
-fn decode_body(d: &mut Dec<'_>) -> Option<CatalogData> {
-    let mut c = CatalogData { seq: d.u64()?, next_db_id: d.u32()?, databases: Vec::new(), tokens: Vec::new() };
+fn decode_body(d: &mut Dec<'_>, version: u32) -> Option<CatalogData> {
+    let mut store_id = [0u8; 16];
+    if version >= 2 {
+        store_id.copy_from_slice(d.take(16)?);
+    }
+    let mut c = CatalogData { store_id, seq: d.u64()?, next_db_id: d.u32()?, databases: Vec::new(), tokens: Vec::new() };
     for _ in 0..d.count(16)? {
         let mut db = DatabaseData { id: d.u32()?, name: d.str()?.to_owned(), next_table_id: d.u32()?, ..Default::default() };
         for _ in 0..d.count(8)? {
@@ -202,6 +210,7 @@ mod tests {
         schema.columns.push(("cpu".into(), "u".into(), ColumnKind::Field));
         schema.field_types.push(("cpu".into(), Day(-1), "u".into(), FieldType::Integer));
         CatalogData {
+            store_id: [9; 16],
             seq: 42,
             next_db_id: 2,
             databases: vec![DatabaseData {
@@ -237,17 +246,32 @@ mod tests {
         }
     }
 
-    #[test]
-    fn unknown_version_is_a_version_error() {
-        let mut b = encode(&sample());
-        b[8..12].copy_from_slice(&2u32.to_le_bytes());
-        // Re-seal so only the version is wrong.
-        let len = usize::try_from(u64::from_le_bytes(b[12..20].try_into().unwrap())).unwrap();
+    /// A catalog with its version set to `version` and the body cut to
+    /// `body_from..`, sealed again (length and checksum).
+    fn resealed(version: u32, body_from: usize) -> Vec<u8> {
+        let c = encode(&sample());
+        let mut b = c[..HEADER_LEN].to_vec();
+        b.extend_from_slice(&c[HEADER_LEN + body_from..]);
+        b[8..12].copy_from_slice(&version.to_le_bytes());
+        let len = b.len() - HEADER_LEN;
+        b[12..20].copy_from_slice(&(len as u64).to_le_bytes());
         let mut h = crc32fast::Hasher::new();
         h.update(&b[8..20]);
-        h.update(&b[24..24 + len]);
+        h.update(&b[HEADER_LEN..]);
         let crc = h.finalize();
         b[20..24].copy_from_slice(&crc.to_le_bytes());
-        assert_eq!(decode(&b), Err(DecodeError::Version(2)));
+        b
+    }
+
+    #[test]
+    fn unknown_version_is_a_version_error() {
+        assert_eq!(decode(&resealed(3, 0)), Err(DecodeError::Version(3)));
+    }
+
+    #[test]
+    fn a_version_1_catalog_reads_as_a_store_without_an_id() {
+        // Version 1 is version 2 without the 16-byte id.
+        let want = CatalogData { store_id: [0; 16], ..sample() };
+        assert_eq!(decode(&resealed(1, 16)), Ok(want));
     }
 }

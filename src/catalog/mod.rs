@@ -23,6 +23,10 @@ use crate::schema::SchemaChanges;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CatalogData {
+    /// The store's identity: random, made when the store was created, and
+    /// in the header of every segment file it writes. All zeros: a store
+    /// made by linedb 0.1, which has none.
+    pub store_id: [u8; 16],
     /// Every WAL record at or below this sequence is reflected here and in
     /// the segments up to their durable lengths.
     pub seq: u64,

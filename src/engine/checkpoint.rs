@@ -20,6 +20,7 @@ pub fn run(inner: &Inner) -> Result<(), Error> {
     let (mut cat, segments) = {
         let st = inner.state.read();
         let mut cat = CatalogData {
+            store_id: st.store_id,
             seq: st.applied_seq,
             next_db_id: st.next_db_id,
             databases: Vec::new(),

@@ -13,6 +13,7 @@
 mod apply;
 mod checkpoint;
 mod commit;
+mod files;
 mod memory;
 mod placement;
 mod query;
@@ -193,8 +194,9 @@ pub struct Engine {
 struct Inner {
     dir: PathBuf,
     opts: Options,
-    /// The bound on open segment files and mappings.
-    segments: Arc<crate::segment::SegmentCache>,
+    /// The segment files: where, how big, the bound on open ones, the
+    /// store's id they carry.
+    files: files::SegmentFiles,
     state: RwLock<State>,
     /// The WAL. Held by a commit leader while it places and appends its
     /// group (not while the group syncs), and by anything else that appends.
@@ -474,11 +476,11 @@ impl Engine {
     pub fn stats(&self) -> Stats {
         let inner = &self.inner;
         let wal_syncs = inner.writer.lock().record_syncs();
-        let (segment_opens, segment_closes) = inner.segments.opens_and_closes();
+        let (segment_opens, segment_closes) = inner.files.cache.opens_and_closes();
         let st = inner.state.read();
         let mut s = Stats {
             wal_syncs,
-            open_segments: inner.segments.open_count() as u64,
+            open_segments: inner.files.cache.open_count() as u64,
             segment_opens,
             segment_closes,
             databases: st.dbs.len() as u64,
@@ -587,7 +589,7 @@ impl Inner {
         if self.failed.load(Ordering::Acquire) {
             return true;
         }
-        match self.segments.take_failure() {
+        match self.files.cache.take_failure() {
             Some(why) => {
                 self.fail(why);
                 true

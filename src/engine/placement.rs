@@ -8,9 +8,11 @@ use std::io;
 use std::sync::Arc;
 
 use crate::partition::Day;
-use crate::segment::{AppendError, Pin, Segment, SegmentCache};
-use crate::storage::{is_transient, Storage};
+use crate::segment::{AppendError, Pin, Segment};
+use crate::storage::is_transient;
 
+use super::apply::PartKey;
+use super::files::SegmentFiles;
 use super::state::{partition_dir, segment_file};
 use super::write::Pending;
 use super::Inner;
@@ -170,41 +172,26 @@ pub(super) fn append_to_io(e: AppendError) -> io::Error {
 
 /// Makes segment `n` of a partition, with room for at least `first_block`.
 pub(super) fn new_segment(inner: &Inner, key: (u32, u32, Day), n: u32, first_block: u64) -> io::Result<Arc<Segment>> {
-    create_segment(&inner.opts.storage, &inner.segments, &inner.dir, inner.opts.segment_bytes, key, n, first_block)
+    create_segment(&inner.files, key, n, first_block)
 }
 
-/// Makes segment `n` of a partition of the store in `root`.
-pub(super) fn create_segment(
-    storage: &Arc<dyn Storage>,
-    cache: &Arc<SegmentCache>,
-    root: &std::path::Path,
-    segment_bytes: u64,
-    (db, table, day): (u32, u32, Day),
-    n: u32,
-    first_block: u64,
-) -> io::Result<Arc<Segment>> {
-    let make = || make_segment(storage, cache, root, segment_bytes, (db, table, day), n, first_block);
+/// Makes segment `n` of a partition of the store.
+pub(super) fn create_segment(files: &SegmentFiles, key: PartKey, n: u32, first_block: u64) -> io::Result<Arc<Segment>> {
+    let make = || make_segment(files, key, n, first_block);
     match make() {
         // Out of descriptors or address space (a directory sync needs a
         // descriptor too): the process may allow fewer than the cache
         // holds. Close idle segments and try once more.
-        Err(e) if is_transient(&e) && cache.shed() => make(),
+        Err(e) if is_transient(&e) && files.cache.shed() => make(),
         other => other,
     }
     .map(Arc::new)
 }
 
 /// [`create_segment`], once.
-fn make_segment(
-    storage: &Arc<dyn Storage>,
-    cache: &Arc<SegmentCache>,
-    root: &std::path::Path,
-    segment_bytes: u64,
-    (db, table, day): (u32, u32, Day),
-    n: u32,
-    first_block: u64,
-) -> io::Result<Segment> {
-    let dir = partition_dir(root, db, table, day);
+fn make_segment(files: &SegmentFiles, key: PartKey, n: u32, first_block: u64) -> io::Result<Segment> {
+    let (storage, root) = (&files.storage, files.root.as_path());
+    let dir = partition_dir(root, key.0, key.1, key.2);
     if n == 1 {
         storage.create_dir_all(&dir)?;
         // Make the new directories' entries durable, innermost first.
@@ -224,18 +211,9 @@ fn make_segment(
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
-    let key = segment_key(db, table, day);
-    let capacity = segment_bytes.max(Segment::header_len_for(&key) + first_block);
-    Segment::create(storage, cache, &path, &key, capacity)
-}
-
-/// What a segment's header says it belongs to.
-pub fn segment_key(db: u32, table: u32, day: Day) -> Vec<u8> {
-    let mut k = Vec::with_capacity(12);
-    k.extend_from_slice(&db.to_le_bytes());
-    k.extend_from_slice(&table.to_le_bytes());
-    k.extend_from_slice(&day.0.to_le_bytes());
-    k
+    let header_key = files.key(key);
+    let capacity = files.segment_bytes.max(Segment::header_len_for(&header_key) + first_block);
+    Segment::create(storage, &files.cache, &path, &header_key, capacity)
 }
 
 /// Takes back the reservations of a group that did not commit, and

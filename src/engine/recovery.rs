@@ -16,6 +16,7 @@ use crate::catalog;
 use crate::error::OpenError;
 use crate::segment::Segment;
 use crate::segment::SegmentCache;
+use super::files::SegmentFiles;
 use crate::storage::Storage;
 use crate::wal::{Wal, WalOptions};
 
@@ -60,7 +61,6 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     }
     check_dir(dir)?;
     let storage = Arc::clone(&opts.storage);
-    let cache = SegmentCache::new(opts.max_open_segments);
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
         if let Err(e) = storage.list_dir(parent) {
             return Err(OpenError::Io(e));
@@ -88,7 +88,15 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
         Some(cat) => cat,
         None => create_catalog(storage.as_ref(), dir)?,
     };
+    let files = SegmentFiles {
+        storage: Arc::clone(&storage),
+        cache: SegmentCache::new(opts.max_open_segments),
+        root: dir.to_owned(),
+        segment_bytes: opts.segment_bytes,
+        store_id: cat.store_id,
+    };
     let mut st = State {
+        store_id: cat.store_id,
         next_db_id: cat.next_db_id.max(1),
         applied_seq: cat.seq,
         tokens: cat.tokens.clone(),
@@ -102,7 +110,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
             db.tables.insert(name.clone(), Table { id: *id, partitions: BTreeMap::new() });
         }
         for p in &d.partitions {
-            let part = open_partition(&storage, &cache, dir, &opts, (d.id, p.table_id, p.day), &p.segments, cat.seq)?;
+            let part = open_partition(&files, (d.id, p.table_id, p.day), &p.segments, cat.seq)?;
             let Some(t) = db.tables.values_mut().find(|t| t.id == p.table_id) else {
                 return Err(OpenError::corrupt(
                     dir.join(catalog::CATALOG_FILE),
@@ -124,7 +132,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     // after the checkpoint (the log must account for them) or not this
     // store's. Opened now, so that the sequences they hold count below;
     // replay takes them as it meets their batches.
-    let mut unlisted = find_unlisted(&storage, &cache, dir, &opts, &st)?;
+    let mut unlisted = find_unlisted(&files, &st)?;
     // The highest sequence the data holds: the log must reach it.
     let (held_seq, held_in) = highest_held(&st, &unlisted);
     let mut wal = Wal::open_reaching(
@@ -133,7 +141,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
         WalOptions { file_size: opts.wal_file_bytes, spares: wal_spares(&opts) },
         cat.seq,
         crate::wal::MustReach { seq: held_seq, held_in: held_in.as_deref() },
-        &mut |seq, payload| replay(&storage, &cache, dir, &opts, &mut st, &mut unlisted, seq, payload).map_err(|e| match e {
+        &mut |seq, payload| replay(&files, &mut st, &mut unlisted, seq, payload).map_err(|e| match e {
             ReplayError::Open(e) => e,
             ReplayError::Bad(why) => OpenError::corrupt(&wal_dir, 0, format!("record {seq}: {why}")),
         }),
@@ -171,7 +179,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     Ok(Inner {
         dir: dir.to_owned(),
         opts,
-        segments: cache,
+        files,
         state: RwLock::new(st),
         writer: Mutex::new(wal),
         queue: Mutex::new(Default::default()),
@@ -215,7 +223,11 @@ fn create_catalog(storage: &dyn Storage, dir: &Path) -> Result<catalog::CatalogD
             dir.display()
         )));
     }
-    let cat = catalog::CatalogData::default();
+    let mut cat = catalog::CatalogData::default();
+    // The store's identity, in every segment it writes: a data file of
+    // another store is then refused, not served.
+    getrandom::fill(&mut cat.store_id)
+        .map_err(|e| OpenError::Io(io::Error::other(format!("no random bytes for the store's id: {e}"))))?;
     catalog::save(storage, dir, &cat)?;
     Ok(cat)
 }
@@ -237,13 +249,8 @@ fn highest_held(st: &State, unlisted: &BTreeMap<PartKey, Partition>) -> (u64, Op
 /// Opens the partitions under `data/` that the state (the catalog) does not
 /// hold and that have segment files. Names that are not a store's
 /// (`data/<db id>/<table id>/<YYYY-MM-DD>/`) are left alone.
-fn find_unlisted(
-    storage: &Arc<dyn Storage>,
-    cache: &Arc<SegmentCache>,
-    root: &Path,
-    opts: &Options,
-    st: &State,
-) -> Result<BTreeMap<PartKey, Partition>, OpenError> {
+fn find_unlisted(files: &SegmentFiles, st: &State) -> Result<BTreeMap<PartKey, Partition>, OpenError> {
+    let (storage, root) = (&files.storage, files.root.as_path());
     let mut found = BTreeMap::new();
     let list = |p: &Path| -> Result<Vec<std::ffi::OsString>, OpenError> {
         match storage.list_dir(p) {
@@ -267,7 +274,7 @@ fn find_unlisted(
                 if listed_table.is_some_and(|t| t.partitions.contains_key(&day)) {
                     continue;
                 }
-                let part = open_partition(storage, cache, root, opts, (db_id, table_id, day), &[], 0)?;
+                let part = open_partition(files, (db_id, table_id, day), &[], 0)?;
                 if !part.segments.is_empty() {
                     found.insert((db_id, table_id, day), part);
                 }
@@ -281,15 +288,14 @@ fn find_unlisted(
 /// their checkpointed length, then any later ones on disk (made after the
 /// checkpoint, so everything in them is also in the WAL).
 fn open_partition(
-    storage: &Arc<dyn Storage>,
-    cache: &Arc<SegmentCache>,
-    root: &Path,
-    opts: &Options,
+    files: &SegmentFiles,
     key: (u32, u32, crate::partition::Day),
     listed: &[(u32, u64)],
     covered_seq: u64,
 ) -> Result<Partition, OpenError> {
-    let dir = partition_dir(root, key.0, key.1, key.2);
+    let storage = &files.storage;
+    let dir = partition_dir(&files.root, key.0, key.1, key.2);
+    let header_key = files.key(key);
     let last = listed.iter().map(|(n, _)| *n).max().unwrap_or(0);
     let mut later: Vec<u32> = match storage.list_dir(&dir) {
         Ok(names) => names.iter().filter_map(|n| n.to_str().and_then(segment_number)).filter(|n| *n > last).collect(),
@@ -313,7 +319,16 @@ fn open_partition(
     for &(n, durable) in all.iter().rev() {
         let path = dir.join(super::state::segment_file(n));
         let (trusted, seq) = durable.map_or((0, u64::MAX), |d| (d, covered_seq));
-        match Segment::open_checked(storage, cache, &path, trusted, seq, opts.segment_bytes, later_has_blocks) {
+        match Segment::open_checked(storage, &files.cache, &path, trusted, seq, files.segment_bytes, later_has_blocks) {
+            // Checked before anything is changed: a segment of another
+            // store (or another partition) is never served, cut or removed.
+            Ok(seg) if seg.key() != header_key.as_slice() => {
+                return Err(OpenError::corrupt(
+                    &path,
+                    0,
+                    "a segment of another store or another partition (its header names another)",
+                ));
+            }
             Ok(seg) => {
                 later_has_blocks |= seg.max_seq() > 0;
                 opened.push(Arc::new(seg));
@@ -353,12 +368,8 @@ impl From<io::Error> for ReplayError {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn replay(
-    storage: &Arc<dyn Storage>,
-    cache: &Arc<SegmentCache>,
-    root: &Path,
-    opts: &Options,
+    files: &SegmentFiles,
     st: &mut State,
     unlisted: &mut BTreeMap<PartKey, Partition>,
     seq: u64,
@@ -379,7 +390,7 @@ fn replay(
         }
         Record::Batch { db_id, new_tables, changes, blocks } => {
             let batch = BatchApply { seq, db_id, new_tables: &new_tables, changes: &changes, blocks: &blocks, payload };
-            let mut placer = ReplayPlacer { storage, cache, root, opts, unlisted };
+            let mut placer = ReplayPlacer { files, unlisted };
             apply_batch(st, &batch, &mut placer).map_err(|e| match e {
                 ApplyError::Io(e) => ReplayError::Open(OpenError::Io(e)),
                 ApplyError::Bad(why) => ReplayError::Bad(why),
@@ -393,10 +404,7 @@ fn replay(
 /// disk (opened before replay, or now), and each block goes to the
 /// partition's last segment, or to a new one when it does not fit.
 struct ReplayPlacer<'a> {
-    storage: &'a Arc<dyn Storage>,
-    cache: &'a Arc<SegmentCache>,
-    root: &'a Path,
-    opts: &'a Options,
+    files: &'a SegmentFiles,
     unlisted: &'a mut BTreeMap<PartKey, Partition>,
 }
 
@@ -404,7 +412,7 @@ impl Placer for ReplayPlacer<'_> {
     fn new_partition(&mut self, key: PartKey) -> io::Result<Partition> {
         match self.unlisted.remove(&key) {
             Some(p) => Ok(p),
-            None => open_partition(self.storage, self.cache, self.root, self.opts, key, &[], 0).map_err(|e| match e {
+            None => open_partition(self.files, key, &[], 0).map_err(|e| match e {
                 OpenError::Io(e) => e,
                 other => io::Error::other(other.to_string()),
             }),
@@ -414,7 +422,7 @@ impl Placer for ReplayPlacer<'_> {
     fn segment(&mut self, key: PartKey, part: &Partition, len: u64) -> io::Result<Arc<Segment>> {
         match part.segments.last() {
             Some(s) if s.used_len().saturating_add(len) <= s.capacity() => Ok(Arc::clone(s)),
-            _ => create_segment(self.storage, self.cache, self.root, self.opts.segment_bytes, key, part.next_number(), len),
+            _ => create_segment(self.files, key, part.next_number(), len),
         }
     }
 

@@ -15,6 +15,8 @@ use crate::segment::Segment;
 
 #[derive(Debug, Default)]
 pub struct State {
+    /// The store's identity (all zeros: a store of linedb 0.1, without one).
+    pub store_id: [u8; 16],
     /// By name.
     pub dbs: BTreeMap<String, Database>,
     pub next_db_id: u32,
