@@ -374,3 +374,44 @@ fn a_segment_moved_to_another_partition_is_refused() {
     }
     assert_eq!(snapshot_files(&t.store()), before);
 }
+
+/// The numbered log files of a store (not spares), sorted.
+fn log_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir.join("wal"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(".wal") && !n.starts_with("spare")))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_log_file_of_another_store_is_refused_naming_it() {
+    let (a, b) = (TempDir::new("wal-a"), TempDir::new("wal-b"));
+    let mut want = Vec::new();
+    for t in [&a, &b] {
+        let e = Engine::open(t.store(), options()).unwrap();
+        e.create_database("db").unwrap();
+        assert_eq!(write(&e, "db", "cpu f=1i 10").status, 204);
+        want = all(&e, "db");
+        drop(e); // no checkpoint: the batch is in the log only
+    }
+    let (la, lb) = (log_files(&a.store()), log_files(&b.store()));
+    assert_eq!(la[0].file_name(), lb[0].file_name());
+    let own = std::fs::read(&la[0]).unwrap();
+    std::fs::copy(&lb[0], &la[0]).unwrap();
+    let before = snapshot_files(&a.store());
+    match Engine::open(a.store(), options()) {
+        Ok(_) => panic!("a log file of another store was replayed as this store's"),
+        Err(OpenError::Corrupt { path, reason, .. }) => {
+            assert_eq!(path, la[0]);
+            assert!(reason.contains("another store"), "{reason}");
+        }
+        Err(e) => panic!("{e}"),
+    }
+    assert_eq!(snapshot_files(&a.store()), before, "a refused open changes nothing");
+    std::fs::write(&la[0], own).unwrap();
+    let e = Engine::open(a.store(), options()).unwrap();
+    assert_eq!(all(&e, "db"), want);
+}

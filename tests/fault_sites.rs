@@ -352,7 +352,7 @@ mod wal_level {
         pub fn open(&mut self) -> Result<bool, String> {
             drop(self.wal.take());
             let mut seen = BTreeMap::new();
-            let r = Wal::open(self.fs.clone(), Path::new(DIR), WalOptions { file_size: FILE, spares: 1 }, self.after, &mut |s, p| {
+            let r = Wal::open(self.fs.clone(), Path::new(DIR), WalOptions { file_size: FILE, spares: 1, store_tag: 0 }, self.after, &mut |s, p| {
                 seen.insert(s, p.to_vec());
                 Ok(())
             });

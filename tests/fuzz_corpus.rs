@@ -160,7 +160,7 @@ mod seeds {
     fn wal_log(file_size: u64, after: u64, groups: &[usize], trim: Option<u64>, more: &[usize]) -> Files {
         let dir = scratch::fresh("seed-wal");
         let storage: Arc<dyn Storage> = Arc::new(FsStorage);
-        let mut wal = Wal::open(storage, &dir, WalOptions { file_size, spares: 1 }, after, &mut |_, _| Ok(())).unwrap();
+        let mut wal = Wal::open(storage, &dir, WalOptions { file_size, spares: 1, store_tag: 0 }, after, &mut |_, _| Ok(())).unwrap();
         let write = |wal: &mut Wal, groups: &[usize]| {
             for &k in groups {
                 let seq = wal.next_seq();

@@ -819,7 +819,7 @@ fn dump(sim: &SimStorage) {
         r = linedb::wal::Wal::open(
             Arc::new(copy.clone()),
             &dir,
-            linedb::wal::WalOptions { file_size: 4096, spares: 1 },
+            linedb::wal::WalOptions { file_size: 4096, spares: 1, store_tag: 0 },
             after,
             &mut |seq, p| {
                 seqs.push((seq, p.len()));

@@ -244,7 +244,7 @@ fn open(storage: &Arc<dyn Storage>, dir: &Path, file_size: u64, after: u64) -> (
         got.push((seq, payload.to_vec()));
         Ok(())
     };
-    let res = Wal::open(Arc::clone(storage), dir, WalOptions { file_size, spares: 1 }, after, &mut replay);
+    let res = Wal::open(Arc::clone(storage), dir, WalOptions { file_size, spares: 1, store_tag: 0 }, after, &mut replay);
     (res, got)
 }
 

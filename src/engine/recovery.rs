@@ -138,7 +138,11 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     let mut wal = Wal::open_reaching(
         Arc::clone(&storage),
         &wal_dir,
-        WalOptions { file_size: opts.wal_file_bytes, spares: wal_spares(&opts) },
+        WalOptions {
+            file_size: opts.wal_file_bytes,
+            spares: wal_spares(&opts),
+            store_tag: crate::wal::store_tag(&cat.store_id),
+        },
         cat.seq,
         crate::wal::MustReach { seq: held_seq, held_in: held_in.as_deref() },
         &mut |seq, payload| replay(&files, &mut st, &mut unlisted, seq, payload).map_err(|e| match e {

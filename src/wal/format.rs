@@ -3,9 +3,11 @@
 //!
 //! ```text
 //! file   = header (40 bytes) record* zeros-or-stale-bytes
-//! header = magic "LDBWAL\0\x01" (8) | version u32 | reserved u32 (0)
+//! header = magic "LDBWAL\0\x01" (8) | version u32 | store tag u32
 //!        | file number u64 | first sequence u64 | crc32 u32 | reserved u32 (0)
-//!          crc32 covers bytes 0..32
+//!          crc32 covers bytes 0..32; the store tag is a fingerprint of
+//!          the store's id (see [`store_tag`]), 0 in a store without one
+//!          (linedb 0.1, which wrote 0 there)
 //! record = magic u32 | payload length u32 | sequence u64 | crc32 u32
 //!        | floor distance u32 | payload | zeros up to a multiple of 8
 //!          crc32 covers length, sequence, floor distance and payload
@@ -114,6 +116,18 @@ pub struct FileHeader {
     /// The sequence of the first record the file holds. Records below it are
     /// leftovers of the file's previous life (it was recycled).
     pub first_seq: u64,
+    /// Which store wrote the file: [`store_tag`] of its id.
+    pub store_tag: u32,
+}
+
+/// The fingerprint of a store's 128-bit id that its log files carry (the
+/// header has room for 32 bits): CRC32 of the id, never 0, which stands
+/// for a store without an id (all zeros, linedb 0.1).
+pub fn store_tag(store_id: &[u8; 16]) -> u32 {
+    if *store_id == [0; 16] {
+        return 0;
+    }
+    crc32fast::hash(store_id).max(1)
 }
 
 /// Why a file header could not be used.
@@ -130,6 +144,7 @@ impl FileHeader {
         let mut b = [0u8; FILE_HEADER_USIZE];
         b[0..8].copy_from_slice(&FILE_MAGIC);
         b[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        b[12..16].copy_from_slice(&self.store_tag.to_le_bytes());
         b[16..24].copy_from_slice(&self.number.to_le_bytes());
         b[24..32].copy_from_slice(&self.first_seq.to_le_bytes());
         let crc = crc32fast::hash(&b[0..32]);
@@ -150,7 +165,7 @@ impl FileHeader {
         if le_u32(&b[32..36]) != crc32fast::hash(&b[0..32]) {
             return Err(HeaderError::Bad("file header checksum mismatch"));
         }
-        Ok(FileHeader { number: le_u64(&b[16..24]), first_seq: le_u64(&b[24..32]) })
+        Ok(FileHeader { number: le_u64(&b[16..24]), first_seq: le_u64(&b[24..32]), store_tag: le_u32(&b[12..16]) })
     }
 }
 
@@ -257,7 +272,7 @@ mod tests {
 
     #[test]
     fn header_round_trip_and_checks() {
-        let h = FileHeader { number: 7, first_seq: 1234 };
+        let h = FileHeader { number: 7, first_seq: 1234, store_tag: 0xDEAD_BEEF };
         let mut b = h.encode();
         assert_eq!(FileHeader::decode(&b), Ok(h));
         b[25] ^= 1;

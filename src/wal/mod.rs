@@ -38,7 +38,7 @@ use std::sync::Arc;
 use crate::error::OpenError;
 use crate::storage::Storage;
 
-pub use format::{record_size, FORMAT_VERSION, MAX_PAYLOAD_LEN};
+pub use format::{record_size, store_tag, FORMAT_VERSION, MAX_PAYLOAD_LEN};
 pub use recovery::MustReach;
 
 /// The most bytes a record takes beyond its payload (header and padding):
@@ -64,11 +64,15 @@ pub struct WalOptions {
     /// file inside the write; the engine keeps as many as the files written
     /// between two checkpoints, so that none is made in between.
     pub spares: usize,
+    /// Which store the log belongs to (`format::store_tag` of its id; 0
+    /// for a store without one): new files carry it, and open refuses a
+    /// file that carries another.
+    pub store_tag: u32,
 }
 
 impl Default for WalOptions {
     fn default() -> Self {
-        WalOptions { file_size: 64 << 20, spares: 1 }
+        WalOptions { file_size: 64 << 20, spares: 1, store_tag: 0 }
     }
 }
 
@@ -167,8 +171,8 @@ impl Wal {
             return Err(OpenError::InvalidArgument(format!("WAL file size {} is too large", opts.file_size)));
         };
         let spares = opts.spares.max(1);
-        let state = recovery::recover(&*storage, dir, file_size, spares, after_seq, reach, replay)?;
-        Ok(Wal { writer: Writer::new(storage, dir, file_size, spares, state) })
+        let state = recovery::recover(&*storage, dir, file_size, spares, opts.store_tag, after_seq, reach, replay)?;
+        Ok(Wal { writer: Writer::new(storage, dir, file_size, spares, opts.store_tag, state) })
     }
 
     /// Creates (or recycles) the file the next append will write to, if

@@ -72,11 +72,13 @@ pub struct MustReach<'a> {
 }
 
 /// Recovers the log in `dir` (created if missing).
+#[allow(clippy::too_many_arguments)]
 pub fn recover(
     storage: &dyn Storage,
     dir: &Path,
     file_size: u64,
     max_spares: usize,
+    store_tag: u32,
     after_seq: u64,
     reach: MustReach<'_>,
     replay: Replay<'_>,
@@ -112,7 +114,7 @@ pub fn recover(
     numbers.sort_unstable();
 
     let mut scan =
-        Scan { after_seq, expected: None, pending_bad: None, live: Vec::new(), last: None, orphans: Vec::new() };
+        Scan { after_seq, store_tag, expected: None, pending_bad: None, live: Vec::new(), last: None, orphans: Vec::new() };
     for (i, &number) in numbers.iter().enumerate() {
         scan.file(storage, dir, number, i + 1 == numbers.len(), replay)?;
     }
@@ -194,6 +196,8 @@ pub fn recover(
 /// The state of the scan across files.
 struct Scan {
     after_seq: u64,
+    /// What every file's header must say wrote it.
+    store_tag: u32,
     /// The sequence the log continues with: one past the last valid record.
     expected: Option<u64>,
     /// The first bad record not yet shown to be a file's harmless end.
@@ -239,6 +243,13 @@ impl Scan {
         };
         if header.number != number {
             return Err(OpenError::corrupt(path, 0, format!("header names file number {}", header.number)));
+        }
+        if header.store_tag != self.store_tag {
+            return Err(OpenError::corrupt(
+                path,
+                0,
+                format!("a log file of another store (its header's store tag is {:#x})", header.store_tag),
+            ));
         }
 
         let first_seq = header.first_seq;

@@ -47,7 +47,7 @@ fn open_on(storage: Arc<dyn Storage>, dir: &Path, file_size: u64, after: u64) ->
         got.push((seq, p.to_vec()));
         Ok(())
     };
-    let wal = Wal::open(storage, dir, WalOptions { file_size, spares: 1 }, after, &mut replay)?;
+    let wal = Wal::open(storage, dir, WalOptions { file_size, spares: 1, store_tag: 0 }, after, &mut replay)?;
     Ok((wal, got))
 }
 
@@ -687,7 +687,7 @@ fn precreated_file_without_records_is_not_the_log() {
     let n = wal_files(&t.wal()).len() as u64;
     let path = t.wal().join(file_name(n + 1));
     let mut bytes = vec![0u8; 512];
-    bytes[..40].copy_from_slice(&FileHeader { number: n + 1, first_seq: next + 2 }.encode());
+    bytes[..40].copy_from_slice(&FileHeader { number: n + 1, first_seq: next + 2, store_tag: 0 }.encode());
     std::fs::write(&path, &bytes).unwrap();
     let (mut wal, got) = open(&t.wal(), 512, 0);
     assert_eq!(got, all);
@@ -713,7 +713,7 @@ fn file_without_records_does_not_hold_back_trimming() {
     assert!(files.len() >= 3);
     let covered = records(&files[1])[0].1 - 1;
     let mut bytes = vec![0u8; 512];
-    bytes[..40].copy_from_slice(&FileHeader { number: 1, first_seq: 1 << 40 }.encode());
+    bytes[..40].copy_from_slice(&FileHeader { number: 1, first_seq: 1 << 40, store_tag: 0 }.encode());
     write_at(&files[0], 0, &bytes);
     let (mut wal, got) = open(&t.wal(), 512, covered);
     assert_eq!(got, from(&all, covered));
@@ -904,7 +904,7 @@ fn trimmed_files_become_spares_that_rotations_take() {
     let fs = Arc::new(FaultStorage::new(Arc::new(FsStorage)));
     let open3 = |after: u64| {
         let storage: Arc<dyn Storage> = fs.clone();
-        Wal::open(storage, &t.wal(), WalOptions { file_size: 512, spares: 3 }, after, &mut |_, _| Ok(())).unwrap()
+        Wal::open(storage, &t.wal(), WalOptions { file_size: 512, spares: 3, store_tag: 0 }, after, &mut |_, _| Ok(())).unwrap()
     };
     let mut wal = open3(0);
     let all = write(&mut wal, "a", 100);
@@ -942,7 +942,7 @@ fn trimmed_files_become_spares_that_rotations_take() {
 fn reopening_with_fewer_spares_removes_the_extra_ones() {
     let t = TempDir::new("fewer-spares");
     let storage: Arc<dyn Storage> = Arc::new(FsStorage);
-    let opts = |spares| WalOptions { file_size: 512, spares };
+    let opts = |spares| WalOptions { file_size: 512, spares, store_tag: 0 };
     let mut wal = Wal::open(storage.clone(), &t.wal(), opts(4), 0, &mut |_, _| Ok(())).unwrap();
     write(&mut wal, "a", 100);
     let upto = wal.next_seq() - 1;
@@ -984,7 +984,7 @@ fn a_log_ending_before_what_the_data_holds_is_refused_before_any_file_changes() 
     let r = Wal::open_reaching(
         Arc::new(FsStorage),
         &t.wal(),
-        WalOptions { file_size: 4096, spares: 1 },
+        WalOptions { file_size: 4096, spares: 1, store_tag: 0 },
         0,
         crate::wal::MustReach { seq: 3, held_in: None },
         &mut replay,

@@ -78,6 +78,8 @@ pub struct Writer {
     storage: Arc<dyn Storage>,
     dir: PathBuf,
     file_size: u64,
+    /// What the header of every file it makes says wrote it.
+    store_tag: u32,
     files: VecDeque<LiveFile>,
     current: Option<Arc<dyn File>>,
     next_seq: u64,
@@ -258,12 +260,20 @@ fn invalid(msg: &str) -> WalError {
 }
 
 impl Writer {
-    pub fn new(storage: Arc<dyn Storage>, dir: &Path, file_size: u64, max_spares: usize, state: WriterState) -> Writer {
+    pub fn new(
+        storage: Arc<dyn Storage>,
+        dir: &Path,
+        file_size: u64,
+        max_spares: usize,
+        store_tag: u32,
+        state: WriterState,
+    ) -> Writer {
         let backlog = state.files.iter().map(LiveFile::record_bytes).sum();
         Writer {
             storage,
             dir: dir.to_path_buf(),
             file_size,
+            store_tag,
             files: state.files,
             current: state.current,
             next_seq: state.next_seq,
@@ -437,7 +447,7 @@ impl Writer {
     }
 
     fn create_file(&mut self, plan: &LiveFile) -> io::Result<Created> {
-        let header = FileHeader { number: plan.number, first_seq: plan.first_seq }.encode();
+        let header = FileHeader { number: plan.number, first_seq: plan.first_seq, store_tag: self.store_tag }.encode();
         let final_path = self.path(&file_name(plan.number));
         while let Some(&(slot, spare_cap)) = self.spares.last() {
             if spare_cap < plan.capacity {
