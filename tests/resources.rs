@@ -198,3 +198,75 @@ fn a_partition_holding_one_point_takes_at_most_16_kib_on_disk() {
     }
     assert_eq!(segs, 50);
 }
+
+/// Two partitions (days 0 and 1), closed.
+fn two_partitions(t: &TempDir) {
+    let e = Engine::open(t.store(), options()).unwrap();
+    e.create_database("db").unwrap();
+    assert_eq!(write(&e, "db", &format!("m f=0i 0\nm f=1i {DAY}")).status, 204);
+    e.close().unwrap();
+}
+
+#[test]
+fn a_query_that_finds_no_descriptor_is_503_not_damage() {
+    let t = TempDir::new("emfile-query");
+    two_partitions(&t);
+    let fs = Arc::new(FaultStorage::new(Arc::new(FsStorage)));
+    // One segment open at a time: the query must reopen the other, whose
+    // blocks are not verified yet (a reopened store verifies before use).
+    let opts = Options { storage: Arc::clone(&fs) as Arc<dyn linedb::storage::Storage>, max_open_segments: 1, ..options() };
+    let e = Engine::open(t.store(), opts).unwrap();
+    fs.arm_effect(Op::Open, "/data/", Effect::Fail(libc::EMFILE), u32::MAX);
+    let mut n = 0;
+    let r = e.query("db", None, i64::MIN, i64::MAX, &mut |_| {
+        n += 1;
+        true
+    });
+    assert_eq!((r.status, r.retry_after_secs >= 1, n), (503, true, 0), "{}", r.message);
+    assert!(r.message.contains("Too many open files"), "{}", r.message);
+    fs.disarm();
+    assert_eq!(all(&e, "db").len(), 2, "not remembered as damage");
+}
+
+#[test]
+fn open_closes_idle_segments_when_it_runs_out_of_descriptors() {
+    let t = TempDir::new("emfile-open");
+    two_partitions(&t);
+    let fs = Arc::new(FaultStorage::new(Arc::new(FsStorage)));
+    let opts = Options { storage: Arc::clone(&fs) as Arc<dyn linedb::storage::Storage>, ..options() };
+    // The second segment file open fails once, as the process's limit
+    // would with the first one still open.
+    fs.arm_after(Op::Open, ".seg", 1, 1, Effect::Fail(libc::EMFILE));
+    let e = Engine::open(t.store(), opts).expect("open sheds an idle segment and tries again");
+    assert_eq!(fs.fired().len(), 1, "the fault fired");
+    assert_eq!(all(&e, "db").len(), 2);
+}
+
+#[test]
+fn a_failed_segment_sync_while_placing_fails_the_store_even_for_enospc() {
+    let t = TempDir::new("sync-placing");
+    let fs = Arc::new(FaultStorage::new(Arc::new(FsStorage)));
+    // Small segments: a few batches fill one, and the next batch's
+    // placement syncs it before moving on to a new one.
+    let opts = Options { storage: Arc::clone(&fs) as Arc<dyn linedb::storage::Storage>, segment_bytes: 4096, ..options() };
+    let e = Engine::open(t.store(), opts).unwrap();
+    e.create_database("db").unwrap();
+    let line = |i: i64| format!("m,k={i} s=\"{}\" {i}", "x".repeat(300));
+    assert_eq!(write(&e, "db", &line(0)).status, 204);
+    // An fdatasync of the filled segment answers ENOSPC: the pages may be
+    // gone.
+    fs.arm_effect(Op::Sync, "000001.seg", Effect::Fail(libc::ENOSPC), u32::MAX);
+    let mut i = 1;
+    let r = loop {
+        let r = write(&e, "db", &line(i));
+        if r.status != 204 {
+            break r;
+        }
+        i += 1;
+        assert!(i < 100, "no segment was ever synced");
+    };
+    assert_eq!(r.status, 500, "{}", r.message);
+    fs.disarm();
+    // Failed until reopened: never 503, never taken again.
+    assert_eq!(write(&e, "db", &line(1000)).status, 500);
+}

@@ -62,6 +62,11 @@ pub fn run(inner: &Inner) -> Result<(), Error> {
                     // Blocks applied after the snapshot may be durable
                     // too, but their sequences are above `cat.seq`.
                     Ok(n) => n.min(*at_snapshot),
+                    // The file could not be opened (the cache closed it;
+                    // it flushes what it closes, so this needs a segment
+                    // with unflushed bytes and no descriptor): nothing was
+                    // synced, the old catalog stands, the store goes on.
+                    Err(e) if crate::storage::is_transient(&e) => return Err(e.into()),
                     Err(e) => return Err(inner.fail(format!("segment msync failed: {e}"))),
                 };
                 let name = seg.path().file_name().and_then(|n| n.to_str()).unwrap_or("");

@@ -278,6 +278,14 @@ fn stage(inner: &Inner, wal: &mut Wal, group: &[Arc<Pending>]) -> Option<Staged>
             let e = match e {
                 Placing::Io(e) => e,
                 Placing::NeedsDrain => io::Error::other("segment placement needed a drain twice"),
+                Placing::SyncFailed(e) => {
+                    // The page cache can no longer be trusted.
+                    let msg = inner.fail(format!("segment msync failed: {e}")).to_string();
+                    for p in &accepted {
+                        answer(p, Answer::Done(Outcome::error(500, msg.clone())));
+                    }
+                    return None;
+                }
             };
             // Space, descriptors or address space running short is an
             // answer (503: nothing was written), not a failure.

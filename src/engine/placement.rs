@@ -46,6 +46,8 @@ pub(super) enum Placing {
     /// A segment must be made, and `may_create` was false.
     NeedsDrain,
     Io(io::Error),
+    /// A segment's msync or fdatasync failed: the store must fail.
+    SyncFailed(io::Error),
 }
 
 impl From<io::Error> for Placing {
@@ -55,7 +57,7 @@ impl From<io::Error> for Placing {
 }
 
 /// Chooses a segment for every block of the group (in order: batch, then
-/// block) and reserves its space, creating segment files where a partition
+/// block), pins it open and reserves its space, creating segment files where a partition
 /// has none or its last one is full.
 ///
 /// Groups on their way (appended, not applied) have their space reserved
@@ -79,8 +81,9 @@ pub(super) fn place(inner: &Inner, group: &[Arc<Pending>], may_create: bool) -> 
         pin: Pin,
     }
     let st = inner.state.read();
-    // Ordered, so that the segments are reserved (and so opened, and so
-    // closed by the cache) in the same order on every run.
+    // Ordered, so that the segments are reserved in the same order on
+    // every run (they are pinned, and so opened, in the order of the
+    // group's blocks, which is fixed too).
     let mut filling: BTreeMap<(u32, u32, Day), Filling> = BTreeMap::new();
     let mut out = Vec::new();
     let mut made: Vec<Placement> = Vec::new();
@@ -127,7 +130,12 @@ pub(super) fn place(inner: &Inner, group: &[Arc<Pending>], may_create: bool) -> 
                     // next segment gets a block (see there), done here,
                     // outside the state's write lock.
                     if !entry.new {
-                        entry.segment.flush()?;
+                        match entry.segment.flush() {
+                            Ok(_) => {}
+                            // Could not open the file: nothing synced.
+                            Err(e) if is_transient(&e) => return Err(Placing::Io(e)),
+                            Err(e) => return Err(Placing::SyncFailed(e)),
+                        }
                     }
                     let number = entry.next;
                     let segment = new_segment(inner, key, number, size)?;

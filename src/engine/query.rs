@@ -73,7 +73,15 @@ pub fn query(
     // times below cannot drop rows on the word of a damaged header.
     for part in tables.iter().flat_map(|t| &t.parts) {
         for (seg, _) in &part.blocks {
-            if let Err(d) = seg.ensure_verified() {
+            // Opened first: a file that cannot be opened now (out of
+            // descriptors) is a 503, not damage.
+            let view = match seg.view() {
+                Ok(v) => v,
+                Err(e) => return unreadable(seg, &e),
+            };
+            let verified = seg.ensure_verified();
+            drop(view);
+            if let Err(d) = verified {
                 return Outcome::error(500, d.to_string());
             }
         }

@@ -17,7 +17,7 @@ use crate::error::OpenError;
 use crate::segment::Segment;
 use crate::segment::SegmentCache;
 use super::files::SegmentFiles;
-use crate::storage::Storage;
+use crate::storage::{is_transient, Storage};
 use crate::wal::{Wal, WalOptions};
 
 use super::record::{self, Record};
@@ -323,7 +323,14 @@ fn open_partition(
     for &(n, durable) in all.iter().rev() {
         let path = dir.join(super::state::segment_file(n));
         let (trusted, seq) = durable.map_or((0, u64::MAX), |d| (d, covered_seq));
-        match Segment::open_checked(storage, &files.cache, &path, trusted, seq, files.segment_bytes, later_has_blocks) {
+        let open = || Segment::open_checked(storage, &files.cache, &path, trusted, seq, files.segment_bytes, later_has_blocks);
+        let result = match open() {
+            // Out of descriptors or address space: the process may allow
+            // fewer than the cache holds; close idle segments, once more.
+            Err(OpenError::Io(e)) if is_transient(&e) && files.cache.shed() => open(),
+            other => other,
+        };
+        match result {
             // Checked before anything is changed: a segment of another
             // store (or another partition) is never served, cut or removed.
             Ok(seg) if seg.key() != header_key.as_slice() => {

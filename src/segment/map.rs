@@ -112,7 +112,8 @@ pub(super) struct Mapped<W> {
     tail: Mutex<Tail<W>>,
     flush: Mutex<FlushState>,
     /// The file and its mapping while open. Lock order: `tail`, then
-    /// `flush`, then `open`.
+    /// `flush`, then `open`, then the cache's map (the cache takes the
+    /// first three only with `try_lock`).
     open: Mutex<Option<Arc<Opened>>>,
 }
 
@@ -293,13 +294,17 @@ impl<W: Send + 'static> Mapped<W> {
         if used <= f.durable {
             return Ok(f.durable);
         }
-        let synced = self.opened().and_then(|o| o.sync(f.durable, used));
-        if let Err(e) = synced {
-            // A shortage of descriptors synced nothing and doubts nothing.
-            if !is_transient(&e) {
-                f.failed = true;
-            }
-            return Err(e);
+        // Opening the file (it may be closed) syncs nothing and puts
+        // nothing in doubt: its error is returned as it is, and a shortage
+        // of descriptors there is a shortage (503) for the caller.
+        let opened = self.opened()?;
+        if let Err(e) = opened.sync(f.durable, used) {
+            // A failed msync or fdatasync: the page cache may have dropped
+            // the bytes (Linux marks them clean), so no later flush may
+            // claim them. The error loses its errno on purpose: even ENOSPC
+            // here is a failed sync, never a shortage to retry.
+            f.failed = true;
+            return Err(io::Error::other(format!("{e}: syncing {}", self.path.display())));
         }
         f.durable = used;
         Ok(used)
@@ -325,7 +330,7 @@ impl<W: Send + 'static> Evict for Mapped<W> {
     fn close_if_idle(&self) -> bool {
         let Some(mut f) = self.flush.try_lock() else { return false };
         let Some(mut slot) = self.open.try_lock() else { return false };
-        let Some(opened) = slot.as_ref() else { return true };
+        let Some(opened) = slot.as_ref() else { return false };
         if Arc::strong_count(opened) > 1 {
             return false; // in use
         }
@@ -345,9 +350,12 @@ impl<W: Send + 'static> Evict for Mapped<W> {
             }
         }
         *slot = None;
+        // Still under `open`: a reopen (which registers anew) cannot come
+        // between the close and the cache forgetting it, or the cache
+        // would forget the new opening and never close it.
+        self.cache.closed(self.key());
         drop(slot);
         drop(f);
-        self.cache.closed(self.key());
         true
     }
 }

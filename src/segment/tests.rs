@@ -554,6 +554,8 @@ struct Faults {
     /// `allocate` beyond this many bytes fails with ENOSPC.
     alloc_limit: AtomicU64,
     fail_sync: AtomicBool,
+    /// The errno a failing sync returns (0: EIO).
+    sync_errno: std::sync::atomic::AtomicI32,
 }
 
 #[derive(Debug)]
@@ -611,7 +613,8 @@ impl File for FaultyFile {
     }
     fn sync_data(&self) -> io::Result<()> {
         if self.faults.fail_sync.load(Ordering::SeqCst) {
-            return Err(io::Error::from_raw_os_error(libc::EIO));
+            let errno = self.faults.sync_errno.load(Ordering::SeqCst);
+            return Err(io::Error::from_raw_os_error(if errno == 0 { libc::EIO } else { errno }));
         }
         self.inner.sync_data()
     }
@@ -621,7 +624,11 @@ impl File for FaultyFile {
 }
 
 fn faulty() -> (Arc<dyn Storage>, Arc<Faults>) {
-    let faults = Arc::new(Faults { alloc_limit: AtomicU64::new(u64::MAX), fail_sync: AtomicBool::new(false) });
+    let faults = Arc::new(Faults {
+        alloc_limit: AtomicU64::new(u64::MAX),
+        fail_sync: AtomicBool::new(false),
+        sync_errno: std::sync::atomic::AtomicI32::new(0),
+    });
     (Arc::new(FaultyStorage { inner: FsStorage, faults: Arc::clone(&faults) }), faults)
 }
 
@@ -768,4 +775,21 @@ fn a_failed_flush_fails_every_later_flush() {
     // Appends and reads still work; the engine decides what to do.
     append(&seg, 2);
     check_blocks(&seg, &[1, 2]);
+}
+
+#[test]
+fn a_sync_that_fails_for_space_is_a_failed_sync_not_a_shortage() {
+    // fdatasync's ENOSPC (thin provisioning, quotas, NFS) means the pages
+    // were not written and may be marked clean: as final as EIO, and never
+    // taken for a shortage that a retry cures.
+    let dir = TempDir::new("flushnospace");
+    let (storage, faults) = faulty();
+    let seg = Segment::create(&storage, &SegmentCache::unbounded(), &dir.seg(), KEY, MIB).unwrap();
+    append(&seg, 1);
+    faults.sync_errno.store(libc::ENOSPC, Ordering::SeqCst);
+    faults.fail_sync.store(true, Ordering::SeqCst);
+    let e = seg.flush().unwrap_err();
+    assert!(!crate::storage::is_transient(&e), "{e}");
+    faults.fail_sync.store(false, Ordering::SeqCst);
+    assert!(seg.flush().is_err(), "never retry a failed sync and report success");
 }
