@@ -3,6 +3,7 @@
 //! "Additions in 0.2"). The bit-flip sweep is `tests/bitflip.rs`.
 
 mod common;
+mod kit;
 
 use std::path::{Path, PathBuf};
 
@@ -414,4 +415,54 @@ fn a_log_file_of_another_store_is_refused_naming_it() {
     std::fs::write(&la[0], own).unwrap();
     let e = Engine::open(a.store(), options()).unwrap();
     assert_eq!(all(&e, "db"), want);
+}
+
+#[test]
+fn a_file_in_the_way_of_a_new_segment_is_never_removed() {
+    let t = TempDir::new("in-the-way");
+    let e = Engine::open(t.store(), options()).unwrap();
+    e.create_database("db").unwrap();
+    assert_eq!(write(&e, "db", "cpu f=1i 10").status, 204);
+    // Where day 1's first segment of `cpu` (database 1, table 1) goes, a
+    // file the store did not make.
+    let dir = t.store().join("data/1/1/1970-01-02");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("000001.seg");
+    std::fs::write(&path, b"someone else's bytes").unwrap();
+    let r = write(&e, "db", &format!("cpu f=2i {}", DAY + 10));
+    assert_eq!(r.status, 500, "{}", r.message);
+    assert!(r.message.contains("not removed") && r.message.contains("000001.seg"), "{}", r.message);
+    assert_eq!(std::fs::read(&path).unwrap(), b"someone else's bytes", "the file is untouched");
+    // Nothing stored, and the store goes on.
+    assert_eq!(all(&e, "db"), vec!["cpu f=1i 10".to_string()]);
+    assert_eq!(write(&e, "db", "cpu f=3i 20").status, 204);
+}
+
+#[test]
+fn an_empty_segment_left_by_a_failed_group_is_cleared_away() {
+    use kit::fault::{Effect, FaultStorage, Op};
+    use std::sync::Arc;
+    let t = TempDir::new("leftover");
+    let fs = Arc::new(FaultStorage::new(Arc::new(linedb::storage::FsStorage)));
+    let opts = Options { storage: Arc::clone(&fs) as Arc<dyn linedb::storage::Storage>, ..options() };
+    let e = Engine::open(t.store(), opts).unwrap();
+    e.create_database("db").unwrap();
+    assert_eq!(write(&e, "db", "cpu f=0i 10").status, 204);
+    // A group that makes day 1's segment, then finds no space to grow day
+    // 0's; removing the segment it made fails too, so the file stays.
+    // (Twice: growing falls back to just the block when the doubled size
+    // does not fit.)
+    fs.arm_effect(Op::Allocate, "1970-01-01", Effect::Fail(libc::ENOSPC), 2);
+    // (The first remove there is of a temporary file the new segment's
+    // creation clears; the second is the group's own cleanup.)
+    fs.arm_after(Op::Remove, "1970-01-02", 1, 1, Effect::Fail(libc::EIO));
+    let big = format!("cpu f=1i {}\ncpu,s=x f=2i,t=\"{}\" 11", DAY + 10, "y".repeat(8000));
+    let r = write(&e, "db", &big);
+    assert_eq!(r.status, 503, "{}", r.message);
+    let left = t.store().join("data/1/1/1970-01-02/000001.seg");
+    assert!(left.exists(), "the failed group's segment is still there");
+    fs.disarm();
+    // It is this store's, of that partition, and empty: cleared away.
+    assert_eq!(write(&e, "db", &format!("cpu f=3i {}", DAY + 10)).status, 204);
+    assert_eq!(all(&e, "db"), vec!["cpu f=0i 10".to_string(), format!("cpu f=3i {}", DAY + 10)]);
 }

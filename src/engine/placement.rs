@@ -213,15 +213,27 @@ fn make_segment(files: &SegmentFiles, key: PartKey, n: u32, first_block: u64) ->
         }
     }
     let path = dir.join(segment_file(n));
-    // A file left by a group that failed before its WAL record was written
-    // (or by an earlier try of this one) holds nothing acknowledged.
-    match storage.remove_file(&path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-        _ => {}
-    }
     let header_key = files.key(key);
+    remove_leftover(files, &path, &header_key)?;
     let capacity = files.segment_bytes.max(Segment::header_len_for(&header_key) + first_block);
     Segment::create(storage, &files.cache, &path, &header_key, capacity)
+}
+
+/// Clears the way for a new segment at `path`. A file there that is an
+/// empty segment of the same partition of this store was left by a group
+/// that failed before its WAL record was written (or by an earlier try of
+/// this one): it holds nothing acknowledged and is removed. Anything else
+/// is not the store's to remove: the write fails, naming it.
+fn remove_leftover(files: &SegmentFiles, path: &std::path::Path, key: &[u8]) -> io::Result<()> {
+    match Segment::inspect(&files.storage, path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        Ok(Some((k, true))) if k == key => files.storage.remove_file(path),
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("a file this store did not leave is where a new segment goes; not removed: {}", path.display()),
+        )),
+    }
 }
 
 /// Takes back the reservations of a group that did not commit, and

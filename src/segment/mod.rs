@@ -319,6 +319,36 @@ impl Segment {
         })
     }
 
+    /// Reads, without changing anything, what the file at `path` is: `None`
+    /// if it is not a whole segment (its header does not check), else the
+    /// key in its header and whether it holds no block. For deciding
+    /// whether a file in the way is one's own leftover.
+    pub fn inspect(storage: &Arc<dyn Storage>, path: &Path) -> io::Result<Option<(Vec<u8>, bool)>> {
+        let file = storage.open_file(path, OpenMode::Read)?;
+        let len = file.length()?;
+        let mut prefix = [0u8; format::FILE_PREFIX_LEN];
+        if len < prefix.len() as u64 {
+            return Ok(None);
+        }
+        file.read_at(&mut prefix, 0)?;
+        let Ok(key_len) = format::decode_file_prefix(&prefix) else { return Ok(None) };
+        let header_len = format::file_header_len(key_len);
+        let Some(header_usize) = usize::try_from(header_len).ok().filter(|_| header_len <= len) else { return Ok(None) };
+        let mut header = vec![0u8; header_usize];
+        file.read_at(&mut header, 0)?;
+        if format::check_file_header(&header, key_len).is_err() {
+            return Ok(None);
+        }
+        let key = header[format::FILE_PREFIX_LEN..format::FILE_PREFIX_LEN + key_len].to_vec();
+        // No block: nothing after the header, or a zero block header.
+        let after = len.saturating_sub(header_len).min(format::BLOCK_HEADER_LEN as u64);
+        let mut first = vec![0u8; usize::try_from(after).unwrap_or(0)];
+        if !first.is_empty() {
+            file.read_at(&mut first, header_len)?;
+        }
+        Ok(Some((key, format::all_zero(&first))))
+    }
+
     /// Bytes a block with a body of `body_len` bytes takes in a segment
     /// (header, body, padding); `u64::MAX` for a body too long to store.
     pub fn block_len(body_len: usize) -> u64 {
