@@ -757,9 +757,19 @@ impl Writer {
 
     pub fn trim(&mut self, upto: u64) -> io::Result<()> {
         let mut changed = false;
+        let spares_before = self.spares.len();
         let res = self.trim_files(upto, &mut changed);
         if changed {
-            self.storage.sync_dir(&self.dir)?;
+            if let Err(e) = self.storage.sync_dir(&self.dir) {
+                // The renames to spare names may not be durable. Reusing
+                // one of those files (a new header written into it, then
+                // renamed) could leave it, after a power cut, under its
+                // old name with a header naming another file: forget them.
+                // They stay on disk, and are reused after the next open
+                // under whatever name is durable then.
+                self.spares.truncate(spares_before);
+                return Err(e);
+            }
         }
         res
     }
