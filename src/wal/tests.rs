@@ -998,3 +998,25 @@ fn a_log_ending_before_what_the_data_holds_is_refused_before_any_file_changes() 
     assert!(got.is_empty());
     assert_eq!(wal.next_seq(), 1);
 }
+
+/// A trim whose directory sync fails leaves its renames to spare names in
+/// doubt: the files it made spares are not reused (a new header written
+/// into one whose rename a power cut undoes would name another file).
+#[test]
+fn spares_of_a_trim_whose_directory_sync_failed_are_not_reused() {
+    let t = TempDir::new("spares-unsynced");
+    let fs = Arc::new(FaultStorage::new(Arc::new(FsStorage)));
+    let storage: Arc<dyn Storage> = fs.clone();
+    let mut wal =
+        Wal::open(storage, &t.wal(), WalOptions { file_size: 512, spares: 3, store_tag: 0 }, 0, &mut |_, _| Ok(())).unwrap();
+    write(&mut wal, "a", 100);
+    let upto = wal.next_seq() - 1;
+    fs.arm_effect(Op::SyncDir, "", Effect::Fail(libc::EIO), 1);
+    assert!(wal.trim(upto).is_err());
+    assert_eq!(spares_in(&t.wal()).len(), 3, "the renames happened");
+    // The next rotations make new files (allocate) instead of taking them.
+    fs.start_counting(Op::Allocate, "");
+    write(&mut wal, "b", 3);
+    assert!(fs.count(Op::Allocate, "") >= 1, "a spare of the failed trim was reused");
+    assert_eq!(spares_in(&t.wal()).len(), 3, "the spares are left alone");
+}
