@@ -74,14 +74,21 @@ fn a_real_full_disk_answers_503_and_loses_nothing() {
         child(std::path::Path::new(&mount));
         return;
     }
-    let t = common::TempDir::new("fulldisk");
+    in_namespace("a_real_full_disk_answers_503_and_loses_nothing", CHILD_ENV, "full-disk: ");
+}
+
+/// Runs the test `name` again inside `unshare -rm` (a user and mount
+/// namespace: no root needed), with `env` naming a fresh mount point, and
+/// checks that the child passed and printed its `done` line.
+fn in_namespace(name: &str, env: &str, done: &str) {
+    let t = common::TempDir::new("unshare");
     let mount = t.0.join("mnt");
     std::fs::create_dir_all(&mount).unwrap();
     let out = Command::new("unshare")
         .arg("-rm")
         .arg(std::env::current_exe().unwrap())
-        .args(["--exact", "a_real_full_disk_answers_503_and_loses_nothing", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, &mount)
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(env, &mount)
         .output();
     let out = match out {
         Ok(o) => o,
@@ -93,7 +100,7 @@ fn a_real_full_disk_answers_503_and_loses_nothing() {
         return unavailable(&stderr);
     }
     assert!(out.status.success(), "child failed ({:?}):\n{stdout}\n{stderr}", out.status);
-    let line = stdout.lines().find(|l| l.contains("full-disk: "));
+    let line = stdout.lines().find(|l| l.contains(done));
     assert!(line.is_some(), "the child did not run the test:\n{stdout}\n{stderr}");
     println!("{}", line.unwrap_or_default());
 }
@@ -156,24 +163,5 @@ fn running_out_of_inodes_answers_503_and_the_store_goes_on() {
         inodes_child(std::path::Path::new(&mount));
         return;
     }
-    let t = common::TempDir::new("noinodes");
-    let mount = t.0.join("mnt");
-    std::fs::create_dir_all(&mount).unwrap();
-    let out = Command::new("unshare")
-        .arg("-rm")
-        .arg(std::env::current_exe().unwrap())
-        .args(["--exact", "running_out_of_inodes_answers_503_and_the_store_goes_on", "--nocapture", "--test-threads=1"])
-        .env(INODES_ENV, &mount)
-        .output();
-    let out = match out {
-        Ok(o) => o,
-        Err(e) => return unavailable(&format!("cannot run unshare: {e}")),
-    };
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() && stderr.contains("unshare failed") {
-        return unavailable(&stderr);
-    }
-    assert!(out.status.success(), "child failed ({:?}):\n{stdout}\n{stderr}", out.status);
-    assert!(stdout.contains("no-inodes: "), "the child did not run the test:\n{stdout}\n{stderr}");
+    in_namespace("running_out_of_inodes_answers_503_and_the_store_goes_on", INODES_ENV, "no-inodes: ");
 }
