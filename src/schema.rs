@@ -2,7 +2,7 @@
 //! a table are tags and which are fields, the field types of each partition,
 //! and the limits on columns and tables.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::partition::Day;
@@ -72,7 +72,29 @@ struct Table {
     /// Names shared with the partitions' field types (one allocation per
     /// name, not one per partition).
     columns: HashMap<Arc<str>, ColumnKind>,
-    partitions: HashMap<Day, FieldTypes>,
+    /// Neighbouring days with the same field types share one list (see
+    /// [`Table::set_field_type`]): a store of many daily partitions pays a
+    /// pointer per partition, not a list.
+    partitions: BTreeMap<Day, Arc<FieldTypes>>,
+}
+
+impl Table {
+    /// Sets a field's type in a day's partition. The day's list is shared
+    /// with a neighbouring day's when the two are equal, so a table's days
+    /// of the same fields hold one list between them.
+    fn set_field_type(&mut self, day: Day, name: &Arc<str>, ty: FieldType) {
+        let types = self.partitions.entry(day).or_default();
+        if types.get(&**name) == Some(ty) {
+            return;
+        }
+        Arc::make_mut(types).insert(name, ty);
+        let mine = Arc::clone(types);
+        let before = self.partitions.range(..day).next_back().map(|(_, t)| t);
+        let after = self.partitions.range(day..).nth(1).map(|(_, t)| t);
+        if let Some(same) = before.into_iter().chain(after).find(|t| **t == mine).cloned() {
+            self.partitions.insert(day, same);
+        }
+    }
 }
 
 /// The field types of one partition, sorted by name: a store may hold a
@@ -128,7 +150,7 @@ impl Schema {
                 Some((name, _)) => Arc::clone(name),
                 None => Arc::from(f.as_str()),
             };
-            table.partitions.entry(*day).or_default().insert(&name, *ty);
+            table.set_field_type(*day, &name, *ty);
         }
     }
 
@@ -144,16 +166,14 @@ impl Schema {
             let mut cols: Vec<_> = t.columns.iter().collect();
             cols.sort_by(|a, b| a.0.cmp(b.0));
             out.columns.extend(cols.into_iter().map(|(c, k)| (name.clone(), c.to_string(), *k)));
-            let mut days: Vec<_> = t.partitions.iter().collect();
-            days.sort_by_key(|d| *d.0);
-            for (day, types) in days {
+            for (day, types) in &t.partitions {
                 out.field_types.extend(types.iter().map(|(f, ty)| (name.clone(), *day, f.to_owned(), ty)));
             }
         }
         out
     }
 
-    /// The days of a table that have field types, in no order.
+    /// The days of a table that have field types, in order.
     pub fn days(&self, table: &str) -> Vec<Day> {
         self.tables.get(table).map(|t| t.partitions.keys().copied().collect()).unwrap_or_default()
     }
@@ -171,5 +191,43 @@ impl SchemaView for Schema {
     }
     fn field_type(&self, table: &str, day: Day, field: &str) -> Option<FieldType> {
         self.tables.get(table)?.partitions.get(&day)?.get(field)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(day: i32, field: &str, ty: FieldType) -> SchemaChanges {
+        SchemaChanges { field_types: vec![("m".into(), Day(day), field.into(), ty)], ..SchemaChanges::default() }
+    }
+
+    fn list(s: &Schema, day: i32) -> &Arc<FieldTypes> {
+        &s.tables["m"].partitions[&Day(day)]
+    }
+
+    #[test]
+    fn neighbouring_days_with_the_same_fields_share_a_list_and_part_when_one_changes() {
+        let mut s = Schema::new();
+        for day in [1, 2, 3] {
+            s.apply(&change(day, "f", FieldType::Integer));
+        }
+        assert!(Arc::ptr_eq(list(&s, 1), list(&s, 2)) && Arc::ptr_eq(list(&s, 2), list(&s, 3)));
+        // A new field on day 2 only: the others keep theirs.
+        s.apply(&change(2, "g", FieldType::Float));
+        assert!(!Arc::ptr_eq(list(&s, 1), list(&s, 2)));
+        assert_eq!(s.field_type("m", Day(2), "g"), Some(FieldType::Float));
+        assert_eq!((s.field_type("m", Day(1), "g"), s.field_type("m", Day(3), "g")), (None, None));
+        assert_eq!(s.field_type("m", Day(3), "f"), Some(FieldType::Integer));
+        // Day 3 catches up and shares day 2's list again.
+        s.apply(&change(3, "g", FieldType::Float));
+        assert!(Arc::ptr_eq(list(&s, 2), list(&s, 3)));
+        // The same field with another type on another day is that day's own.
+        s.apply(&change(4, "f", FieldType::String));
+        assert_eq!(s.field_type("m", Day(4), "f"), Some(FieldType::String));
+        assert_eq!(s.field_type("m", Day(3), "f"), Some(FieldType::Integer));
+        // Exported in day order, whatever was shared.
+        let days: Vec<i32> = s.export().field_types.iter().map(|c| c.1 .0).collect();
+        assert_eq!(days, [1, 2, 2, 3, 3, 4]);
     }
 }

@@ -60,6 +60,13 @@ fn status_bytes(key: &str) -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// Bytes of heap in use now (glibc's count of allocated chunks).
+fn heap_in_use() -> u64 {
+    // SAFETY: mallinfo2 takes no arguments and only reads the allocator's
+    // counters.
+    unsafe { libc::mallinfo2() }.uordblks as u64
+}
+
 /// Bytes allocated on disk under `dir` (files and directories), and the
 /// number of files and directories.
 fn disk_usage(dir: &Path) -> (u64, u64) {
@@ -99,7 +106,8 @@ fn many_partitions_child() {
     let rl = libc::rlimit { rlim_cur: run.nofile, rlim_max: run.nofile };
     // SAFETY: setrlimit with a valid, initialised struct; it only lowers
     // this (child) process's own limit.
-    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) }, 0);
+    // (0: leave it, e.g. under valgrind, which keeps descriptors of its own.)
+    assert!(run.nofile == 0 || unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) } == 0);
     let opts = || {
         let mut o = Options { ..Options::default() };
         if run.cache > 0 {
@@ -133,6 +141,7 @@ fn many_partitions_child() {
     fig("write_max_store_maps", max_maps);
     fig("write_max_open_segments", max_open);
     fig("write_rss_anon", status_bytes("RssAnon:"));
+    fig("write_heap", heap_in_use());
     let s = e.stats();
     assert_eq!((s.partitions, s.points), (run.partitions, run.partitions));
     e.close().unwrap();
@@ -149,6 +158,7 @@ fn many_partitions_child() {
     fig("open_fds", open_fds() - base_fds);
     fig("open_store_maps", maps_under(&dir));
     fig("open_rss_anon", status_bytes("RssAnon:"));
+    fig("open_heap", heap_in_use());
 
     // Every point back, one measurement at a time and all at once.
     let started = Instant::now();
@@ -173,6 +183,7 @@ fn many_partitions_child() {
     fig("query_max_fds", max_fds.saturating_sub(base_fds));
     fig("query_store_maps", maps_under(&dir));
     fig("query_rss_anon", status_bytes("RssAnon:"));
+    fig("query_heap", heap_in_use());
     fig("max_map_count_used", all_maps() - base_maps);
     // And the store still takes writes to old and new partitions.
     assert_eq!(write(&e, "db", &(line(0) + &line(run.partitions))).status, 204);
@@ -246,18 +257,14 @@ fn thousands_of_partitions_under_a_low_descriptor_limit() {
 }
 
 /// The full count, as the issue asks: 100,000 partitions under `ulimit -n
-/// 1024` with the default cache. Minutes; run by hand (see the top).
-///
-/// Resident memory is bounded at 96 MiB here, not the issue's 64 MiB: at
-/// about 550 bytes of heap per partition (path, block list, field types,
-/// the segment's state) plus what a checkpoint and a whole-store query
-/// build and free, 100,000 partitions measured 69-78 MiB (BENCHMARKS.md).
-/// Getting under 64 MiB means keeping idle partitions' state on disk, not
-/// in memory; that is still to do.
+/// 1024` with the default cache, resident memory beyond mapped pages under
+/// 64 MiB at every stage (measured 57-62 MiB: about 560 bytes of heap per
+/// partition for its segment, block list, path and map entries, plus what
+/// a whole-store query holds). Minutes; run by hand (see the top).
 #[test]
 #[ignore]
 fn a_hundred_thousand_partitions_under_ulimit_1024() {
     let run = Run { partitions: 100_000, nofile: 1024, cache: 0, per_batch: 500 };
     let f = run_child(&run);
-    check(&run, &f, 96 << 20);
+    check(&run, &f, 64 << 20);
 }

@@ -188,7 +188,7 @@ pub fn check(data: &[u8]) {
 /// The structure of an open segment against the file's bytes; returns its blocks.
 fn check_segment(seg: &Segment, disk: &[u8], trusted: u64) -> Vec<BlockMeta> {
     let key_len = usize::try_from(u32::from_le_bytes(disk[12..16].try_into().unwrap())).unwrap();
-    assert_eq!(seg.key(), &disk[16..16 + key_len], "key");
+    assert_eq!(seg.key().unwrap(), &disk[16..16 + key_len], "key");
     let header_len = (16 + key_len + 4).next_multiple_of(8) as u64;
     let blocks: Vec<BlockMeta> = seg.blocks().to_vec();
     let mut at = header_len;

@@ -16,18 +16,26 @@ use crate::segment::{BlockMeta, Blocks, Segment};
 
 use super::{Inner, Outcome};
 
-struct PartSnap {
+/// A table's partitions in range, in day order. Flat (one list for the
+/// table, not one per partition): a query of a whole store of 100,000
+/// partitions holds all of it at once.
+struct TableSnap {
+    escaped: String,
     /// Each segment with the number of blocks published when the snapshot
     /// was taken (blocks are only appended, so the first that many are
     /// the snapshot's; all of them: pruning by time waits until they are
-    /// verified). A count, not a copy of the list: a query of every
-    /// partition of a large store holds one per segment at once.
-    blocks: Vec<(Arc<Segment>, usize)>,
+    /// verified). A count, not a copy of the list.
+    segs: Vec<(Arc<Segment>, usize)>,
+    /// Where each partition's segments end in `segs`.
+    part_ends: Vec<usize>,
 }
 
-struct TableSnap {
-    escaped: String,
-    parts: Vec<PartSnap>,
+impl TableSnap {
+    /// Each partition's segments.
+    fn parts(&self) -> impl Iterator<Item = &[(Arc<Segment>, usize)]> {
+        let starts = std::iter::once(0).chain(self.part_ends.iter().copied());
+        starts.zip(&self.part_ends).map(|(from, &to)| &self.segs[from..to])
+    }
 }
 
 pub fn query(
@@ -56,12 +64,12 @@ pub fn query(
             let (first, last) = (Day::of(start), Day::of(end - 1));
             for name in names {
                 let t = &db.tables[name];
-                let parts = t
-                    .partitions
-                    .range(first..=last)
-                    .map(|(_, p)| PartSnap { blocks: p.segments.iter().map(|s| (Arc::clone(s), s.block_count())).collect() })
-                    .collect();
-                tables.push(TableSnap { escaped: rows::escaped_measurement(name), parts });
+                let mut snap = TableSnap { escaped: rows::escaped_measurement(name), segs: Vec::new(), part_ends: Vec::new() };
+                for (_, p) in t.partitions.range(first..=last) {
+                    snap.segs.extend(p.segments.iter().map(|s| (Arc::clone(s), s.block_count())));
+                    snap.part_ends.push(snap.segs.len());
+                }
+                tables.push(snap);
             }
         }
         tables
@@ -71,8 +79,8 @@ pub fn query(
     // the first line goes out: a damaged block answers 500 naming it, with
     // nothing delivered. Headers are verified too, so pruning by their
     // times below cannot drop rows on the word of a damaged header.
-    for part in tables.iter().flat_map(|t| &t.parts) {
-        for (seg, _) in &part.blocks {
+    for t in &tables {
+        for (seg, _) in &t.segs {
             // Opened first: a file that cannot be opened now (out of
             // descriptors) is a 503, not damage.
             let view = match seg.view() {
@@ -90,17 +98,17 @@ pub fn query(
     let mut count = 0u64;
     let mut line = Vec::new();
     for t in &tables {
-        for part in &t.parts {
+        for part in t.parts() {
             // The partition's files stay open while its rows are read.
-            let mut views = Vec::with_capacity(part.blocks.len());
-            for (seg, _) in &part.blocks {
+            let mut views = Vec::with_capacity(part.len());
+            for (seg, _) in part {
                 match seg.view() {
                     Ok(v) => views.push(v),
                     Err(e) => return unreadable(seg, &e),
                 }
             }
             let mut decoded = Vec::new();
-            for ((seg, count), view) in part.blocks.iter().zip(&views) {
+            for ((seg, count), view) in part.iter().zip(&views) {
                 let blocks: Blocks = seg.blocks_upto(*count);
                 for b in blocks.iter().filter(|b| b.max_time >= start && b.min_time < end) {
                     match rows::Block::decode(view.block_body(b)) {

@@ -4,7 +4,7 @@
 //! Replay is idempotent: a block is appended only to a partition whose
 //! segments do not hold that sequence yet.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -13,6 +13,7 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 
 use crate::catalog;
+use crate::partition::Day;
 use crate::error::OpenError;
 use crate::segment::Segment;
 use crate::segment::SegmentCache;
@@ -109,16 +110,25 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
         for (id, name) in &d.tables {
             db.tables.insert(name.clone(), Table { id: *id, partitions: BTreeMap::new() });
         }
+        // Each table's partitions are collected first and its map built
+        // from them at once: a map built that way has full nodes, a third
+        // of the memory of one grown a day at a time.
+        let mut parts: HashMap<u32, Vec<(Day, Partition)>> = HashMap::new();
         for p in &d.partitions {
-            let part = open_partition(&files, (d.id, p.table_id, p.day), &p.segments, cat.seq)?;
-            let Some(t) = db.tables.values_mut().find(|t| t.id == p.table_id) else {
+            if !db.tables.values().any(|t| t.id == p.table_id) {
                 return Err(OpenError::corrupt(
                     dir.join(catalog::CATALOG_FILE),
                     0,
                     format!("partition of unknown table id {}", p.table_id),
                 ));
-            };
-            t.partitions.insert(p.day, part);
+            }
+            let part = open_partition(&files, (d.id, p.table_id, p.day), &p.segments, cat.seq)?;
+            parts.entry(p.table_id).or_default().push((p.day, part));
+        }
+        for t in db.tables.values_mut() {
+            if let Some(list) = parts.remove(&t.id) {
+                t.partitions = list.into_iter().collect();
+            }
         }
         st.dbs.insert(d.name.clone(), db);
     }
@@ -333,7 +343,7 @@ fn open_partition(
         match result {
             // Checked before anything is changed: a segment of another
             // store (or another partition) is never served, cut or removed.
-            Ok(seg) if seg.key() != header_key.as_slice() => {
+            Ok(seg) if seg.key().map_err(OpenError::Io)? != header_key => {
                 return Err(OpenError::corrupt(
                     &path,
                     0,

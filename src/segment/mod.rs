@@ -159,7 +159,11 @@ struct Published {
 
 /// One segment file, open for appending and reading. `Send + Sync`.
 pub struct Segment {
-    key: Box<[u8]>,
+    /// The length of the partition key in the file header. The key itself
+    /// is not kept (a store may hold 100,000 segments): [`Segment::key`]
+    /// reads it from the file, and a reopened file is matched to this one
+    /// by its header's checksum.
+    key_len: u32,
     header_crc: u32,
     capacity: u64,
     /// The file, open or closed (see `map` and `cache`).
@@ -184,7 +188,7 @@ impl fmt::Debug for Segment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Segment")
             .field("path", &self.path())
-            .field("key_len", &self.key.len())
+            .field("key_len", &self.key_len)
             .field("capacity", &self.capacity)
             .field("used_len", &self.used_len())
             .field("blocks", &self.published.read().blocks.len())
@@ -244,7 +248,7 @@ impl Segment {
         map.lock_tail()?.publish(header_len)?;
         map.set_durable(header_len);
         Ok(Segment {
-            key: key.into(),
+            key_len: key.len() as u32,
             header_crc,
             capacity,
             map,
@@ -307,7 +311,7 @@ impl Segment {
         // flush syncs them too.
         map.set_durable(trusted_len.min(rec.end));
         Ok(Segment {
-            key: rec.key.into_boxed_slice(),
+            key_len: rec.key.len() as u32,
             header_crc: rec.header_crc,
             capacity: capacity.max(file_len),
             map,
@@ -361,9 +365,12 @@ impl Segment {
         format::file_header_len(key.len().min(MAX_KEY_LEN))
     }
 
-    /// The partition key from the header.
-    pub fn key(&self) -> &[u8] {
-        &self.key
+    /// The partition key, read from the file header (checked again).
+    pub fn key(&self) -> io::Result<Vec<u8>> {
+        let view = self.view()?;
+        self.check_file_header(&view).map_err(|why| with_path(io::Error::other(why), "reading the header of", self.path()))?;
+        let at = format::FILE_PREFIX_LEN;
+        Ok(view.view.published_bytes()[at..at + self.key_len as usize].to_vec())
     }
 
     pub fn path(&self) -> &Path {
@@ -553,7 +560,7 @@ impl Segment {
 
     /// Bytes the file header takes: where the first block starts.
     fn header_len(&self) -> u64 {
-        format::file_header_len(self.key.len())
+        format::file_header_len(self.key_len as usize)
     }
 
     /// Re-reads the file header from the mapping and checks it.
@@ -562,8 +569,10 @@ impl Segment {
             .ok()
             .and_then(|n| view.view.published_bytes().get(..n))
             .ok_or("file header not readable")?;
-        match format::check_file_header(header, self.key.len()) {
-            Ok(crc) if crc == self.header_crc && header.get(format::FILE_PREFIX_LEN..format::FILE_PREFIX_LEN + self.key.len()) == Some(&self.key[..]) => Ok(()),
+        // A header that checks and has the checksum the header had at open
+        // is that header (the key length is part of the prefix checked).
+        match format::check_file_header(header, self.key_len as usize) {
+            Ok(crc) if crc == self.header_crc && format::decode_file_prefix(header).ok() == Some(self.key_len as usize) => Ok(()),
             Ok(_) => Err("file header changed since open"),
             Err(_) => Err("file header checksum mismatch"),
         }

@@ -68,7 +68,7 @@ fn check_blocks(seg: &Segment, want_seqs: &[u64]) {
         assert_eq!(seg.block_body(b), &body(b.seq)[..], "body of seq {}", b.seq);
         prev = Some(b);
     }
-    let end = blocks.last().map_or(format::file_header_len(seg.key().len()), |b| b.end());
+    let end = blocks.last().map_or(format::file_header_len(seg.key().unwrap().len()), |b| b.end());
     assert_eq!(seg.used_len(), end);
     assert_eq!(seg.max_seq(), want_seqs.last().copied().unwrap_or(0));
 }
@@ -103,7 +103,7 @@ fn append_reopen_same_blocks_and_bodies() {
     let seqs: Vec<u64> = (1..=500).collect();
     let trusted = {
         let seg = Segment::create(&disk(), &SegmentCache::unbounded(), &path, KEY, 64 * MIB).unwrap();
-        assert_eq!(seg.key(), KEY);
+        assert_eq!(seg.key().unwrap(), KEY);
         assert_eq!(seg.path(), path);
         assert!(seg.blocks().is_empty());
         assert_eq!(seg.max_seq(), 0);
@@ -122,7 +122,7 @@ fn append_reopen_same_blocks_and_bodies() {
 
     for t in [trusted, 0, format::file_header_len(KEY.len())] {
         let seg = Segment::open(&disk(), &SegmentCache::unbounded(), &path, t, 64 * MIB).unwrap();
-        assert_eq!(seg.key(), KEY);
+        assert_eq!(seg.key().unwrap(), KEY);
         assert_eq!(seg.used_len(), trusted);
         check_blocks(&seg, &seqs);
     }
@@ -466,7 +466,7 @@ fn create_rules() {
     let err = Segment::create(&disk(), &SegmentCache::unbounded(), &path, KEY, MIB).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
     let seg = Segment::open(&disk(), &SegmentCache::unbounded(), &path, 0, MIB).unwrap();
-    assert_eq!(seg.key(), &big_key[..]);
+    assert_eq!(seg.key().unwrap(), &big_key[..]);
 
     let too_long = vec![0u8; format::MAX_KEY_LEN + 1];
     let err = Segment::create(&disk(), &SegmentCache::unbounded(), &dir.0.join("b.seg"), &too_long, MIB).unwrap_err();
