@@ -84,7 +84,7 @@ impl Table {
     /// of the same fields hold one list between them.
     fn set_field_type(&mut self, day: Day, name: &Arc<str>, ty: FieldType) {
         let types = self.partitions.entry(day).or_default();
-        if types.get(&**name) == Some(ty) {
+        if types.get(name) == Some(ty) {
             return;
         }
         Arc::make_mut(types).insert(name, ty);

@@ -248,7 +248,7 @@ impl Segment {
         map.lock_tail()?.publish(header_len)?;
         map.set_durable(header_len);
         Ok(Segment {
-            key_len: key.len() as u32,
+            key_len: u32::try_from(key.len()).unwrap_or(u32::MAX), // at most MAX_KEY_LEN, checked above
             header_crc,
             capacity,
             map,
@@ -311,7 +311,7 @@ impl Segment {
         // flush syncs them too.
         map.set_durable(trusted_len.min(rec.end));
         Ok(Segment {
-            key_len: rec.key.len() as u32,
+            key_len: u32::try_from(rec.key.len()).unwrap_or(u32::MAX), // at most MAX_KEY_LEN
             header_crc: rec.header_crc,
             capacity: capacity.max(file_len),
             map,
