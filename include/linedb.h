@@ -567,13 +567,21 @@ enum linedb_code linedb_revoke_token(struct linedb *db,
  *     answers 500 until reopened), a caught panic (the handle then answers
  *     500 / LINEDB_ERR_INTERNAL to every call but linedb_close);
  * 503 the store cannot take writes now: no space, the WAL backlog over
- *     max_wal_bytes, or closing; retry_after_secs >= 1. Nothing stored.
+ *     max_wal_bytes, no memory (or address space) for the batch now, no
+ *     free file descriptor, or closing; retry_after_secs >= 1. Nothing
+ *     stored.
  *
  * Threading: any number of threads may write through one handle at once;
  * batches are applied in the order they are acknowledged. On a machine with
- * two or more CPUs, a batch of 128 KiB or more is parsed by the calling
+ * two or more CPUs, a batch of 128 KiB to 4 MiB is parsed by the calling
  * thread and one short-lived helper thread, which share its lines between
  * them; the call returns only after the helper has ended.
+ *
+ * Memory: a batch of up to 4 MiB is parsed whole (up to about 6 times its
+ * size while it is written); a longer one is parsed, checked and encoded
+ * 1 MiB at a time (about 0.4 times its size, plus a few MiB). Where an
+ * allocation can fail (an address-space limit, overcommit off), a batch
+ * that does not fit answers 503; it never aborts the process.
  *
  * # Safety
  *

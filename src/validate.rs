@@ -201,25 +201,72 @@ pub fn validate_each<'a, V: SchemaView + ?Sized>(
     batch: &mut Batch<'a>,
     view: &V,
     limits: &Limits,
-    mut each: impl FnMut(&Batch<'a>, usize, usize, Option<u32>),
+    each: impl FnMut(&Batch<'a>, usize, usize, Option<u32>),
 ) -> Result<ValidatedBatch, ValidateError> {
-    let mut v = Validator {
-        view,
-        limits,
-        tables: HashMap::new(),
-        out: ValidatedBatch::default(),
-        new_types: HashMap::new(),
-        groups: HashMap::new(),
-        shape: None,
-        next_shape: 0,
-        key: Vec::new(),
-    };
-    for i in 0..batch.lines.len() {
-        let (group, shape) = v.line(batch, i)?;
-        each(batch, group, i, shape);
+    let mut v = SliceValidator::new(view, limits);
+    v.slice(batch, each)?;
+    Ok(v.finish())
+}
+
+/// [`validate_each`] over a batch parsed in slices (see
+/// [`line_protocol::Slices`]): each slice's lines are validated as if they
+/// followed the slices before in one batch, and the result is the whole
+/// batch's. [`PartitionRows::lines`] numbers lines across the slices (a
+/// line's index in its slice plus the lines of the slices before);
+/// `each` gets the index in the slice.
+pub struct SliceValidator<'v, V: ?Sized> {
+    v: Validator<'v, V>,
+    /// Lines in the slices before.
+    base: usize,
+}
+
+impl<V: ?Sized> fmt::Debug for SliceValidator<'_, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SliceValidator").field("lines", &self.base).finish()
     }
-    v.out.points = batch.lines.len();
-    Ok(v.out)
+}
+
+impl<'v, V: SchemaView + ?Sized> SliceValidator<'v, V> {
+    pub fn new(view: &'v V, limits: &'v Limits) -> Self {
+        let v = Validator {
+            view,
+            limits,
+            tables: HashMap::new(),
+            out: ValidatedBatch::default(),
+            new_types: HashMap::new(),
+            groups: HashMap::new(),
+            shape: None,
+            next_shape: 0,
+            key: Vec::new(),
+            base: 0,
+        };
+        SliceValidator { v, base: 0 }
+    }
+
+    /// Validates the lines of the next slice, calling `each` as
+    /// [`validate_each`] does. A line's shape never refers to a line of
+    /// an earlier slice (those are gone): the first line of each slice is
+    /// checked in full.
+    pub fn slice<'a>(
+        &mut self,
+        batch: &mut Batch<'a>,
+        mut each: impl FnMut(&Batch<'a>, usize, usize, Option<u32>),
+    ) -> Result<(), ValidateError> {
+        self.v.shape = None;
+        self.v.base = self.base;
+        for i in 0..batch.lines.len() {
+            let (group, shape) = self.v.line(batch, i)?;
+            each(batch, group, i, shape);
+        }
+        self.base += batch.lines.len();
+        Ok(())
+    }
+
+    /// The whole batch's result.
+    pub fn finish(mut self) -> ValidatedBatch {
+        self.v.out.points = self.base;
+        self.v.out
+    }
 }
 
 /// The names and field types of a line with no repeated names, as last
@@ -303,6 +350,8 @@ struct Validator<'v, V: ?Sized> {
     next_shape: u32,
     /// The buffer look-up keys are built in.
     key: Vec<u8>,
+    /// Lines of the slices before this one (see [`SliceValidator`]).
+    base: usize,
 }
 
 impl<V: SchemaView + ?Sized> Validator<'_, V> {
@@ -313,12 +362,12 @@ impl<V: SchemaView + ?Sized> Validator<'_, V> {
             if shape.matches(batch, i) {
                 let id = Some(shape.id);
                 if let Some(&(_, g)) = shape.days.iter().find(|(d, _)| *d == day) {
-                    self.out.partitions[g].lines.push(i);
+                    self.out.partitions[g].lines.push(self.base + i);
                     return Ok((g, id));
                 }
                 self.check_types(batch, i, day)?;
                 let g = self.group(&batch.lines[i].measurement, day);
-                self.out.partitions[g].lines.push(i);
+                self.out.partitions[g].lines.push(self.base + i);
                 if let Some(shape) = &mut self.shape {
                     shape.days.push((day, g));
                 }
@@ -332,7 +381,7 @@ impl<V: SchemaView + ?Sized> Validator<'_, V> {
         // Ids never repeat: past u32::MAX shapes a line simply has none.
         let id = clean.then_some(self.next_shape).filter(|&n| n != u32::MAX);
         self.next_shape = self.next_shape.saturating_add(1);
-        self.out.partitions[g].lines.push(i);
+        self.out.partitions[g].lines.push(self.base + i);
         // The last line needs no shape: no line follows to use it.
         if let (Some(id), true) = (id, i + 1 < batch.lines.len()) {
             self.shape = Some(Shape { line: i, id, days: vec![(day, g)] });

@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use linedb::line_protocol::{self, Batch, CanonicalLine, FieldValue, LineRef, Precision};
 use linedb::partition::Day;
 use linedb::schema::{ColumnKind, FieldType, Limits, Schema, SchemaView};
-use linedb::validate::{check_batch, BatchError};
+use linedb::validate::{check_batch, BatchError, SliceValidator, ValidatedBatch};
 
 /// The C API's message buffer less the terminating NUL.
 const MESSAGE_MAX: usize = 1023;
@@ -121,6 +121,11 @@ pub fn check_input(input: &[u8], s: Setting) {
 
     let mut batch = Batch::new();
     let result = check_batch(input, s.precision, s.now, &schema, &s.limits, &mut batch);
+    // Parsed and validated a slice at a time (as the engine does a large
+    // batch), the answer is the same, for slices of any size.
+    for bytes in [1, 7, input.len() / 3 + 1] {
+        check_sliced(input, s, &schema, &result, bytes);
+    }
     let v = match result {
         Err(e) => {
             check_message(e.line(), &e.to_string(), physical_lines);
@@ -379,4 +384,27 @@ fn same_canonical(a: &CanonicalLine, b: &CanonicalLine) -> bool {
         && a.timestamp == b.timestamp
         && a.fields.len() == b.fields.len()
         && a.fields.iter().zip(&b.fields).all(|((ka, va), (kb, vb))| ka == kb && value(va) == value(vb))
+}
+
+/// The batch parsed and validated in slices of `bytes` gives `want`, the
+/// answer of one parse and validation of the whole.
+fn check_sliced(input: &[u8], s: Setting, schema: &Schema, want: &Result<ValidatedBatch, BatchError>, bytes: usize) {
+    let Some(mut slices) = line_protocol::Slices::new(input, s.precision, s.now) else {
+        return;
+    };
+    let mut validator = SliceValidator::new(schema, &s.limits);
+    let mut batch = Batch::new();
+    let got = loop {
+        if slices.is_done() {
+            break Ok(validator.finish());
+        }
+        let parsed = slices.next(&mut batch, bytes);
+        if let Err(e) = validator.slice(&mut batch, |_, _, _, _| {}) {
+            break Err(BatchError::Invalid(e));
+        }
+        if let Err(e) = parsed {
+            break Err(BatchError::Parse(e));
+        }
+    };
+    assert_eq!(&got, want, "validated in slices of {bytes} bytes, the batch gets another answer");
 }

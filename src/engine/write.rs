@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::line_protocol::{self, Batch, Precision};
+use crate::line_protocol::{self, Batch, ParseError, Precision, Slices};
 use crate::rows;
 use crate::schema::SchemaChanges;
-use crate::validate::{self, BatchError};
+use crate::validate::{BatchError, SliceValidator};
 
 use super::commit::commit;
 use super::record::{BatchRecord, BlockRef};
@@ -47,6 +47,24 @@ pub(super) enum Answer {
     Revalidate,
 }
 
+/// Batches longer than this are parsed, validated and encoded a slice at a
+/// time (see `line_protocol::Slices`), so that their parsed lines, about
+/// four times the text for usual lines, never exist all at once. Shorter
+/// ones are parsed whole first, on two threads, outside the state's lock:
+/// a 5,000-line batch of TSBS lines is about 1.7 MB.
+const SLICED_ABOVE: usize = 4 << 20;
+
+/// The text of one slice of a sliced batch.
+const SLICE_BYTES: usize = 1 << 20;
+
+/// Where `prepare` gets a batch's lines from.
+enum Source<'p, 'a> {
+    /// Parsed whole already, with the parse's result.
+    Parsed(&'p Result<(), ParseError>),
+    /// To be parsed slice by slice, into the batch.
+    Slices(Slices<'a>),
+}
+
 pub fn write(inner: &Inner, database: &str, lines: &[u8], precision: Precision, now_ns: i64) -> Outcome {
     if inner.is_failed() {
         return Outcome::error(500, inner.failed_error().to_string());
@@ -61,6 +79,13 @@ pub fn write(inner: &Inner, database: &str, lines: &[u8], precision: Precision, 
             lines.len()
         ));
     }
+    let sliced = lines.len() > SLICED_ABOVE && Slices::new(lines, precision, now_ns).is_some();
+    if !memory_for(lines.len(), sliced) {
+        return Outcome::unavailable(format!(
+            "not enough memory for a batch of {} bytes now: try again later, or split it",
+            lines.len()
+        ));
+    }
     // A writer thread reuses its parse arrays and record buffer from one
     // write to the next: fresh multi-megabyte allocations per batch cost
     // more in page faults than parsing does.
@@ -70,10 +95,16 @@ pub fn write(inner: &Inner, database: &str, lines: &[u8], precision: Precision, 
     });
     let mut batch: Batch<'_> = kept.map(Batch::recycle).unwrap_or_default();
     let mut spare: Batch<'_> = kept_spare.map(Batch::recycle).unwrap_or_default();
-    let parsed = line_protocol::parse_split(lines, precision, now_ns, &mut batch, &mut spare);
+    // (Input that is not UTF-8 is rejected; it is parsed whole, which finds
+    // which of its faults comes first.)
+    let parsed = if sliced { Ok(()) } else { line_protocol::parse_split(lines, precision, now_ns, &mut batch, &mut spare) };
     let spare: Batch<'static> = spare.recycle();
     let out = loop {
-        let pending = match prepare(inner, database, &mut batch, &parsed, std::mem::take(&mut buf), &mut encs) {
+        let source = match Slices::new(lines, precision, now_ns) {
+            Some(slices) if sliced => Source::Slices(slices),
+            _ => Source::Parsed(&parsed),
+        };
+        let pending = match prepare(inner, database, &mut batch, source, std::mem::take(&mut buf), &mut encs) {
             Ok(Some(p)) => Arc::new(p),
             Ok(None) => break Outcome::ok(204, 0),
             Err(out) => break out,
@@ -109,6 +140,30 @@ pub fn write(inner: &Inner, database: &str, lines: &[u8], precision: Precision, 
     out
 }
 
+/// Batches at least this long check first that the memory they will take
+/// can be had (see [`memory_for`]).
+const PROBE_FROM: usize = 256 << 10;
+
+/// Whether the memory a batch of `len` bytes takes while it is written can
+/// be had now: that much is allocated and freed again, untouched (so no
+/// page is used). Where allocation can fail (an address-space limit,
+/// overcommit turned off) a batch that would not fit gets 503 before any
+/// work, instead of an allocation failure that aborts the host process.
+/// The figures are what `benches/batch_memory.rs` measures, with room: a
+/// batch parsed whole takes up to about 5.7 times its text, a sliced one
+/// about 0.35 times plus its slice's parse.
+fn memory_for(len: usize, sliced: bool) -> bool {
+    if len < PROBE_FROM {
+        return true;
+    }
+    let need = if sliced { len / 2 + 8 * SLICE_BYTES } else { len.saturating_mul(6) };
+    let mut probe: Vec<u8> = Vec::new();
+    let ok = probe.try_reserve_exact(need).is_ok();
+    // The allocation must really be made: an unused one may be optimised away.
+    std::hint::black_box(probe.as_ptr());
+    ok
+}
+
 /// Per-thread buffers reused across writes.
 #[derive(Default)]
 struct Scratch {
@@ -125,17 +180,22 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
-/// Validates and encodes; `Ok(None)` for a batch with no lines.
+/// Validates and encodes (parsing first, for a sliced batch); `Ok(None)`
+/// for a batch with no lines.
 ///
 /// Each line is encoded (into its partition's block) as soon as it has
 /// passed validation, while it is still in the cache: a large batch's
 /// parsed lines are several times the size of the CPU's own cache, and a
 /// second pass over them cost more in memory reads than the encoding did.
-fn prepare(
+///
+/// A sliced batch is parsed under the state's read lock (its slices are
+/// validated against one state): a commit leader waits for the parse of a
+/// batch over `SLICED_ABOVE` bytes before it applies its group.
+fn prepare<'a>(
     inner: &Inner,
     database: &str,
-    batch: &mut Batch<'_>,
-    parsed: &Result<(), line_protocol::ParseError>,
+    batch: &mut Batch<'a>,
+    source: Source<'_, 'a>,
     buf: Vec<u8>,
     encs: &mut Vec<rows::BlockEncoder>,
 ) -> Result<Option<Pending>, Outcome> {
@@ -144,47 +204,62 @@ fn prepare(
         return Err(Outcome::error(404, format!("database not found: {database:?}")));
     };
     let limits = &inner.opts.limits;
-    // As validate::check_batch: on a parse error the lines before it are
-    // still validated, and a rule they break comes first in the input.
-    let checked = match parsed {
-        Err(pe) => match validate::validate(batch, &db.schema, limits) {
-            Err(ve) => Err(BatchError::Invalid(ve)),
-            Ok(_) => Err(BatchError::Parse(pe.clone())),
-        },
-        // The lines are encoded as they pass; the encoding needs nothing
-        // from the state, but holds the read lock while the batch is
-        // validated anyway.
-        Ok(()) => {
-            let mut bounds: Vec<(i64, i64)> = Vec::new();
-            let checked = validate::validate_each(batch, &db.schema, limits, |batch, g, i, shape| {
-                // Groups are numbered as the batch first touches them: a
-                // new one is always the next.
-                if g == bounds.len() {
-                    bounds.push((i64::MAX, i64::MIN));
-                    if g == encs.len() {
-                        encs.push(rows::BlockEncoder::new());
-                    }
-                }
-                let line = batch.line(i);
-                let (min, max) = &mut bounds[g];
-                *min = (*min).min(line.timestamp());
-                *max = (*max).max(line.timestamp());
-                encs[g].row_of_shape(line, shape);
-            });
-            if checked.is_err() {
-                for e in &mut encs[..bounds.len()] {
-                    e.discard();
-                }
+    // The lines are encoded as they pass; the encoding needs nothing from
+    // the state, but holds the read lock while the batch is validated
+    // anyway.
+    let mut bounds: Vec<(i64, i64)> = Vec::new();
+    let mut each = |batch: &Batch<'a>, g: usize, i: usize, shape: Option<u32>| {
+        // Groups are numbered as the batch first touches them: a new one is
+        // always the next.
+        if g == bounds.len() {
+            bounds.push((i64::MAX, i64::MIN));
+            if g == encs.len() {
+                encs.push(rows::BlockEncoder::new());
             }
-            checked.map(|v| (v, bounds)).map_err(BatchError::Invalid)
         }
+        let line = batch.line(i);
+        let (min, max) = &mut bounds[g];
+        *min = (*min).min(line.timestamp());
+        *max = (*max).max(line.timestamp());
+        encs[g].row_of_shape(line, shape);
     };
+    let mut validator = SliceValidator::new(&db.schema, limits);
+    let checked = match source {
+        Source::Parsed(parsed) => check_slice(&mut validator, batch, parsed.clone(), &mut each),
+        Source::Slices(mut slices) => loop {
+            if slices.is_done() {
+                break Ok(());
+            }
+            let parsed = slices.next(batch, SLICE_BYTES);
+            if let Err(e) = check_slice(&mut validator, batch, parsed, &mut each) {
+                break Err(e);
+            }
+        },
+    };
+    if checked.is_err() {
+        for e in &mut encs[..bounds.len()] {
+            e.discard();
+        }
+    }
+    let checked = checked.map(|()| (validator.finish(), bounds));
     let (v, bounds) = match checked {
-        Ok(v) => v,
+        Ok(checked) => checked,
         Err(e) => {
             return Err(Outcome { error_line: e.line(), ..Outcome::error(400, e.to_string()) });
         }
     };
+    let encs = &mut encs[..bounds.len()];
+    // The record takes the blocks' bytes once more: both that and the
+    // blocks' own growth are had without aborting, or the batch is 503.
+    let need = encs.iter().map(|e| e.body_len() + 64).sum::<usize>() + 4096;
+    let mut buf = buf;
+    buf.clear();
+    if encs.iter().any(|e| e.out_of_memory()) || buf.try_reserve(need).is_err() {
+        for e in encs.iter_mut() {
+            e.discard();
+        }
+        return Err(Outcome::unavailable(format!("not enough memory for the batch's {} bytes of blocks now: try again later, or split it", need)));
+    }
     if v.points == 0 {
         return Ok(None);
     }
@@ -231,4 +306,17 @@ fn prepare(
         answer: Mutex::new(None),
         waiter: std::thread::current(),
     }))
+}
+
+/// Validates (and so encodes) the lines of one slice, whose parse gave
+/// `parsed`. As `validate::check_batch`: on a parse error the lines before
+/// it are still validated, and a rule they break comes first in the input.
+fn check_slice<'a, V: crate::schema::SchemaView + ?Sized>(
+    validator: &mut SliceValidator<'_, V>,
+    batch: &mut Batch<'a>,
+    parsed: Result<(), ParseError>,
+    each: &mut impl FnMut(&Batch<'a>, usize, usize, Option<u32>),
+) -> Result<(), BatchError> {
+    validator.slice(batch, each).map_err(BatchError::Invalid)?;
+    parsed.map_err(BatchError::Parse)
 }

@@ -74,6 +74,9 @@ pub struct BlockEncoder {
     prev_time: i64,
     order: Vec<usize>,
     text: String,
+    /// A row was dropped because its memory could not be had: the block is
+    /// incomplete and must be discarded (see [`BlockEncoder::out_of_memory`]).
+    short: bool,
 }
 
 /// A fast hasher for the encoder's maps (the FxHash step: rotate, xor,
@@ -170,6 +173,20 @@ impl BlockEncoder {
         self.prev_kidx.clear();
         self.prev_order.clear();
         self.prev_shape_id = None;
+        self.short = false;
+    }
+
+    /// Whether memory for a row could not be had since the last block: the
+    /// block lacks rows, and the caller must discard it (the rows buffer is
+    /// the one that grows with a batch, so its growth is the one checked;
+    /// failing it is an answer, not an abort of the host process).
+    pub fn out_of_memory(&self) -> bool {
+        self.short
+    }
+
+    /// The length [`finish`](Self::finish) will append (at most).
+    pub fn body_len(&self) -> usize {
+        MARKER.len() + 20 + self.series_list.len() + self.key_list.len() + self.rows.len()
     }
 
     /// Drops the rows added since the last block: the encoder is as new,
@@ -267,8 +284,12 @@ impl BlockEncoder {
                 FieldValue::String(s) => put_bytes(&mut row, s.as_bytes()),
             }
         }
-        put_var(&mut self.rows, row.len() as u64);
-        self.rows.extend_from_slice(&row);
+        if self.short || self.rows.try_reserve(row.len() + 10).is_err() {
+            self.short = true;
+        } else {
+            put_var(&mut self.rows, row.len() as u64);
+            self.rows.extend_from_slice(&row);
+        }
         self.row = row;
     }
 
