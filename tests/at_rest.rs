@@ -153,6 +153,36 @@ fn a_store_whose_log_lost_acknowledged_records_is_refused() {
         other => panic!("expected Corrupt, got {other:?}"),
     }
     assert_eq!(snapshot_files(&store), before);
+    // The log's directory gone as well: refused the same way, and not
+    // made again.
+    std::fs::remove_dir(store.join("wal")).unwrap();
+    let entries = tree(&store);
+    match Engine::open(&store, options()) {
+        Err(OpenError::Corrupt { path, reason, .. }) => {
+            assert!(path.extension().is_some_and(|e| e == "seg"), "{path:?}");
+            assert!(reason.contains("holds sequence 21"), "{reason}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    assert!(tree(&store) == entries, "a refused open made files or directories: {:?}", tree(&store));
+    assert_eq!(snapshot_files(&store), before);
+}
+
+/// Every file and directory under `dir`.
+fn tree(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p.clone());
+            }
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
 }
 
 #[test]
@@ -353,10 +383,62 @@ fn a_segment_of_another_store_is_refused_naming_it() {
         Err(e) => panic!("{e}"),
     }
     assert_eq!(snapshot_files(&a.store()), before, "a refused open changes nothing");
+    // The same with a torn block at its end, which open would cut in a
+    // segment of its own: refused before anything is cut.
+    let end = {
+        let storage: std::sync::Arc<dyn linedb::storage::Storage> = std::sync::Arc::new(linedb::storage::FsStorage);
+        let cache = linedb::segment::SegmentCache::unbounded();
+        linedb::segment::Segment::open(&storage, &cache, &sb[0], 0, 1 << 20).unwrap().used_len()
+    };
+    let mut foreign = std::fs::read(&sb[0]).unwrap();
+    let end = usize::try_from(end).unwrap();
+    assert!(foreign.len() > end + 40 && foreign[end..].iter().all(|&x| x == 0), "no room after the last block");
+    foreign[end..end + 20].copy_from_slice(b"LDBB torn block head");
+    std::fs::write(&sa[0], &foreign).unwrap();
+    let before = snapshot_files(&a.store());
+    match Engine::open(a.store(), options()) {
+        Err(OpenError::Corrupt { path, reason, .. }) => {
+            assert_eq!(path, sa[0]);
+            assert!(reason.contains("another store"), "{reason}");
+        }
+        Ok(_) => panic!("a segment of another store was opened as this store's"),
+        Err(e) => panic!("{e}"),
+    }
+    assert_eq!(snapshot_files(&a.store()), before, "a refused open cut the foreign segment's tail");
     // Its own file back: everything as it was.
     std::fs::write(&sa[0], own).unwrap();
     let e = Engine::open(a.store(), options()).unwrap();
     assert_eq!(all(&e, "db"), want);
+}
+
+#[test]
+fn a_damaged_segment_no_checkpoint_lists_is_refused_not_removed() {
+    // A partition made after the last checkpoint, its only segment's header
+    // damaged. Its blocks are in the log, but the file is not removed: this
+    // build never leaves a segment with a torn header under its name, so
+    // it is damage, or not the store's.
+    let t = TempDir::new("unlisted-damaged");
+    let store = t.store();
+    let e = Engine::open(&store, options()).unwrap();
+    e.create_database("db").unwrap();
+    e.checkpoint().unwrap();
+    assert_eq!(write(&e, "db", "m f=1 1").status, 204);
+    drop(e); // a crash: the partition is in no checkpoint
+    let seg = segments(&store).pop().unwrap();
+    let mut b = std::fs::read(&seg).unwrap();
+    b[12] ^= 0x01; // the key length, under the header's checksum
+    std::fs::write(&seg, &b).unwrap();
+    let before = snapshot_files(&store);
+    match Engine::open(&store, options()) {
+        Err(OpenError::Corrupt { path, .. }) => assert_eq!(path, seg),
+        Ok(_) => panic!("opened with a damaged segment"),
+        Err(e) => panic!("{e}"),
+    }
+    assert_eq!(snapshot_files(&store), before, "a refused open changed files");
+    // Removed by its owner, the log makes the partition again.
+    std::fs::remove_file(&seg).unwrap();
+    let e = Engine::open(&store, options()).unwrap();
+    assert_eq!(all(&e, "db"), ["m f=1 1"]);
 }
 
 #[test]

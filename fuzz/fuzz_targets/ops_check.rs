@@ -20,12 +20,14 @@
 // | 13 | a big batch (300-byte strings: WAL and segment rotation) | shape |
 // | 14 | arm an I/O fault (any operation, after n calls, once or forever) | op, n, kind |
 // | 15 | disarm the faults | |
-// | 16 | process crash, plant debris (a damaged later segment, a `.wal.tmp`), reopen | which partition |
+// | 16 | process crash, plant a damaged later segment and a `.wal.tmp`; open must refuse the segment, naming it; remove it, reopen | which partition |
 // | 17 | process crash, plant a `spare.wal` too small to reuse, reopen | |
 //
-// The debris is what older builds, or a crash inside a file creation that
-// does not go through a temporary name, would leave: recovery must clear
-// it without losing or inventing data.
+// A damaged segment that no checkpoint lists is what linedb 0.1 left when
+// it stopped while making one; in a store with an id (every store this
+// build makes) it is damage or not the store's, and open refuses it with
+// nothing changed. The other debris (temporaries of the store's own names)
+// recovery must clear without losing or inventing data.
 //
 // A model follows what the engine answered (every batch acknowledged,
 // refused, or in doubt), and every open of the store (after a reopen, after
@@ -44,6 +46,7 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use linedb::engine::{Engine, Options};
+use linedb::error::OpenError;
 use linedb::line_protocol::Precision;
 use linedb::partition::NANOS_PER_DAY;
 use crate::kit::fault::{Effect, FaultStorage, Op, Site};
@@ -592,6 +595,50 @@ impl Driver {
         Ok(())
     }
 
+    /// Drops the engine (a process crash), plants a damaged segment after
+    /// the last of a partition (and a WAL temporary); open must refuse it,
+    /// naming it; then it is removed (what its owner would do) and the
+    /// store reopened.
+    fn plant_refused(&mut self, which: u8) -> Result<(), String> {
+        drop(self.engine.take());
+        // No power cut while the planted segment is there: an image with it
+        // would (rightly) not open. A cut due meanwhile is dropped.
+        let crash_at = self.model().crash_at.take();
+        let refused = match plant_segment_and_temp(&self.sim, which) {
+            Ok(Some(path)) => self.refuse_planted(&path),
+            Ok(None) => Ok(()),
+            Err(e) => Err(format!("planting debris: {e}")),
+        };
+        self.model().crash_at = crash_at;
+        refused?;
+        self.open("after planting debris")?;
+        Ok(())
+    }
+
+    /// Open refuses the segment planted at `path`, naming it; it is then
+    /// removed.
+    fn refuse_planted(&mut self, path: &std::path::Path) -> Result<(), String> {
+        let before = self.fired();
+        let opened = Engine::open(STORE, self.options());
+        let answer = match &opened {
+            Ok(_) => Answer::Ok,
+            Err(e) => Answer::Err(e.to_string()),
+        };
+        self.log(format!("open with {} planted", path.display()), before, answer);
+        match opened {
+            Err(OpenError::Corrupt { path: named, .. }) if named == path => {}
+            // An injected fault may stop the open first.
+            Err(_) if self.fired() > before => {}
+            Err(e) => return Err(format!("open with a damaged segment planted at {}: {e}", path.display())),
+            Ok(_) => return Err(format!("open took a damaged segment planted at {}", path.display())),
+        }
+        let parent = path.parent().unwrap_or(std::path::Path::new("/"));
+        self.sim
+            .remove_file(path)
+            .and_then(|()| self.sim.sync_dir(parent))
+            .map_err(|e| format!("removing the planted segment: {e}"))
+    }
+
     fn arm_fault(&mut self, op: u8, n: u8, kind: u8) {
         let op = OPS[usize::from(op) % OPS.len()];
         let errno = if kind & 1 == 0 { libc::EIO } else { libc::ENOSPC };
@@ -717,7 +764,7 @@ pub fn run(data: &[u8], plans: &[Plan]) -> Result<Report, String> {
                 16 => {
                     let which = arg(i);
                     i += 1;
-                    d.plant(|sim| plant_segment_and_temp(sim, which))?;
+                    d.plant_refused(which)?;
                 }
                 _ => d.plant(plant_small_spare)?,
             }
@@ -752,8 +799,9 @@ fn put_durable(sim: &SimStorage, path: &std::path::Path, bytes: &[u8]) -> std::i
     sim.sync_dir(path.parent().unwrap_or(std::path::Path::new("/")))
 }
 
-/// A damaged segment after the last of a partition, and a WAL temporary.
-fn plant_segment_and_temp(sim: &SimStorage, which: u8) -> std::io::Result<()> {
+/// A damaged segment after the last of a partition (its path, if the
+/// store has a partition), and a WAL temporary.
+fn plant_segment_and_temp(sim: &SimStorage, which: u8) -> std::io::Result<Option<std::path::PathBuf>> {
     let mut dirs = Vec::new();
     dirs_under(sim, &std::path::Path::new(STORE).join("data"), &mut dirs);
     // Partition directories are the ones holding segments.
@@ -761,6 +809,7 @@ fn plant_segment_and_temp(sim: &SimStorage, which: u8) -> std::io::Result<()> {
         .into_iter()
         .filter(|d| sim.list_dir(d).is_ok_and(|v| v.iter().any(|n| n.to_string_lossy().ends_with(".seg"))))
         .collect();
+    let mut planted = None;
     if let Some(dir) = parts.get(usize::from(which) % parts.len().max(1)) {
         let last = sim
             .list_dir(dir)?
@@ -768,16 +817,19 @@ fn plant_segment_and_temp(sim: &SimStorage, which: u8) -> std::io::Result<()> {
             .filter_map(|n| n.to_str()?.strip_suffix(".seg")?.parse::<u32>().ok())
             .max()
             .unwrap_or(0);
-        put_durable(sim, &dir.join(format!("{:06}.seg", last + 1)), &[0xA5; 100])?;
+        let path = dir.join(format!("{:06}.seg", last + 1));
+        put_durable(sim, &path, &[0xA5; 100])?;
+        planted = Some(path);
     }
     let wal = std::path::Path::new(STORE).join("wal");
-    let Ok(names) = sim.list_dir(&wal) else { return Ok(()) };
+    let Ok(names) = sim.list_dir(&wal) else { return Ok(planted) };
     let next = names
         .iter()
         .filter_map(|n| n.to_str()?.get(..8)?.parse::<u64>().ok())
         .max()
         .unwrap_or(0);
-    put_durable(sim, &wal.join(format!("{:08}.wal.tmp", next + 1)), &[0x5A; 300])
+    put_durable(sim, &wal.join(format!("{:08}.wal.tmp", next + 1)), &[0x5A; 300])?;
+    Ok(planted)
 }
 
 /// A `spare.wal` too small to be reused (replacing any there is).

@@ -15,8 +15,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::catalog;
 use crate::partition::Day;
 use crate::error::OpenError;
-use crate::segment::Segment;
-use crate::segment::SegmentCache;
+use crate::segment::{Expect, Segment, SegmentCache};
 use super::files::SegmentFiles;
 use crate::storage::{is_transient, Storage};
 use crate::wal::{Wal, WalOptions};
@@ -133,11 +132,6 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
         st.dbs.insert(d.name.clone(), db);
     }
 
-    let wal_dir = dir.join(WAL_DIR);
-    if storage.list_dir(&wal_dir).is_err() {
-        storage.create_dir_all(&wal_dir)?;
-        storage.sync_dir(dir)?;
-    }
     // Partitions on disk that the catalog does not list: made by batches
     // after the checkpoint (the log must account for them) or not this
     // store's. Opened now, so that the sequences they hold count below;
@@ -145,6 +139,17 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     let mut unlisted = find_unlisted(&files, &st)?;
     // The highest sequence the data holds: the log must reach it.
     let (held_seq, held_in) = highest_held(&st, &unlisted);
+    let wal_dir = dir.join(WAL_DIR);
+    if storage.list_dir(&wal_dir).is_err() {
+        // No log at all: fine while the catalog covers all the data holds
+        // (a store whose creation stopped before its log's directory was
+        // made); else refused before the directory is made again.
+        if held_seq > cat.seq {
+            return Err(log_lost(dir, held_seq, held_in, cat.seq));
+        }
+        storage.create_dir_all(&wal_dir)?;
+        storage.sync_dir(dir)?;
+    }
     let mut wal = Wal::open_reaching(
         Arc::clone(&storage),
         &wal_dir,
@@ -161,18 +166,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
         }),
     )?;
     if held_seq >= wal.next_seq() {
-        // Blocks of batches that neither the catalog nor the log accounts
-        // for: the log lost records (deleted, or an older copy). Handing
-        // their sequences out again would mix two batches under one.
-        let path = held_in.unwrap_or_else(|| dir.join(catalog::CATALOG_FILE));
-        return Err(OpenError::corrupt(
-            path,
-            0,
-            format!(
-                "holds sequence {held_seq}, but the catalog covers up to {} and the write-ahead log ends before it",
-                cat.seq
-            ),
-        ));
+        return Err(log_lost(dir, held_seq, held_in, cat.seq));
     }
     // (A segment without blocks is a batch's reservation that never
     // became durable: segment files are made before the log is written.)
@@ -211,6 +205,18 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     })
 }
 
+
+/// Blocks of batches that neither the catalog nor the log accounts for:
+/// the log lost records (deleted, or an older copy). Handing their
+/// sequences out again would mix two batches under one.
+fn log_lost(dir: &Path, held_seq: u64, held_in: Option<std::path::PathBuf>, catalog_seq: u64) -> OpenError {
+    let path = held_in.unwrap_or_else(|| dir.join(catalog::CATALOG_FILE));
+    OpenError::corrupt(
+        path,
+        0,
+        format!("holds sequence {held_seq}, but the catalog covers up to {catalog_seq} and the write-ahead log ends before it"),
+    )
+}
 
 /// A store without a catalog: a new one if its directory holds nothing of
 /// a store (only `LOCK`, or a `catalog.tmp` of a creation cut short), whose
@@ -329,11 +335,11 @@ fn open_partition(
     // that never became durable.
     let mut later_has_blocks = false;
     let mut opened: Vec<Arc<Segment>> = Vec::new();
-    let mut debris = Vec::new();
     for &(n, durable) in all.iter().rev() {
         let path = dir.join(super::state::segment_file(n));
         let (trusted, seq) = durable.map_or((0, u64::MAX), |d| (d, covered_seq));
-        let open = || Segment::open_checked(storage, &files.cache, &path, trusted, seq, files.segment_bytes, later_has_blocks);
+        let expect = Expect { trusted_len: trusted, trusted_seq: seq, whole: later_has_blocks, key: Some(&header_key) };
+        let open = || Segment::open_checked(storage, &files.cache, &path, &expect, files.segment_bytes);
         let result = match open() {
             // Out of descriptors or address space: the process may allow
             // fewer than the cache holds; close idle segments, once more.
@@ -341,30 +347,19 @@ fn open_partition(
             other => other,
         };
         match result {
-            // Checked before anything is changed: a segment of another
-            // store (or another partition) is never served, cut or removed.
-            Ok(seg) if seg.key().map_err(OpenError::Io)? != header_key => {
-                return Err(OpenError::corrupt(
-                    &path,
-                    0,
-                    "a segment of another store or another partition (its header names another)",
-                ));
-            }
+            // (A segment of another store or partition was refused before
+            // anything in it was cut: `Expect::key`.)
             Ok(seg) => {
                 later_has_blocks |= seg.max_seq() > 0;
                 opened.push(Arc::new(seg));
             }
-            // A segment no checkpoint lists, damaged, with no segment
-            // holding blocks after it: being made when the process stopped
-            // (by a build that did not make segments under a temporary
-            // name); its blocks are all in the WAL, so it is removed (once
-            // nothing else refuses the open) and replay makes it again.
-            Err(OpenError::Corrupt { .. }) if durable.is_none() && !later_has_blocks => debris.push(path),
+            // Any other refusal, a damaged segment no checkpoint lists
+            // included: this build makes a segment's header whole before
+            // the file gets its name, so such a file is damage, or not the
+            // store's, and is never removed (linedb 0.1 could leave one when
+            // it stopped while making a segment: its owner removes it).
             Err(e) => return Err(e),
         }
-    }
-    for path in debris {
-        storage.remove_file(&path)?;
     }
     opened.reverse();
     opened.shrink_to_fit();

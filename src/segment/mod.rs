@@ -53,6 +53,7 @@ use map::{Mapped, TailGuard, View};
 pub use cache::{SegmentCache, DEFAULT_MAX_OPEN_SEGMENTS};
 pub use format::{FORMAT_VERSION, MAX_KEY_LEN};
 pub use map::Pin;
+pub use recovery::Expect;
 pub use verify::{BlockDamage, ScrubReport};
 
 /// The smallest size the file grows to: a partition holding one point
@@ -273,31 +274,30 @@ impl Segment {
         trusted_len: u64,
         capacity: u64,
     ) -> Result<Segment, OpenError> {
-        Segment::open_checked(storage, cache, path, trusted_len, u64::MAX, capacity, false)
+        let expect = Expect { trusted_len, trusted_seq: u64::MAX, whole: false, key: None };
+        Segment::open_checked(storage, cache, path, &expect, capacity)
     }
 
-    /// [`Segment::open`] where the checkpoint that made `trusted_len`
-    /// durable covered the WAL up to `trusted_seq`: a block below
-    /// `trusted_len` with a higher sequence is damage ([`OpenError::Corrupt`]),
-    /// not a sequence that replay may skip records for. `whole`: a later
-    /// segment of the partition exists, so a bad block past `trusted_len`
-    /// is damage ([`OpenError::Corrupt`]), not a torn tail to cut.
-    #[allow(clippy::too_many_arguments)]
+    /// [`Segment::open`] holding the segment to `expect` (see [`Expect`]):
+    /// where the checkpoint that made `trusted_len` durable covered the WAL
+    /// up to `trusted_seq`, a block below `trusted_len` with a higher
+    /// sequence is damage ([`OpenError::Corrupt`]), not a sequence that
+    /// replay may skip records for; with `whole`, a bad block past
+    /// `trusted_len` is damage, not a torn tail to cut; with `key`, a header
+    /// naming another partition is refused before anything is cut.
     pub fn open_checked(
         storage: &Arc<dyn Storage>,
         cache: &Arc<SegmentCache>,
         path: &Path,
-        trusted_len: u64,
-        trusted_seq: u64,
+        expect: &Expect<'_>,
         capacity: u64,
-        whole: bool,
     ) -> Result<Segment, OpenError> {
         let file = storage.open_file(path, OpenMode::ReadWrite)?;
         let map = Mapped::new(storage, cache, path, file, capacity, Writer { chain: 0, max_seq: 0, promised: 0, sealed: false })?;
         let (rec, file_len) = {
             let mut tail = map.lock_tail()?;
             let file_len = tail.allocated();
-            let rec = recovery::recover(&mut tail, path, trusted_len, trusted_seq, whole)?;
+            let rec = recovery::recover(&mut tail, path, expect)?;
             let w = tail.state_mut();
             w.chain = rec.blocks.last().map_or(rec.header_crc, |b| b.crc);
             w.max_seq = rec.blocks.last().map_or(0, |b| b.seq);
@@ -309,7 +309,7 @@ impl Segment {
         // Blocks verified above `trusted_len` may still be only in the
         // page cache (the process crashed, not the machine): the next
         // flush syncs them too.
-        map.set_durable(trusted_len.min(rec.end));
+        map.set_durable(expect.trusted_len.min(rec.end));
         Ok(Segment {
             key_len: u32::try_from(rec.key.len()).unwrap_or(u32::MAX), // at most MAX_KEY_LEN
             header_crc: rec.header_crc,

@@ -42,6 +42,26 @@ pub(super) struct Recovered {
     pub verified_from: u64,
 }
 
+/// What [`recover`] (and so [`Segment::open_checked`]) is to hold a
+/// segment to.
+///
+/// [`Segment::open_checked`]: super::Segment::open_checked
+#[derive(Clone, Copy, Debug)]
+pub struct Expect<'a> {
+    /// A length an earlier flush returned: damage below it is corruption,
+    /// never a torn tail. 0 to trust nothing.
+    pub trusted_len: u64,
+    /// The WAL sequence the checkpoint that made `trusted_len` durable
+    /// covered (`u64::MAX` for none).
+    pub trusted_seq: u64,
+    /// A later segment of the partition holds blocks: a bad block is never
+    /// a torn tail.
+    pub whole: bool,
+    /// The partition key its header must hold, checked before anything is
+    /// cut; `None` takes any.
+    pub key: Option<&'a [u8]>,
+}
+
 /// Reads and repairs the segment behind `tail`, then publishes its good
 /// blocks (`published` becomes [`Recovered::end`]).
 ///
@@ -50,13 +70,8 @@ pub(super) struct Recovered {
 /// higher one there is a damaged header (it would make replay skip
 /// acknowledged records as already held). `whole`: the segment is not its
 /// partition's last, so a bad block is never a torn tail.
-pub(super) fn recover<W>(
-    tail: &mut TailGuard<'_, W>,
-    path: &Path,
-    trusted_len: u64,
-    trusted_seq: u64,
-    whole: bool,
-) -> Result<Recovered, OpenError> {
+pub(super) fn recover<W>(tail: &mut TailGuard<'_, W>, path: &Path, expect: &Expect<'_>) -> Result<Recovered, OpenError> {
+    let Expect { trusted_len, trusted_seq, whole, key: expected_key } = *expect;
     let file_len = tail.allocated();
     let corrupt = |offset: u64, reason: &str| OpenError::corrupt(path, offset, reason);
     let header_err = |e: FileHeaderError| match e {
@@ -79,6 +94,11 @@ pub(super) fn recover<W>(
         .ok_or_else(|| corrupt(0, "file is shorter than its header"))?;
     let header_crc = format::check_file_header(header, key_len).map_err(header_err)?;
     let key = header[format::FILE_PREFIX_LEN..format::FILE_PREFIX_LEN + key_len].to_vec();
+    // Before anything is cut: a segment of another store or partition is
+    // never changed.
+    if expected_key.is_some_and(|k| k != key.as_slice()) {
+        return Err(corrupt(0, "a segment of another store or another partition (its header names another)"));
+    }
 
     if trusted_len > file_len {
         return Err(corrupt(file_len, &format!("file ends before its checkpointed length {trusted_len}")));
