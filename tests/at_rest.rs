@@ -442,6 +442,42 @@ fn a_damaged_segment_no_checkpoint_lists_is_refused_not_removed() {
 }
 
 #[test]
+fn an_older_catalog_copied_over_the_current_one_is_refused() {
+    // A catalog saved after the first checkpoint and put back after later
+    // checkpoints (a restore gone wrong): opening it would serve an older
+    // store, and the next write would reuse sequences the data holds.
+    for new_partition in [false, true] {
+        let t = TempDir::new("older-catalog");
+        let store = t.store();
+        let e = Engine::open(&store, options()).unwrap();
+        e.create_database("db").unwrap();
+        assert_eq!(write(&e, "db", "m f=1 1").status, 204);
+        e.checkpoint().unwrap();
+        let old = std::fs::read(store.join("catalog")).unwrap();
+        for i in 2..40 {
+            let line = if new_partition { format!("n{i} f={i} {i}") } else { format!("m f={i} {i}") };
+            assert_eq!(write(&e, "db", &line).status, 204);
+            if i % 10 == 0 {
+                e.checkpoint().unwrap();
+            }
+        }
+        e.close().unwrap();
+        std::fs::write(store.join("catalog"), &old).unwrap();
+        let (entries, before) = (tree(&store), snapshot_files(&store));
+        match Engine::open(&store, options()) {
+            Err(OpenError::Corrupt { path, reason, .. }) => {
+                assert!(path.starts_with(&store), "{path:?}");
+                assert!(!reason.is_empty());
+            }
+            Ok(e) => panic!("an older catalog opened, new_partition {new_partition}: {:?}", all(&e, "db")),
+            Err(e) => panic!("{e}"),
+        }
+        assert!(tree(&store) == entries, "a refused open made or removed files");
+        assert_eq!(snapshot_files(&store), before, "a refused open changed files");
+    }
+}
+
+#[test]
 fn a_segment_moved_to_another_partition_is_refused() {
     let t = TempDir::new("moved");
     closed_store(&t.store());

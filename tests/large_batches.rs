@@ -158,7 +158,12 @@ fn large_batch_child() {
     if let Ok(spare_mib) = std::env::var("LINEDB_LARGE_TIGHT") {
         // Far too little for the batch: 503, nothing stored, no abort; and
         // with the memory back, it goes in.
+        let small = Engine::open(format!("{dir}-413"), Options { max_batch_bytes: 1 << 20, segment_bytes: 4 << 20, ..options() }).unwrap();
+        small.create_database("db").unwrap();
         set_limit(vm_kb * 1024 + (spare_mib.parse::<u64>().unwrap() << 20));
+        // Over a store's limit it is 413, whatever the memory.
+        let out = write(&small, "db", &text);
+        assert_eq!((out.status, out.retry_after_secs), (413, 0), "{out:?}");
         let out = write(&e, "db", &text);
         assert_eq!((out.status, out.retry_after_secs), (503, 1), "{out:?}");
         // (Memory for the blocks, or address space to map a new segment.)
