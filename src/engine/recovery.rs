@@ -4,7 +4,7 @@
 //! Replay is idempotent: a block is appended only to a partition whose
 //! segments do not hold that sequence yet.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -102,6 +102,8 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
         tokens: cat.tokens.clone(),
         ..State::default()
     };
+    // Segments whose torn tail open found: cut once nothing refuses.
+    let mut torn: Vec<Arc<Segment>> = Vec::new();
     for d in &cat.databases {
         let mut db = Database::new(d.id, d.name.clone());
         db.next_table_id = d.next_table_id.max(1);
@@ -122,6 +124,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
                 ));
             }
             let part = open_partition(&files, (d.id, p.table_id, p.day), &p.segments, cat.seq)?;
+            torn.extend(torn_tail(&part));
             parts.entry(p.table_id).or_default().push((p.day, part));
         }
         for t in db.tables.values_mut() {
@@ -137,6 +140,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     // store's. Opened now, so that the sequences they hold count below;
     // replay takes them as it meets their batches.
     let mut unlisted = find_unlisted(&files, &st)?;
+    torn.extend(unlisted.values().filter_map(torn_tail));
     // The highest sequence the data holds: the log must reach it.
     let (held_seq, held_in) = highest_held(&st, &unlisted);
     let wal_dir = dir.join(WAL_DIR);
@@ -150,16 +154,46 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
         storage.create_dir_all(&wal_dir)?;
         storage.sync_dir(dir)?;
     }
+    let wal_opts = WalOptions {
+        file_size: opts.wal_file_bytes,
+        spares: wal_spares(&opts),
+        store_tag: crate::wal::store_tag(&cat.store_id),
+    };
+    let reach = || crate::wal::MustReach { seq: held_seq, held_in: held_in.as_deref() };
+    // Two phases: the log is read once to decide every refusal it can
+    // cause (records that do not decode, a log that ends before the data,
+    // data files no record accounts for) while nothing has changed, then
+    // opened and replayed. A refusal found only in the second phase
+    // (applying a record fails) may leave replayed blocks, which are the
+    // log's own records.
+    let mut touched: HashSet<PartKey> = HashSet::new();
+    Wal::check_reaching(storage.as_ref(), &wal_dir, wal_opts, cat.seq, reach(), &mut |seq, payload| {
+        match record::decode(payload) {
+            Some(Record::Batch { db_id, blocks, .. }) => {
+                touched.extend(blocks.iter().map(|b| (db_id, b.table_id, b.day)));
+                Ok(())
+            }
+            Some(_) => Ok(()),
+            None => Err(OpenError::corrupt(&wal_dir, 0, format!("record {seq}: does not decode"))),
+        }
+    })?;
+    let orphan = |unlisted: &BTreeMap<PartKey, Partition>, touched: &HashSet<PartKey>| {
+        // (A segment without blocks is a batch's reservation that never
+        // became durable: segment files are made before the log is written.)
+        let mut data = unlisted.iter().filter(|(k, _)| !touched.contains(*k)).flat_map(|(_, p)| p.segments.iter());
+        data.find(|s| s.max_seq() > 0).map(|seg| {
+            OpenError::corrupt(seg.path(), 0, "a data file of no partition the catalog or the write-ahead log knows")
+        })
+    };
+    if let Some(e) = orphan(&unlisted, &touched) {
+        return Err(e);
+    }
     let mut wal = Wal::open_reaching(
         Arc::clone(&storage),
         &wal_dir,
-        WalOptions {
-            file_size: opts.wal_file_bytes,
-            spares: wal_spares(&opts),
-            store_tag: crate::wal::store_tag(&cat.store_id),
-        },
+        wal_opts,
         cat.seq,
-        crate::wal::MustReach { seq: held_seq, held_in: held_in.as_deref() },
+        reach(),
         &mut |seq, payload| replay(&files, &mut st, &mut unlisted, seq, payload).map_err(|e| match e {
             ReplayError::Open(e) => e,
             ReplayError::Bad(why) => OpenError::corrupt(&wal_dir, 0, format!("record {seq}: {why}")),
@@ -168,14 +202,13 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     if held_seq >= wal.next_seq() {
         return Err(log_lost(dir, held_seq, held_in, cat.seq));
     }
-    // (A segment without blocks is a batch's reservation that never
-    // became durable: segment files are made before the log is written.)
-    if let Some(seg) = unlisted.values().flat_map(|p| p.segments.iter()).find(|s| s.max_seq() > 0) {
-        return Err(OpenError::corrupt(
-            seg.path(),
-            0,
-            "a data file of no partition the catalog or the write-ahead log knows",
-        ));
+    // What replay did not take (checked above, before anything changed).
+    if let Some(e) = orphan(&unlisted, &HashSet::new()) {
+        return Err(e);
+    }
+    // Torn tails found above, cut now that nothing refuses the open.
+    for seg in &torn {
+        seg.cut_torn_tail()?;
     }
     st.applied_seq = st.applied_seq.max(wal.next_seq().saturating_sub(1));
     // The file the first write goes to, made now. Best effort: on a full
@@ -205,6 +238,12 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     })
 }
 
+
+/// A partition's last segment, if open found a torn tail in it (only the
+/// last may have one).
+fn torn_tail(part: &Partition) -> Option<Arc<Segment>> {
+    part.segments.last().filter(|s| s.tail_repaired()).cloned()
+}
 
 /// Blocks of batches that neither the catalog nor the log accounts for:
 /// the log lost records (deleted, or an older copy). Handing their
@@ -338,7 +377,8 @@ fn open_partition(
     for &(n, durable) in all.iter().rev() {
         let path = dir.join(super::state::segment_file(n));
         let (trusted, seq) = durable.map_or((0, u64::MAX), |d| (d, covered_seq));
-        let expect = Expect { trusted_len: trusted, trusted_seq: seq, whole: later_has_blocks, key: Some(&header_key) };
+        let expect =
+            Expect { trusted_len: trusted, trusted_seq: seq, whole: later_has_blocks, key: Some(&header_key), cut_now: false };
         let open = || Segment::open_checked(storage, &files.cache, &path, &expect, files.segment_bytes);
         let result = match open() {
             // Out of descriptors or address space: the process may allow

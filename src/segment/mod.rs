@@ -274,7 +274,7 @@ impl Segment {
         trusted_len: u64,
         capacity: u64,
     ) -> Result<Segment, OpenError> {
-        let expect = Expect { trusted_len, trusted_seq: u64::MAX, whole: false, key: None };
+        let expect = Expect { trusted_len, trusted_seq: u64::MAX, whole: false, key: None, cut_now: true };
         Segment::open_checked(storage, cache, path, &expect, capacity)
     }
 
@@ -377,9 +377,23 @@ impl Segment {
         self.map.path()
     }
 
-    /// Whether [`Segment::open`] found a torn tail and zero-filled it.
+    /// Whether open found a torn tail (zero-filled then, or by
+    /// [`Segment::cut_torn_tail`]).
     pub fn tail_repaired(&self) -> bool {
         self.repaired
+    }
+
+    /// Zero-fills what lies past the published blocks, for a segment whose
+    /// torn tail open left in place (`Expect::cut_now` false), and syncs if
+    /// it wrote: so that no later open reads those bytes as blocks. Blocks
+    /// appended since open (by replay) are kept. Returns whether it wrote.
+    pub fn cut_torn_tail(&self) -> Result<bool, OpenError> {
+        if !self.repaired {
+            return Ok(false);
+        }
+        let mut tail = self.map.lock_tail()?;
+        let (from, to) = (self.map.published(), tail.allocated());
+        recovery::zero_tail(&mut tail, from, to)
     }
 
     /// The most bytes the file may grow to.

@@ -35,7 +35,7 @@ pub(super) struct Recovered {
     pub blocks: Vec<BlockMeta>,
     /// The end of the last good block: bytes in use.
     pub end: u64,
-    /// Whether a torn tail was zero-filled.
+    /// Whether a torn tail was found (and zero-filled, with `cut_now`).
     pub repaired: bool,
     /// Blocks starting below this offset were not verified (their body and
     /// checksum unread): a query must verify them before use.
@@ -60,6 +60,13 @@ pub struct Expect<'a> {
     /// The partition key its header must hold, checked before anything is
     /// cut; `None` takes any.
     pub key: Option<&'a [u8]>,
+    /// Zero-fill a torn tail now. Without it the tail is only left out of
+    /// the published blocks, and [`Segment::cut_torn_tail`] zero-fills it
+    /// later: an open that may still refuse (for something found in
+    /// another file) must change nothing first.
+    ///
+    /// [`Segment::cut_torn_tail`]: super::Segment::cut_torn_tail
+    pub cut_now: bool,
 }
 
 /// Reads and repairs the segment behind `tail`, then publishes its good
@@ -71,7 +78,7 @@ pub struct Expect<'a> {
 /// acknowledged records as already held). `whole`: the segment is not its
 /// partition's last, so a bad block is never a torn tail.
 pub(super) fn recover<W>(tail: &mut TailGuard<'_, W>, path: &Path, expect: &Expect<'_>) -> Result<Recovered, OpenError> {
-    let Expect { trusted_len, trusted_seq, whole, key: expected_key } = *expect;
+    let Expect { trusted_len, trusted_seq, whole, key: expected_key, cut_now } = *expect;
     let file_len = tail.allocated();
     let corrupt = |offset: u64, reason: &str| OpenError::corrupt(path, offset, reason);
     let header_err = |e: FileHeaderError| match e {
@@ -161,9 +168,11 @@ pub(super) fn recover<W>(tail: &mut TailGuard<'_, W>, path: &Path, expect: &Expe
         // once this one was durable, so a bad block here is damage, and
         // cutting it would let replay skip its records as held.
         Some(reason) if whole => return Err(corrupt(at, &format!("{reason}, in a segment with a later one after it"))),
-        Some(_) => {
-            repaired = zero_tail(tail, at, file_len)?;
+        Some(_) if cut_now => {
+            zero_tail(tail, at, file_len)?;
+            repaired = true;
         }
+        Some(_) => repaired = true,
         None => {}
     }
     tail.publish(at)?;
@@ -175,7 +184,7 @@ pub(super) fn recover<W>(tail: &mut TailGuard<'_, W>, path: &Path, expect: &Expe
 
 /// Zeroes `[from, to)` through the file, writing only the chunks that are
 /// not zero already, and syncs if it wrote. Returns whether it wrote.
-fn zero_tail<W>(tail: &mut TailGuard<'_, W>, from: u64, to: u64) -> Result<bool, OpenError> {
+pub(super) fn zero_tail<W>(tail: &mut TailGuard<'_, W>, from: u64, to: u64) -> Result<bool, OpenError> {
     let mut wrote = false;
     let mut at = from;
     while at < to {

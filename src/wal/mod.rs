@@ -175,6 +175,25 @@ impl Wal {
         Ok(Wal { writer: Writer::new(storage, dir, file_size, spares, opts.store_tag, state) })
     }
 
+    /// Reads the log as [`Wal::open_reaching`] does, calling `replay` for
+    /// each record past `after_seq`, and refuses what it would refuse, but
+    /// changes no file: so that a store's open can decide every refusal
+    /// before it changes anything. Returns the sequence the next record
+    /// would get.
+    pub fn check_reaching(
+        storage: &dyn Storage,
+        dir: &Path,
+        opts: WalOptions,
+        after_seq: u64,
+        reach: MustReach<'_>,
+        replay: Replay<'_>,
+    ) -> Result<u64, OpenError> {
+        let Some(file_size) = opts.file_size.max(MIN_FILE_SIZE).checked_next_multiple_of(format::ALIGN) else {
+            return Err(OpenError::InvalidArgument(format!("WAL file size {} is too large", opts.file_size)));
+        };
+        recovery::check(storage, dir, file_size, opts.spares.max(1), opts.store_tag, after_seq, reach, replay)
+    }
+
     /// Creates (or recycles) the file the next append will write to, if
     /// there is none: the engine calls it after opening and after each
     /// checkpoint, so that a write does not pay for a file creation (two

@@ -83,11 +83,54 @@ pub fn recover(
     reach: MustReach<'_>,
     replay: Replay<'_>,
 ) -> Result<WriterState, OpenError> {
-    let MustReach { seq: must_reach, held_in } = reach;
     storage.create_dir_all(dir)?;
+    let scanned = scan(storage, dir, file_size, max_spares, store_tag, after_seq, reach, replay)?;
+    settle(storage, dir, file_size, max_spares, scanned)
+}
+
+/// What [`scan`] found: the log, and what [`settle`] must tidy.
+struct Scanned {
+    next_seq: u64,
+    max_number: u64,
+    spares: Vec<(usize, u64)>,
+    leftovers: Vec<PathBuf>,
+    live: Vec<LiveFile>,
+    last: Option<Last>,
+    pending_bad: Option<BadEnd>,
+    orphans: Vec<Orphan>,
+}
+
+/// Reads the whole log, calling `replay` for each valid record past
+/// `after_seq`, and decides every refusal, changing no file (it syncs the
+/// files it replays from). The sequence the next record gets.
+#[allow(clippy::too_many_arguments)]
+pub fn check(
+    storage: &dyn Storage,
+    dir: &Path,
+    file_size: u64,
+    max_spares: usize,
+    store_tag: u32,
+    after_seq: u64,
+    reach: MustReach<'_>,
+    replay: Replay<'_>,
+) -> Result<u64, OpenError> {
+    scan(storage, dir, file_size, max_spares, store_tag, after_seq, reach, replay).map(|s| s.next_seq)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn scan(
+    storage: &dyn Storage,
+    dir: &Path,
+    file_size: u64,
+    max_spares: usize,
+    store_tag: u32,
+    after_seq: u64,
+    reach: MustReach<'_>,
+    replay: Replay<'_>,
+) -> Result<Scanned, OpenError> {
+    let MustReach { seq: must_reach, held_in } = reach;
     let mut numbers = Vec::new();
     let mut max_number = 0u64;
-    let mut dir_changed = false;
     let mut spares: Vec<(usize, u64)> = Vec::new();
     // Files to remove, once nothing refuses the open.
     let mut leftovers = Vec::new();
@@ -149,6 +192,20 @@ pub fn recover(
             ),
         });
     }
+    Ok(Scanned { next_seq, max_number, spares, leftovers, live, last, pending_bad, orphans })
+}
+
+/// Tidies what [`scan`] found, once nothing refuses the open: removes
+/// leftovers, cuts a torn tail, recycles or removes the files past the end.
+fn settle(
+    storage: &dyn Storage,
+    dir: &Path,
+    file_size: u64,
+    max_spares: usize,
+    scanned: Scanned,
+) -> Result<WriterState, OpenError> {
+    let Scanned { next_seq, max_number, mut spares, leftovers, live, last, pending_bad, orphans } = scanned;
+    let mut dir_changed = false;
     for path in leftovers {
         storage.remove_file(&path)?;
         dir_changed = true;
