@@ -16,8 +16,13 @@ use crate::schema::{ColumnKind, Limits, SchemaChanges, SchemaView};
 pub struct PartitionRows {
     pub measurement: String,
     pub day: Day,
-    /// Indexes into the batch's lines.
+    /// Indexes into the batch's lines, in input order (for a batch
+    /// validated in slices, the index counts the lines of the slices
+    /// before: see [`SliceValidator`]). Empty from a
+    /// [`SliceValidator::counting`].
     pub lines: Vec<usize>,
+    /// Lines in the partition.
+    pub rows: usize,
 }
 
 /// A batch that passed every rule.
@@ -228,6 +233,17 @@ impl<V: ?Sized> fmt::Debug for SliceValidator<'_, V> {
 
 impl<'v, V: SchemaView + ?Sized> SliceValidator<'v, V> {
     pub fn new(view: &'v V, limits: &'v Limits) -> Self {
+        Self::with_lines(view, limits, true)
+    }
+
+    /// A validator that counts each partition's lines
+    /// ([`PartitionRows::rows`]) without listing them: the engine needs
+    /// no more, and a list takes 8 bytes a line.
+    pub fn counting(view: &'v V, limits: &'v Limits) -> Self {
+        Self::with_lines(view, limits, false)
+    }
+
+    fn with_lines(view: &'v V, limits: &'v Limits, record_lines: bool) -> Self {
         let v = Validator {
             view,
             limits,
@@ -239,6 +255,7 @@ impl<'v, V: SchemaView + ?Sized> SliceValidator<'v, V> {
             next_shape: 0,
             key: Vec::new(),
             base: 0,
+            record_lines,
         };
         SliceValidator { v, base: 0 }
     }
@@ -246,7 +263,8 @@ impl<'v, V: SchemaView + ?Sized> SliceValidator<'v, V> {
     /// Validates the lines of the next slice, calling `each` as
     /// [`validate_each`] does. A line's shape never refers to a line of
     /// an earlier slice (those are gone): the first line of each slice is
-    /// checked in full.
+    /// checked in full. After an error the validator holds part of the
+    /// failed slice and is to be dropped: the error is the batch's.
     pub fn slice<'a>(
         &mut self,
         batch: &mut Batch<'a>,
@@ -352,6 +370,8 @@ struct Validator<'v, V: ?Sized> {
     key: Vec<u8>,
     /// Lines of the slices before this one (see [`SliceValidator`]).
     base: usize,
+    /// Whether [`PartitionRows::lines`] is filled (else only counted).
+    record_lines: bool,
 }
 
 impl<V: SchemaView + ?Sized> Validator<'_, V> {
@@ -362,12 +382,12 @@ impl<V: SchemaView + ?Sized> Validator<'_, V> {
             if shape.matches(batch, i) {
                 let id = Some(shape.id);
                 if let Some(&(_, g)) = shape.days.iter().find(|(d, _)| *d == day) {
-                    self.out.partitions[g].lines.push(self.base + i);
+                    self.push_line(g, i);
                     return Ok((g, id));
                 }
                 self.check_types(batch, i, day)?;
                 let g = self.group(&batch.lines[i].measurement, day);
-                self.out.partitions[g].lines.push(self.base + i);
+                self.push_line(g, i);
                 if let Some(shape) = &mut self.shape {
                     shape.days.push((day, g));
                 }
@@ -381,12 +401,21 @@ impl<V: SchemaView + ?Sized> Validator<'_, V> {
         // Ids never repeat: past u32::MAX shapes a line simply has none.
         let id = clean.then_some(self.next_shape).filter(|&n| n != u32::MAX);
         self.next_shape = self.next_shape.saturating_add(1);
-        self.out.partitions[g].lines.push(self.base + i);
+        self.push_line(g, i);
         // The last line needs no shape: no line follows to use it.
         if let (Some(id), true) = (id, i + 1 < batch.lines.len()) {
             self.shape = Some(Shape { line: i, id, days: vec![(day, g)] });
         }
         Ok((g, id))
+    }
+
+    /// Line `i` of this slice goes to group `g`.
+    fn push_line(&mut self, g: usize, i: usize) {
+        let group = &mut self.out.partitions[g];
+        group.rows += 1;
+        if self.record_lines {
+            group.lines.push(self.base + i);
+        }
     }
 
     fn group(&mut self, measurement: &str, day: Day) -> usize {
@@ -396,7 +425,7 @@ impl<V: SchemaView + ?Sized> Validator<'_, V> {
         }
         let g = self.out.partitions.len();
         self.groups.insert(key.to_vec(), g);
-        self.out.partitions.push(PartitionRows { measurement: measurement.to_owned(), day, lines: Vec::new() });
+        self.out.partitions.push(PartitionRows { measurement: measurement.to_owned(), day, lines: Vec::new(), rows: 0 });
         g
     }
 

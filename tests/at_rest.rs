@@ -478,6 +478,49 @@ fn an_older_catalog_copied_over_the_current_one_is_refused() {
 }
 
 #[test]
+fn a_torn_tail_is_not_cut_when_open_refuses_for_another_file() {
+    // Partition A's last segment ends in a torn block (open cuts such a
+    // tail); partition B's segment header is damaged (open refuses). The
+    // refusal comes after A is opened: A's tail must still be as it was.
+    let t = TempDir::new("torn-then-refused");
+    let store = t.store();
+    let e = Engine::open(&store, options()).unwrap();
+    e.create_database("db").unwrap();
+    assert_eq!(write(&e, "db", "a f=1 1\nb f=1 1").status, 204);
+    e.close().unwrap();
+    let segs = segments(&store);
+    assert_eq!(segs.len(), 2);
+    let (a, b) = (&segs[0], &segs[1]);
+    let end = {
+        let storage: std::sync::Arc<dyn linedb::storage::Storage> = std::sync::Arc::new(linedb::storage::FsStorage);
+        let cache = linedb::segment::SegmentCache::unbounded();
+        linedb::segment::Segment::open(&storage, &cache, a, 0, 1 << 20).unwrap().used_len()
+    };
+    let mut bytes = std::fs::read(a).unwrap();
+    let end = usize::try_from(end).unwrap();
+    assert!(bytes.len() > end + 40 && bytes[end..].iter().all(|&x| x == 0));
+    bytes[end..end + 20].copy_from_slice(b"LDBB torn block head");
+    std::fs::write(a, &bytes).unwrap();
+    let mut hb = std::fs::read(b).unwrap();
+    hb[12] ^= 0x01; // the key length, under the header's checksum
+    std::fs::write(b, &hb).unwrap();
+    let before = snapshot_files(&store);
+    match Engine::open(&store, options()) {
+        Err(OpenError::Corrupt { path, .. }) => assert_eq!(&path, b),
+        Ok(_) => panic!("opened with a damaged segment"),
+        Err(e) => panic!("{e}"),
+    }
+    assert_eq!(snapshot_files(&store), before, "a refused open cut another segment's torn tail");
+    // B mended: open cuts A's tail and serves both.
+    hb[12] ^= 0x01;
+    std::fs::write(b, &hb).unwrap();
+    let e = Engine::open(&store, options()).unwrap();
+    assert_eq!(all(&e, "db"), ["a f=1 1", "b f=1 1"]);
+    drop(e);
+    assert!(std::fs::read(a).unwrap()[end..].iter().all(|&x| x == 0), "the torn tail was not cut");
+}
+
+#[test]
 fn a_segment_moved_to_another_partition_is_refused() {
     let t = TempDir::new("moved");
     closed_store(&t.store());

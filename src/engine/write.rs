@@ -100,9 +100,10 @@ pub fn write(inner: &Inner, database: &str, lines: &[u8], precision: Precision, 
     let parsed = if sliced { Ok(()) } else { line_protocol::parse_split(lines, precision, now_ns, &mut batch, &mut spare) };
     let spare: Batch<'static> = spare.recycle();
     let out = loop {
-        let source = match Slices::new(lines, precision, now_ns) {
-            Some(slices) if sliced => Source::Slices(slices),
-            _ => Source::Parsed(&parsed),
+        let slices = if sliced { Slices::new(lines, precision, now_ns) } else { None };
+        let source = match slices {
+            Some(slices) => Source::Slices(slices),
+            None => Source::Parsed(&parsed),
         };
         let pending = match prepare(inner, database, &mut batch, source, std::mem::take(&mut buf), &mut encs) {
             Ok(Some(p)) => Arc::new(p),
@@ -223,7 +224,7 @@ fn prepare<'a>(
         *max = (*max).max(line.timestamp());
         encs[g].row_of_shape(line, shape);
     };
-    let mut validator = SliceValidator::new(&db.schema, limits);
+    let mut validator = SliceValidator::counting(&db.schema, limits);
     let checked = match source {
         Source::Parsed(parsed) => check_slice(&mut validator, batch, parsed.clone(), &mut each),
         Source::Slices(mut slices) => loop {
@@ -292,7 +293,7 @@ fn prepare<'a>(
     for (((group, &table_id), enc), &(min, max)) in v.partitions.iter().zip(&table_ids).zip(encs.iter_mut()).zip(&bounds) {
         let body = rec.begin_block(table_id, group.day);
         enc.finish(body);
-        rec.end_block(u32::try_from(group.lines.len()).unwrap_or(u32::MAX), min, max);
+        rec.end_block(u32::try_from(group.rows).unwrap_or(u32::MAX), min, max);
     }
     let (payload, blocks) = rec.finish();
     Ok(Some(Pending {

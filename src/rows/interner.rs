@@ -53,7 +53,18 @@ impl Interner {
 
     /// Maps `name` to `value`. The caller has checked that `name` is not
     /// there yet (a second insert would shadow the first).
+    #[cfg(test)]
     pub(super) fn insert(&mut self, name: &[u8], value: u32) {
+        self.try_insert(name, value).expect("memory for a name");
+    }
+
+    /// [`insert`](Self::insert), or `Err` with nothing changed when the
+    /// memory for it cannot be had: a batch of many distinct series grows
+    /// these by its size, and failing must not abort the host.
+    pub(super) fn try_insert(&mut self, name: &[u8], value: u32) -> Result<(), std::collections::TryReserveError> {
+        self.heads.try_reserve(1)?;
+        self.entries.try_reserve(1)?;
+        self.bytes.try_reserve(name.len())?;
         // More than 4 Gi names cannot come from one batch (each takes a
         // byte of input at least); saturate rather than wrap if they did.
         let id = u32::try_from(self.entries.len()).unwrap_or(NONE - 1);
@@ -61,6 +72,7 @@ impl Interner {
         self.entries.push(Entry { start: self.bytes.len(), len: name.len(), value, next: *head });
         *head = id;
         self.bytes.extend_from_slice(name);
+        Ok(())
     }
 
     pub(super) fn len(&self) -> usize {

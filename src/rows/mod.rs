@@ -177,9 +177,10 @@ impl BlockEncoder {
     }
 
     /// Whether memory for a row could not be had since the last block: the
-    /// block lacks rows, and the caller must discard it (the rows buffer is
-    /// the one that grows with a batch, so its growth is the one checked;
-    /// failing it is an answer, not an abort of the host process).
+    /// block lacks rows, and the caller must discard it. What grows with a
+    /// batch is checked (the rows, and the series and field-key
+    /// dictionaries with their maps): failing it is an answer, not an abort
+    /// of the host process.
     pub fn out_of_memory(&self) -> bool {
         self.short
     }
@@ -204,6 +205,9 @@ impl BlockEncoder {
     /// (`PartitionRows::shapes`): when it is the row before's, the field
     /// keys are known to be the same and are not compared again.
     pub fn row_of_shape(&mut self, line: LineRef<'_, '_>, shape_id: Option<u32>) {
+        if self.short {
+            return; // the block is to be discarded
+        }
         let mut row = std::mem::take(&mut self.row);
         row.clear();
         let time = line.timestamp();
@@ -241,8 +245,16 @@ impl BlockEncoder {
                     text.push('=');
                     line_protocol::write_escaped_name(text, &tags[i].value, scan::TAG_VALUE);
                 }
-                let i = intern(&mut self.series, &mut self.series_list, text.as_bytes());
-                self.raw_series.insert(raw, i);
+                let Some(i) = intern(&mut self.series, &mut self.series_list, text.as_bytes()) else {
+                    self.short = true;
+                    self.row = row;
+                    return;
+                };
+                if self.raw_series.try_insert(raw, i).is_err() {
+                    self.short = true;
+                    self.row = row;
+                    return;
+                }
                 i
             }
         };
@@ -261,12 +273,26 @@ impl BlockEncoder {
                         let text = &mut self.text;
                         text.clear();
                         line_protocol::write_escaped_name(text, &f.key, scan::KEY);
-                        let k = intern(&mut self.keys, &mut self.key_list, text.as_bytes());
-                        self.raw_keys.insert(f.key.as_bytes(), k);
+                        let Some(k) = intern(&mut self.keys, &mut self.key_list, text.as_bytes()) else {
+                            self.short = true;
+                            break;
+                        };
+                        if self.raw_keys.try_insert(f.key.as_bytes(), k).is_err() {
+                            self.short = true;
+                            break;
+                        }
                         k
                     }
                 };
                 self.prev_kidx.push(k);
+            }
+            if self.short {
+                // The keys are part-made: no later row may take them as
+                // the row before's (the block is discarded anyway).
+                self.prev_kidx.clear();
+                self.prev_shape.clear();
+                self.row = row;
+                return;
             }
             sorted_by_key(&mut self.prev_order, fields.len(), |i| fields[i].key.as_bytes());
             std::mem::swap(&mut self.prev_shape, &mut self.shape);
@@ -306,7 +332,10 @@ impl BlockEncoder {
     }
 
     /// Appends the block (dictionaries, then rows) to `out` and starts over.
+    /// Never after [`out_of_memory`](Self::out_of_memory) (the block lacks
+    /// rows): [`discard`](Self::discard) it instead.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
+        debug_assert!(!self.short, "a block that lacks rows is finished");
         out.extend_from_slice(&MARKER);
         put_var(out, self.series.len() as u64);
         out.extend_from_slice(&self.series_list);
@@ -318,14 +347,16 @@ impl BlockEncoder {
 }
 
 /// The index of `name` in a block's dictionary, adding it if new.
-fn intern(map: &mut Interner, list: &mut Vec<u8>, name: &[u8]) -> u32 {
+/// `None` when the memory for a new name cannot be had (nothing changed).
+fn intern(map: &mut Interner, list: &mut Vec<u8>, name: &[u8]) -> Option<u32> {
     if let Some(i) = map.get(name) {
-        return i;
+        return Some(i);
     }
     let i = u32::try_from(map.len()).unwrap_or(u32::MAX);
-    map.insert(name, i);
+    list.try_reserve(name.len() + 10).ok()?;
+    map.try_insert(name, i).ok()?;
     put_bytes(list, name);
-    i
+    Some(i)
 }
 
 /// Fills `order` with `0..n` sorted by key, bytewise (names in one line are

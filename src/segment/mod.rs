@@ -162,8 +162,9 @@ struct Published {
 pub struct Segment {
     /// The length of the partition key in the file header. The key itself
     /// is not kept (a store may hold 100,000 segments): [`Segment::key`]
-    /// reads it from the file, and a reopened file is matched to this one
-    /// by its header's checksum.
+    /// reads it from the file, and a header read again (by a scrub, or
+    /// `key`) is matched to the one open checked by its checksum, which
+    /// covers the key.
     key_len: u32,
     header_crc: u32,
     capacity: u64,
