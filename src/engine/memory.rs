@@ -19,3 +19,45 @@ pub(super) fn give_back() {
         libc::malloc_trim(0);
     }
 }
+
+/// Whether `bytes` of memory can be had now: a private anonymous mapping
+/// that large is made and unmapped at once, never touched, so it costs no
+/// resident page (a heap allocation did: its header's first touch brought
+/// in a page, or a whole huge page). It is charged like the memory it
+/// stands for, against `RLIMIT_AS` and, with overcommit off, against the
+/// commit limit; so where an allocation could fail, this fails first.
+pub(super) fn available(bytes: usize) -> bool {
+    if bytes == 0 {
+        return true;
+    }
+    // SAFETY: mmap with a null hint, no file (-1) and offset 0 makes a new
+    // mapping at an address the kernel chooses, overlapping nothing of
+    // ours; no reference to it is made, and it is unmapped, whole, before
+    // return.
+    unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            bytes,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if p == libc::MAP_FAILED {
+            return false;
+        }
+        libc::munmap(p, bytes);
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn available_says_yes_to_what_fits_and_no_to_more_than_the_address_space() {
+        assert!(super::available(0));
+        assert!(super::available(64 << 20));
+        // 1 PiB: more than a 47-bit user address space holds.
+        assert!(!super::available(1 << 50));
+    }
+}

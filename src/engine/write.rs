@@ -146,23 +146,19 @@ pub fn write(inner: &Inner, database: &str, lines: &[u8], precision: Precision, 
 const PROBE_FROM: usize = 256 << 10;
 
 /// Whether the memory a batch of `len` bytes takes while it is written can
-/// be had now: that much is allocated and freed again, untouched (so no
-/// page is used). Where allocation can fail (an address-space limit,
-/// overcommit turned off) a batch that would not fit gets 503 before any
-/// work, instead of an allocation failure that aborts the host process.
-/// The figures are what `benches/batch_memory.rs` measures, with room: a
-/// batch parsed whole takes up to about 5.7 times its text, a sliced one
-/// about 0.35 times plus its slice's parse.
+/// be had now (`memory::available`: mapped and unmapped, untouched). Where
+/// allocation can fail (an address-space limit, overcommit turned off) a
+/// batch that would not fit gets 503 before any work, instead of an
+/// allocation failure that aborts the host process. The figures are what
+/// `benches/batch_memory.rs` measures, with room: a batch parsed whole
+/// takes up to about 5.7 times its text, a sliced one about 0.35 times
+/// plus its slice's parse.
 fn memory_for(len: usize, sliced: bool) -> bool {
     if len < PROBE_FROM {
         return true;
     }
     let need = if sliced { len / 2 + 8 * SLICE_BYTES } else { len.saturating_mul(6) };
-    let mut probe: Vec<u8> = Vec::new();
-    let ok = probe.try_reserve_exact(need).is_ok();
-    // The allocation must really be made: an unused one may be optimised away.
-    std::hint::black_box(probe.as_ptr());
-    ok
+    super::memory::available(need)
 }
 
 /// Per-thread buffers reused across writes.
