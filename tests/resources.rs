@@ -101,6 +101,51 @@ fn emfile_child() {
     writeln!(out, "child done: {n} points").unwrap();
 }
 
+/// The child: with 64 descriptors to spare, one batch writes to 200 new
+/// partitions (each needs its segment file open until the batch is
+/// applied): it can never go in as it is, so 413, nothing stored; split in
+/// batches of 20 partitions, it all goes in.
+#[test]
+fn many_partitions_child() {
+    let Ok(dir) = std::env::var("LINEDB_PARTS_CHILD") else { return };
+    let e = Engine::open(&dir, options()).unwrap();
+    e.create_database("db").unwrap();
+    assert_eq!(write(&e, "db", "m f=0i 0").status, 204);
+    let limit = open_fds() + 64;
+    let rl = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+    // SAFETY: setrlimit with a valid, initialised struct; it only lowers
+    // this (child) process's own limit.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) }, 0);
+    let lines: Vec<String> = (1..=200i64).map(|d| format!("m f={d}i {}\n", d * DAY)).collect();
+    let r = write(&e, "db", &lines.concat());
+    assert_eq!((r.status, r.retry_after_secs), (413, 0), "{r:?}");
+    assert!(r.message.starts_with("Too many open files"), "{}", r.message);
+    assert!(r.message.contains("200 partitions") && r.message.contains("split the batch"), "{}", r.message);
+    assert_eq!(all(&e, "db"), ["m f=0i 0"]);
+    for chunk in lines.chunks(20) {
+        let r = write(&e, "db", &chunk.concat());
+        assert_eq!(r.status, 204, "{r:?}");
+    }
+    assert_eq!(all(&e, "db").len(), 201);
+    println!("child done");
+}
+
+#[test]
+fn a_batch_to_more_partitions_than_the_process_can_hold_open_is_413() {
+    let t = TempDir::new("parts-413");
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "many_partitions_child", "--nocapture", "--test-threads=1"])
+        .env("LINEDB_PARTS_CHILD", t.store())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("child done"),
+        "child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn running_out_of_descriptors_is_503_and_the_store_goes_on() {
     let t = TempDir::new("emfile");

@@ -277,6 +277,24 @@ fn stage(inner: &Inner, wal: &mut Wal, group: &[Arc<Pending>]) -> Option<Staged>
         Err(e) => {
             let e = match e {
                 Placing::Io(e) => e,
+                Placing::TooManyFiles { pinned, error } => {
+                    // A batch whose blocks alone go to more partitions than
+                    // the group could hold open can never be placed as it
+                    // is: 413. The others may go in on their own: 503.
+                    for p in &accepted {
+                        let parts = p.blocks.len();
+                        let out = if parts > pinned {
+                            Outcome::too_large(format!(
+                                "{error}: the batch writes to {parts} partitions, and this process could hold only \
+                                 {pinned} segment files open at once (RLIMIT_NOFILE): split the batch"
+                            ))
+                        } else {
+                            Outcome::unavailable(format!("cannot take the batch now: {error}"))
+                        };
+                        answer(p, Answer::Done(out));
+                    }
+                    return None;
+                }
                 Placing::NeedsDrain => io::Error::other("segment placement needed a drain twice"),
                 Placing::SyncFailed(e) => {
                     // The page cache can no longer be trusted.

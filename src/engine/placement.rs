@@ -48,6 +48,27 @@ pub(super) enum Placing {
     Io(io::Error),
     /// A segment's msync or fdatasync failed: the store must fail.
     SyncFailed(io::Error),
+    /// Out of descriptors (EMFILE, ENFILE) for the next partition's segment
+    /// while the group itself held `pinned` segment files open (and the
+    /// cache had closed every idle one): a batch whose blocks go to more
+    /// partitions than that cannot be placed as it is.
+    TooManyFiles { pinned: usize, error: io::Error },
+}
+
+/// A group holding at least this many segment files open when it runs out
+/// of descriptors is told apart from a process that is out of them for
+/// other reasons: see [`Placing::TooManyFiles`].
+const MANY_PINS: usize = 32;
+
+/// The error of opening or making the segment of the group's next
+/// partition, with `pinned` segment files held by the group.
+fn out_of_files(error: io::Error, pinned: usize) -> Placing {
+    let emfile = matches!(crate::storage::raw_errno(&error), Some(libc::EMFILE) | Some(libc::ENFILE));
+    if emfile && pinned >= MANY_PINS {
+        Placing::TooManyFiles { pinned, error }
+    } else {
+        Placing::Io(error)
+    }
 }
 
 impl From<io::Error> for Placing {
@@ -96,22 +117,24 @@ pub(super) fn place(inner: &Inner, group: &[Arc<Pending>], may_create: bool) -> 
             for b in &p.blocks {
                 let key = (p.db_id, b.table_id, b.day);
                 let size = Segment::block_len(b.body.len());
+                let pinned = filling.len();
                 let entry = match filling.entry(key) {
                     Entry::Occupied(o) => o.into_mut(),
                     Entry::Vacant(v) => {
                         let part = db.and_then(|db| db.table_by_id(b.table_id)).and_then(|(_, t)| t.partitions.get(&b.day));
                         let next = part.map_or(1, |p| p.next_number());
+                        let held = |e| out_of_files(e, pinned);
                         v.insert(match part.and_then(|p| p.segments.last()) {
                             Some(segment) => {
-                                let pin = segment.pin()?;
+                                let pin = segment.pin().map_err(held)?;
                                 Filling { segment: Arc::clone(segment), bytes: 0, new: false, next, pin }
                             }
                             None => {
                                 if !may_create {
                                     return Err(Placing::NeedsDrain);
                                 }
-                                let segment = new_segment(inner, key, next, size)?;
-                                let pin = segment.pin()?;
+                                let segment = new_segment(inner, key, next, size).map_err(held)?;
+                                let pin = segment.pin().map_err(held)?;
                                 made.push(Placement { segment: Arc::clone(&segment), new: Some(key), bytes: 0, _pin: pin.clone() });
                                 Filling { segment, bytes: 0, new: true, next: next.saturating_add(1), pin }
                             }

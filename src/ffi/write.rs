@@ -47,8 +47,10 @@ impl linedb_precision {
 ///     permission on database;
 /// 404 the database does not exist (and the token may write it);
 /// 413 the batch is longer than max_batch_bytes, or its WAL record alone
-///     is larger than max_wal_bytes: it can never be taken as it is (split
-///     it); message names the limit and the size. Nothing stored;
+///     is larger than max_wal_bytes, or its lines fall in more partitions
+///     (measurement and day) than the process can hold files open at once
+///     (RLIMIT_NOFILE): it can never be taken as it is (split it); message
+///     names the limit and the size. Nothing stored;
 /// 500 an internal failure: an I/O error, a failed fsync (the store then
 ///     answers 500 until reopened), a caught panic (the handle then answers
 ///     500 / LINEDB_ERR_INTERNAL to every call but linedb_close);
