@@ -521,3 +521,26 @@ fn rotations_after_the_first_checkpoint_take_spares_not_new_files() {
     let e = Engine::open(t.store(), small_options()).unwrap();
     assert_eq!(all(&e, "db").len(), i * 20);
 }
+
+#[test]
+fn a_path_in_the_way_of_a_new_segment_that_cannot_be_read_is_500_and_stores_nothing() {
+    // Before making a segment, the write looks at what is at its path (an
+    // empty segment of its own it would clear away); a path it cannot read
+    // fails the write, untouched, and the store goes on.
+    let t = TempDir::new("inspect-eacces");
+    let (fs, opts) = faulty();
+    let e = Engine::open(t.store(), opts).unwrap();
+    e.create_database("db").unwrap();
+    assert_eq!(write(&e, "db", "m f=1i 1").status, 204);
+    let files = snapshot_files(&t.store());
+    fs.arm(Op::Open, "1970-01-03/000001.seg", libc::EACCES, 1);
+    let r = write(&e, "db", "m f=2i 172800000000000");
+    assert_eq!(r.status, 500, "{r:?}");
+    assert!(r.message.contains("Permission denied"), "{}", r.message);
+    assert_eq!(snapshot_files(&t.store()), files);
+    assert_eq!(all(&e, "db"), ["m f=1i 1"]);
+    // Not a failed store: the same write goes in once the path reads.
+    fs.disarm();
+    assert_eq!(write(&e, "db", "m f=2i 172800000000000").status, 204);
+    assert_eq!(all(&e, "db"), ["m f=1i 1", "m f=2i 172800000000000"]);
+}
