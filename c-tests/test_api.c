@@ -601,7 +601,7 @@ static int open_fds(void) {
 
 /* The segment files held open are bounded (256): 400 partitions take at
    most that many descriptors, and every point is there, before and after a
-   reopen. */
+   reopen; linedb_set_max_open_segments moves the bound. */
 static void test_bounded_open_segments(void) {
   char dir[4096], line[128];
   linedb_options opts;
@@ -631,6 +631,19 @@ static void test_bounded_open_segments(void) {
   if (db == NULL) return;
   CHECK(count_lines(db, "db", NULL) == 400);
   CHECK(open_fds() - before <= 256 + 1 + 8);
+  /* A lower bound, set on the open store: idle files close at once, and
+     100 more partitions keep within it. */
+  CHECK_CODE(linedb_set_max_open_segments(db, 16, &err), LINEDB_OK);
+  CHECK(open_fds() - before <= 16 + 1 + 8);
+  for (day = 400; day < 500; day++) {
+    snprintf(line, sizeof line, "m f=%di %lld", day, (long long)day * 86400000000000LL);
+    CHECK_STATUS(write_text(db, "db", NULL, line, &res), 204, res);
+  }
+  CHECK(open_fds() - before <= 16 + 1 + 8);
+  CHECK(count_lines(db, "db", NULL) == 500);
+  /* 0 restores the default; a NULL handle is refused. */
+  CHECK_CODE(linedb_set_max_open_segments(db, 0, &err), LINEDB_OK);
+  CHECK_CODE(linedb_set_max_open_segments(NULL, 8, &err), LINEDB_ERR_INVALID_ARGUMENT);
   close_store(db);
   remove_tree(dir);
 }

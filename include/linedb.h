@@ -719,6 +719,35 @@ enum linedb_code linedb_field_type_get(struct linedb *db,
 enum linedb_code linedb_checkpoint(struct linedb *db, struct linedb_error *err);
 
 /**
+ * Sets the most segment files the store keeps open while idle: each open
+ * one holds a file descriptor and a memory mapping (of up to the segment
+ * size, 64 MiB, of address space). Past the bound the least recently used
+ * idle ones are closed (after making their bytes durable) and opened again
+ * when next used. The default, 256, leaves most of a process limited to
+ * 1024 descriptors to the application. A process with fewer descriptors
+ * to spare, or many stores open, sets it lower; a large server may set it
+ * higher. Files a write or a query is using stay open beyond the bound
+ * while they are used.
+ *
+ * - db: an open handle.
+ * - max_open: the bound; 0 restores the default.
+ * - err: NULL, or filled on failure (untouched on success).
+ *
+ * Returns LINEDB_OK; LINEDB_ERR_INVALID_ARGUMENT (db NULL);
+ * LINEDB_ERR_INTERNAL.
+ *
+ * Threading: callable from any thread, concurrently with any call but
+ * linedb_close; it takes effect for every later open of a segment file.
+ *
+ * # Safety
+ *
+ * db NULL or an open handle; err NULL or a writable linedb_error.
+ */
+enum linedb_code linedb_set_max_open_segments(struct linedb *db,
+                                              uint32_t max_open,
+                                              struct linedb_error *err);
+
+/**
  * Seals now every partition that can be sealed (rewrites it once into a
  * compressed, read-only form), and waits until that is durable. Sealing
  * also happens in the background.

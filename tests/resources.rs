@@ -315,3 +315,24 @@ fn a_failed_segment_sync_while_placing_fails_the_store_even_for_enospc() {
     // Failed until reopened: never 503, never taken again.
     assert_eq!(write(&e, "db", &line(1000)).status, 500);
 }
+
+#[test]
+fn the_open_segment_bound_can_be_moved_on_an_open_store() {
+    let t = TempDir::new("set-cap");
+    let e = Engine::open(t.store(), options()).unwrap();
+    e.create_database("db").unwrap();
+    for day in 0..40i64 {
+        assert_eq!(write(&e, "db", &format!("m f={day}i {}", day * DAY)).status, 204);
+    }
+    assert!(e.stats().open_segments >= 40, "{:?}", e.stats());
+    e.set_max_open_segments(8);
+    assert_eq!(e.max_open_segments(), 8);
+    assert!(e.stats().open_segments <= 8, "{:?}", e.stats());
+    for day in 40..60i64 {
+        assert_eq!(write(&e, "db", &format!("m f={day}i {}", day * DAY)).status, 204);
+        assert!(e.stats().open_segments <= 9, "{:?}", e.stats());
+    }
+    assert_eq!(all(&e, "db").len(), 60);
+    e.set_max_open_segments(0);
+    assert_eq!(e.max_open_segments(), linedb::segment::DEFAULT_MAX_OPEN_SEGMENTS);
+}

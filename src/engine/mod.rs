@@ -473,6 +473,19 @@ impl Engine {
         query::query(&self.inner, database, measurement, start_ns, end_ns, f)
     }
 
+    /// Sets the most segment files the store keeps open (and mapped) while
+    /// idle; 0 restores the default ([`Options::max_open_segments`]). Past
+    /// it, the least recently used idle ones are closed now.
+    pub fn set_max_open_segments(&self, n: usize) {
+        let n = if n == 0 { crate::segment::DEFAULT_MAX_OPEN_SEGMENTS } else { n };
+        self.inner.files.cache.set_capacity(n);
+    }
+
+    /// The most segment files the store keeps open while idle.
+    pub fn max_open_segments(&self) -> usize {
+        self.inner.files.cache.capacity()
+    }
+
     pub fn stats(&self) -> Stats {
         let inner = &self.inner;
         let wal_syncs = inner.writer.lock().record_syncs();

@@ -190,6 +190,41 @@ pub unsafe extern "C" fn linedb_checkpoint(db: *mut linedb, err: *mut linedb_err
     unsafe { call(db, err, |handle| Ok(handle.engine().checkpoint()?)) }
 }
 
+/// Sets the most segment files the store keeps open while idle: each open
+/// one holds a file descriptor and a memory mapping (of up to the segment
+/// size, 64 MiB, of address space). Past the bound the least recently used
+/// idle ones are closed (after making their bytes durable) and opened again
+/// when next used. The default, 256, leaves most of a process limited to
+/// 1024 descriptors to the application. A process with fewer descriptors
+/// to spare, or many stores open, sets it lower; a large server may set it
+/// higher. Files a write or a query is using stay open beyond the bound
+/// while they are used.
+///
+/// - db: an open handle.
+/// - max_open: the bound; 0 restores the default.
+/// - err: NULL, or filled on failure (untouched on success).
+///
+/// Returns LINEDB_OK; LINEDB_ERR_INVALID_ARGUMENT (db NULL);
+/// LINEDB_ERR_INTERNAL.
+///
+/// Threading: callable from any thread, concurrently with any call but
+/// linedb_close; it takes effect for every later open of a segment file.
+///
+/// # Safety
+///
+/// db NULL or an open handle; err NULL or a writable linedb_error.
+// SAFETY: `no_mangle` is sound as this name is defined once, here.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn linedb_set_max_open_segments(db: *mut linedb, max_open: u32, err: *mut linedb_error) -> linedb_code {
+    // SAFETY: the caller's contract, passed on.
+    unsafe {
+        call(db, err, |handle| {
+            handle.engine().set_max_open_segments(usize::try_from(max_open).unwrap_or(usize::MAX));
+            Ok(())
+        })
+    }
+}
+
 /// Seals now every partition that can be sealed (rewrites it once into a
 /// compressed, read-only form), and waits until that is durable. Sealing
 /// also happens in the background.

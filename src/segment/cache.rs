@@ -22,7 +22,7 @@
 //! really has may be lower than the capacity.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
@@ -43,7 +43,8 @@ pub const DEFAULT_MAX_OPEN_SEGMENTS: usize = 256;
 
 /// The open segments of one store. Shared by its segments.
 pub struct SegmentCache {
-    cap: usize,
+    /// At least 1; changed by [`SegmentCache::set_capacity`].
+    cap: AtomicUsize,
     /// A clock that ticks on every use of any segment.
     clock: AtomicU64,
     /// The open segments, by address.
@@ -59,7 +60,7 @@ pub struct SegmentCache {
 
 impl std::fmt::Debug for SegmentCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SegmentCache").field("cap", &self.cap).field("open", &self.open_count()).finish()
+        f.debug_struct("SegmentCache").field("cap", &self.capacity()).field("open", &self.open_count()).finish()
     }
 }
 
@@ -67,7 +68,7 @@ impl SegmentCache {
     /// A cache that keeps at most `cap` (at least 1) idle segments open.
     pub fn new(cap: usize) -> Arc<SegmentCache> {
         Arc::new(SegmentCache {
-            cap: cap.max(1),
+            cap: AtomicUsize::new(cap.max(1)),
             clock: AtomicU64::new(0),
             open: Mutex::new(HashMap::new()),
             opens: AtomicU64::new(0),
@@ -82,7 +83,21 @@ impl SegmentCache {
     }
 
     pub fn capacity(&self) -> usize {
-        self.cap
+        self.cap.load(Ordering::Relaxed)
+    }
+
+    /// Sets the capacity (at least 1) and, if more segments are open than
+    /// that, closes the least recently used idle ones down to it (busy ones
+    /// close as they go idle and others open).
+    pub fn set_capacity(&self, cap: usize) {
+        let cap = cap.max(1);
+        self.cap.store(cap, Ordering::Relaxed);
+        let victims = {
+            let mut open = self.open.lock();
+            let n = open.len().saturating_sub(cap);
+            (Self::by_age(&mut open, usize::MAX), n)
+        };
+        Self::close(victims);
     }
 
     /// Segments open now.
@@ -118,10 +133,11 @@ impl SegmentCache {
         let victims = {
             let mut open = self.open.lock();
             open.insert(key, seg);
-            if open.len() <= self.cap {
+            let cap = self.capacity();
+            if open.len() <= cap {
                 return;
             }
-            let keep = self.cap - self.cap / 8;
+            let keep = cap - cap / 8;
             let n = open.len().saturating_sub(keep);
             (Self::by_age(&mut open, key), n)
         };
