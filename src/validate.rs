@@ -69,6 +69,10 @@ pub enum ValidateError {
     TooManyColumns { at: LineAt, measurement: String, limit: u32 },
     /// A line that would take the database past the table limit.
     TooManyTables { at: LineAt, measurement: String, limit: u32 },
+    /// A line that would take the batch past the partitions it may write to
+    /// ([`SliceValidator::with_max_partitions`]): not a rule of the data
+    /// but of the batch's size (the engine answers 413, not 400).
+    TooManyPartitions { at: LineAt, limit: usize },
 }
 
 impl ValidateError {
@@ -81,7 +85,8 @@ impl ValidateError {
             | TagFieldCollision { at, .. }
             | FieldTypeConflict { at, .. }
             | TooManyColumns { at, .. }
-            | TooManyTables { at, .. } => at,
+            | TooManyTables { at, .. }
+            | TooManyPartitions { at, .. } => at,
         }
     }
 
@@ -117,6 +122,9 @@ impl ValidateError {
             }
             TooManyTables { measurement, limit, .. } => {
                 format!("table {measurement:?} would make more than {limit} tables")
+            }
+            TooManyPartitions { limit, .. } => {
+                format!("the batch would write to more than {limit} partitions (measurement and day)")
             }
         }
     }
@@ -243,6 +251,14 @@ impl<'v, V: SchemaView + ?Sized> SliceValidator<'v, V> {
         Self::with_lines(view, limits, false)
     }
 
+    /// Refuses ([`ValidateError::TooManyPartitions`]) the line that would
+    /// take the batch to more than `max` partitions, before anything is
+    /// kept for it.
+    pub fn with_max_partitions(mut self, max: usize) -> Self {
+        self.v.max_partitions = max;
+        self
+    }
+
     fn with_lines(view: &'v V, limits: &'v Limits, record_lines: bool) -> Self {
         let v = Validator {
             view,
@@ -256,6 +272,7 @@ impl<'v, V: SchemaView + ?Sized> SliceValidator<'v, V> {
             key: Vec::new(),
             base: 0,
             record_lines,
+            max_partitions: usize::MAX,
         };
         SliceValidator { v, base: 0 }
     }
@@ -372,6 +389,8 @@ struct Validator<'v, V: ?Sized> {
     base: usize,
     /// Whether [`PartitionRows::lines`] is filled (else only counted).
     record_lines: bool,
+    /// The most partitions the batch may write to.
+    max_partitions: usize,
 }
 
 impl<V: SchemaView + ?Sized> Validator<'_, V> {
@@ -386,7 +405,7 @@ impl<V: SchemaView + ?Sized> Validator<'_, V> {
                     return Ok((g, id));
                 }
                 self.check_types(batch, i, day)?;
-                let g = self.group(&batch.lines[i].measurement, day);
+                let g = self.group(batch, i, day)?;
                 self.push_line(g, i);
                 if let Some(shape) = &mut self.shape {
                     shape.days.push((day, g));
@@ -397,7 +416,7 @@ impl<V: SchemaView + ?Sized> Validator<'_, V> {
         let clean = resolve_repeats(batch, i)?;
         self.check_columns(batch, i)?;
         self.check_types(batch, i, day)?;
-        let g = self.group(&batch.lines[i].measurement, day);
+        let g = self.group(batch, i, day)?;
         // Ids never repeat: past u32::MAX shapes a line simply has none.
         let id = clean.then_some(self.next_shape).filter(|&n| n != u32::MAX);
         self.next_shape = self.next_shape.saturating_add(1);
@@ -418,15 +437,21 @@ impl<V: SchemaView + ?Sized> Validator<'_, V> {
         }
     }
 
-    fn group(&mut self, measurement: &str, day: Day) -> usize {
+    /// The group of line `i`'s partition, made if new (within the batch's
+    /// partition bound).
+    fn group(&mut self, batch: &Batch<'_>, i: usize, day: Day) -> Result<usize, ValidateError> {
+        let measurement = &batch.lines[i].measurement;
         let key = partition_key(&mut self.key, measurement, day, "");
         if let Some(&g) = self.groups.get(key) {
-            return g;
+            return Ok(g);
         }
         let g = self.out.partitions.len();
+        if g >= self.max_partitions {
+            return Err(ValidateError::TooManyPartitions { at: at(batch, i), limit: self.max_partitions });
+        }
         self.groups.insert(key.to_vec(), g);
-        self.out.partitions.push(PartitionRows { measurement: measurement.to_owned(), day, lines: Vec::new(), rows: 0 });
-        g
+        self.out.partitions.push(PartitionRows { measurement: measurement.to_string(), day, lines: Vec::new(), rows: 0 });
+        Ok(g)
     }
 
     /// The table exists (or is added) and every name of the line is a

@@ -101,31 +101,44 @@ fn emfile_child() {
     writeln!(out, "child done: {n} points").unwrap();
 }
 
-/// The child: with 64 descriptors to spare, one batch writes to 200 new
-/// partitions (each needs its segment file open until the batch is
-/// applied): it can never go in as it is, so 413, nothing stored; split in
-/// batches of 20 partitions, it all goes in.
+/// The child: under a limit of 400 descriptors, with all but 64 taken by
+/// the application, one batch writes to 200 new partitions (each needs its
+/// segment file open until the batch is applied): it cannot go in as it
+/// is, so 413, nothing stored; split in batches of 20 partitions, it all
+/// goes in. A batch to more partitions than the limit itself is refused
+/// before any of its work (413 too).
 #[test]
 fn many_partitions_child() {
     let Ok(dir) = std::env::var("LINEDB_PARTS_CHILD") else { return };
     let e = Engine::open(&dir, options()).unwrap();
     e.create_database("db").unwrap();
     assert_eq!(write(&e, "db", "m f=0i 0").status, 204);
-    let limit = open_fds() + 64;
+    let limit = 400;
+    assert!(open_fds() + 64 < limit);
     let rl = libc::rlimit { rlim_cur: limit, rlim_max: limit };
     // SAFETY: setrlimit with a valid, initialised struct; it only lowers
     // this (child) process's own limit.
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) }, 0);
-    let lines: Vec<String> = (1..=200i64).map(|d| format!("m f={d}i {}\n", d * DAY)).collect();
-    let r = write(&e, "db", &lines.concat());
+    let mut hog = Vec::new();
+    while open_fds() + 64 < limit {
+        hog.push(std::fs::File::open("/dev/null").unwrap());
+    }
+    let lines = |days: std::ops::Range<i64>| -> Vec<String> { days.map(|d| format!("m f={d}i {}\n", d * DAY)).collect() };
+    let r = write(&e, "db", &lines(1..201).concat());
     assert_eq!((r.status, r.retry_after_secs), (413, 0), "{r:?}");
     assert!(r.message.starts_with("Too many open files"), "{}", r.message);
     assert!(r.message.contains("200 partitions") && r.message.contains("split the batch"), "{}", r.message);
     assert_eq!(all(&e, "db"), ["m f=0i 0"]);
-    for chunk in lines.chunks(20) {
+    for chunk in lines(1..201).chunks(20) {
         let r = write(&e, "db", &chunk.concat());
         assert_eq!(r.status, 204, "{r:?}");
     }
+    assert_eq!(all(&e, "db").len(), 201);
+    drop(hog);
+    // More partitions than the limit itself: 413 at once.
+    let r = write(&e, "db", &lines(1000..1401).concat());
+    assert_eq!((r.status, r.retry_after_secs), (413, 0), "{r:?}");
+    assert!(r.message.contains("more than 400 partitions") && r.message.contains("RLIMIT_NOFILE"), "{}", r.message);
     assert_eq!(all(&e, "db").len(), 201);
     println!("child done");
 }

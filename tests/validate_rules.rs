@@ -284,3 +284,23 @@ fn empty_batch_is_valid_with_no_points() {
     assert_eq!(v.points, 0);
     assert!(v.partitions.is_empty() && v.changes.is_empty());
 }
+
+#[test]
+fn a_batch_past_its_partition_bound_is_refused_at_the_line_that_passes_it() {
+    use linedb::validate::SliceValidator;
+    let (schema, limits) = (Schema::new(), Limits::default());
+    let input = b"m f=1 1\nm f=2 2\nn f=1 1\nm f=3 86400000000000\nm f=4 3";
+    let mut b = Batch::new();
+    linedb::line_protocol::parse(input, Precision::Nanosecond, 0, &mut b).unwrap();
+    let mut v = SliceValidator::new(&schema, &limits).with_max_partitions(2);
+    match v.slice(&mut b, |_, _, _, _| {}) {
+        Err(ValidateError::TooManyPartitions { at, limit }) => assert_eq!((at.line, limit), (4, 2)),
+        other => panic!("{other:?}"),
+    }
+    // Within the bound, the same lines pass.
+    let mut b = Batch::new();
+    linedb::line_protocol::parse(input, Precision::Nanosecond, 0, &mut b).unwrap();
+    let mut v = SliceValidator::new(&schema, &limits).with_max_partitions(3);
+    v.slice(&mut b, |_, _, _, _| {}).unwrap();
+    assert_eq!(v.finish().partitions.len(), 3);
+}

@@ -1,4 +1,6 @@
-//! Giving back memory a large transient step freed.
+//! The process's memory and descriptors: giving back memory a large
+//! transient step freed, whether memory can be had, how many files may be
+//! open.
 //!
 //! Opening a store and checkpointing it build whole-store structures (the
 //! catalog's contents, its encoding, the schema's export) that are freed
@@ -49,6 +51,21 @@ pub(super) fn available(bytes: usize) -> bool {
         libc::munmap(p, bytes);
     }
     true
+}
+
+/// The most files this process may hold open (the soft `RLIMIT_NOFILE`),
+/// or `usize::MAX` when unlimited or unknown. A batch holds one file open
+/// per partition it writes to until it is applied, so no batch can write
+/// to more partitions than this.
+pub(super) fn open_files_limit() -> usize {
+    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes one rlimit through a valid pointer to an
+    // initialised local.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } == 0;
+    if !ok || rl.rlim_cur == libc::RLIM_INFINITY {
+        return usize::MAX;
+    }
+    usize::try_from(rl.rlim_cur).unwrap_or(usize::MAX)
 }
 
 #[cfg(test)]

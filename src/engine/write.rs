@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 use crate::line_protocol::{self, Batch, ParseError, Precision, Slices};
 use crate::rows;
 use crate::schema::SchemaChanges;
-use crate::validate::{BatchError, SliceValidator};
+use crate::validate::{BatchError, SliceValidator, ValidateError};
 
 use super::commit::commit;
 use super::record::{BatchRecord, BlockRef};
@@ -220,7 +220,10 @@ fn prepare<'a>(
         *max = (*max).max(line.timestamp());
         encs[g].row_of_shape(line, shape);
     };
-    let mut validator = SliceValidator::counting(&db.schema, limits);
+    // One file open per partition until the batch is applied: a batch
+    // that writes to more than the process may hold open never goes in.
+    let max_parts = super::memory::open_files_limit();
+    let mut validator = SliceValidator::counting(&db.schema, limits).with_max_partitions(max_parts);
     let checked = match source {
         Source::Parsed(parsed) => check_slice(&mut validator, batch, parsed.clone(), &mut each),
         Source::Slices(mut slices) => loop {
@@ -241,6 +244,12 @@ fn prepare<'a>(
     let checked = checked.map(|()| (validator.finish(), bounds));
     let (v, bounds) = match checked {
         Ok(checked) => checked,
+        Err(BatchError::Invalid(ValidateError::TooManyPartitions { limit, .. })) => {
+            return Err(Outcome::too_large(format!(
+                "the batch writes to more than {limit} partitions (measurement and day), the files this process \
+                 may hold open at once (RLIMIT_NOFILE): split the batch"
+            )));
+        }
         Err(e) => {
             return Err(Outcome { error_line: e.line(), ..Outcome::error(400, e.to_string()) });
         }
