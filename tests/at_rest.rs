@@ -521,6 +521,45 @@ fn a_torn_tail_is_not_cut_when_open_refuses_for_another_file() {
 }
 
 #[test]
+fn a_torn_tail_in_a_segment_followed_by_an_empty_one_is_cut_at_open() {
+    // A group that moved its partition to a new segment, killed before its
+    // blocks reached either file: segment 1 ends in a torn block, segment 2
+    // has none. Open cuts segment 1's tail before replay puts the blocks
+    // in segment 2; after that, segment 1 has a later segment with blocks,
+    // so a tail left in it would be damage at every later open.
+    let t = TempDir::new("torn-not-last");
+    let store = t.store();
+    let e = Engine::open(&store, options()).unwrap();
+    e.create_database("db").unwrap();
+    assert_eq!(write(&e, "db", "m f=1i 1").status, 204);
+    let pad = "x".repeat(200);
+    let big: String = (0..400).map(|i| format!("m s=\"{pad}{i}\" {}\n", 10 + i)).collect();
+    assert_eq!(write(&e, "db", &big).status, 204);
+    let want = all(&e, "db");
+    drop(e); // a crash: no checkpoint
+    let segs = segments(&store);
+    assert_eq!(segs.len(), 2, "{segs:?}");
+    let (s1, s2) = (&segs[0], &segs[1]);
+    let storage: std::sync::Arc<dyn linedb::storage::Storage> = std::sync::Arc::new(linedb::storage::FsStorage);
+    let cache = linedb::segment::SegmentCache::unbounded();
+    let end1 = usize::try_from(linedb::segment::Segment::open(&storage, &cache, s1, 0, 64 << 10).unwrap().used_len()).unwrap();
+    let first2 = usize::try_from(linedb::segment::Segment::open(&storage, &cache, s2, 0, 64 << 10).unwrap().blocks()[0].offset).unwrap();
+    let mut b2 = std::fs::read(s2).unwrap();
+    b2[first2..].fill(0);
+    std::fs::write(s2, &b2).unwrap();
+    let mut b1 = std::fs::read(s1).unwrap();
+    assert!(b1.len() > end1 + 40);
+    b1[end1..end1 + 20].copy_from_slice(b"LDBB torn block head");
+    std::fs::write(s1, &b1).unwrap();
+    let e = Engine::open(&store, options()).unwrap();
+    assert_eq!(all(&e, "db"), want);
+    e.close().unwrap();
+    assert!(std::fs::read(s1).unwrap()[end1..].iter().all(|&x| x == 0), "segment 1's torn tail was not cut");
+    let e = Engine::open(&store, options()).unwrap();
+    assert_eq!(all(&e, "db"), want);
+}
+
+#[test]
 fn a_segment_moved_to_another_partition_is_refused() {
     let t = TempDir::new("moved");
     closed_store(&t.store());

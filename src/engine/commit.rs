@@ -272,6 +272,16 @@ fn stage(inner: &Inner, wal: &mut Wal, group: &[Arc<Pending>]) -> Option<Staged>
         }
         other => other,
     };
+    // Out of descriptors with many files held: the groups on their way
+    // hold theirs too. Once they are done, once more, before any batch is
+    // told it can never go in.
+    let placed = match placed {
+        Err(Placing::TooManyFiles { .. }) => {
+            drain(inner, wal);
+            place(inner, &accepted, true)
+        }
+        other => other,
+    };
     let Placed { placements, to_seal } = match placed {
         Ok(p) => p,
         Err(e) => {

@@ -124,7 +124,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
                 ));
             }
             let part = open_partition(&files, (d.id, p.table_id, p.day), &p.segments, cat.seq)?;
-            torn.extend(torn_tail(&part));
+            torn.extend(torn_tails(&part));
             parts.entry(p.table_id).or_default().push((p.day, part));
         }
         for t in db.tables.values_mut() {
@@ -140,7 +140,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     // store's. Opened now, so that the sequences they hold count below;
     // replay takes them as it meets their batches.
     let mut unlisted = find_unlisted(&files, &st)?;
-    torn.extend(unlisted.values().filter_map(torn_tail));
+    torn.extend(unlisted.values().flat_map(torn_tails));
     // The highest sequence the data holds: the log must reach it.
     let (held_seq, held_in) = highest_held(&st, &unlisted);
     let wal_dir = dir.join(WAL_DIR);
@@ -188,6 +188,13 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     if let Some(e) = orphan(&unlisted, &touched) {
         return Err(e);
     }
+    // Every refusal but a record that cannot be applied is decided: the
+    // torn tails found above are cut now, before replay appends (a block
+    // appended behind a torn tail left in place, in a segment that then
+    // gets a later one, would make that tail damage at the next open).
+    for seg in &torn {
+        seg.cut_torn_tail()?;
+    }
     let mut wal = Wal::open_reaching(
         Arc::clone(&storage),
         &wal_dir,
@@ -206,10 +213,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     if let Some(e) = orphan(&unlisted, &HashSet::new()) {
         return Err(e);
     }
-    // Torn tails found above, cut now that nothing refuses the open.
-    for seg in &torn {
-        seg.cut_torn_tail()?;
-    }
+
     st.applied_seq = st.applied_seq.max(wal.next_seq().saturating_sub(1));
     // The file the first write goes to, made now. Best effort: on a full
     // disk the store still opens, and the write that needs the file makes
@@ -239,10 +243,11 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
 }
 
 
-/// A partition's last segment, if open found a torn tail in it (only the
-/// last may have one).
-fn torn_tail(part: &Partition) -> Option<Arc<Segment>> {
-    part.segments.last().filter(|s| s.tail_repaired()).cloned()
+/// A partition's segments in which open found a torn tail: the last, or
+/// one followed only by segments without blocks (made for a group that
+/// never became durable).
+fn torn_tails(part: &Partition) -> Vec<Arc<Segment>> {
+    part.segments.iter().filter(|s| s.tail_repaired()).cloned().collect()
 }
 
 /// Blocks of batches that neither the catalog nor the log accounts for:

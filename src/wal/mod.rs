@@ -177,9 +177,9 @@ impl Wal {
 
     /// Reads the log as [`Wal::open_reaching`] does, calling `replay` for
     /// each record past `after_seq`, and refuses what it would refuse, but
-    /// changes no file: so that a store's open can decide every refusal
-    /// before it changes anything. Returns the sequence the next record
-    /// would get.
+    /// changes no file (it syncs the files it replays from, as open does):
+    /// so that a store's open can decide every refusal before it changes
+    /// anything. Returns the sequence the next record would get.
     pub fn check_reaching(
         storage: &dyn Storage,
         dir: &Path,
