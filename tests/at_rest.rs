@@ -168,23 +168,6 @@ fn a_store_whose_log_lost_acknowledged_records_is_refused() {
     assert_eq!(snapshot_files(&store), before);
 }
 
-/// Every file and directory under `dir`.
-fn tree(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p.clone());
-            }
-            out.push(p);
-        }
-    }
-    out.sort();
-    out
-}
-
 #[test]
 fn a_damaged_last_record_whose_blocks_are_stored_is_damage_not_a_torn_tail() {
     let t = TempDir::new("last-record");

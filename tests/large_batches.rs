@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 use linedb::engine::{Engine, Options};
 use linedb::line_protocol::{Batch, Precision};
@@ -202,43 +200,32 @@ fn unique_series(bytes: usize) -> (String, Vec<(usize, u64)>) {
 }
 
 /// Runs the child with `env` set; asserts it wrote the batch.
-fn run_child(env: &[(&str, &str)]) {
-    run_child_mb(env, "48");
+fn run_large(extra: &[(&str, &str)]) {
+    run_large_mb(extra, "48");
 }
 
-/// [`run_child`] with a batch of `mb` MiB.
-fn run_child_mb(env: &[(&str, &str)], mb: &str) {
+/// [`run_large`] with a batch of `mb` MiB.
+fn run_large_mb(extra: &[(&str, &str)], mb: &str) {
     let t = TempDir::new("sliced-rlimit-as");
     // 48 MiB of text parses to about 4.5 times that whole.
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--exact", "large_batch_child", "--nocapture", "--test-threads=1"])
-        .env("LINEDB_LARGE_CHILD", t.store())
-        .env("LINEDB_LARGE_MB", mb);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("large batch written"),
-        "child failed ({:?}):\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let store = t.store().to_string_lossy().into_owned();
+    let mut env = vec![("LINEDB_LARGE_CHILD", store.as_str()), ("LINEDB_LARGE_MB", mb)];
+    env.extend_from_slice(extra);
+    run_child("large_batch_child", &env, "large batch written");
 }
 
 #[test]
 fn a_batch_whose_whole_parse_would_not_fit_in_the_address_space_goes_in() {
-    run_child(&[]);
+    run_large(&[]);
 }
 
 #[test]
 fn a_batch_of_a_series_a_line_never_aborts_for_memory() {
     // Tight, and with twice the batch to spare: 503 or 204, never an abort.
     for spare_mib in ["0", "16", "64"] {
-        run_child_mb(&[("LINEDB_LARGE_TIGHT", spare_mib), ("LINEDB_LARGE_UNIQUE", "1")], "24");
+        run_large_mb(&[("LINEDB_LARGE_TIGHT", spare_mib), ("LINEDB_LARGE_UNIQUE", "1")], "24");
     }
-    run_child_mb(&[("LINEDB_LARGE_UNIQUE", "1")], "24");
+    run_large_mb(&[("LINEDB_LARGE_UNIQUE", "1")], "24");
 }
 
 #[test]
@@ -247,6 +234,6 @@ fn a_batch_that_cannot_have_the_memory_it_needs_is_503_not_an_abort() {
     // to some (the slices parse, then the blocks, or a new segment's
     // mapping, do not fit).
     for spare_mib in ["0", "4", "16", "32", "64"] {
-        run_child(&[("LINEDB_LARGE_TIGHT", spare_mib)]);
+        run_large(&[("LINEDB_LARGE_TIGHT", spare_mib)]);
     }
 }

@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
 use common::*;
@@ -211,21 +210,17 @@ fn many_partitions_child() {
 /// Runs the child; returns its figures.
 fn run_child(run: &Run) -> BTreeMap<String, u64> {
     let t = TempDir::new("many-partitions");
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "many_partitions_child", "--nocapture", "--test-threads=1", "--include-ignored"])
-        .env("LINEDB_MANY_CHILD", t.store())
-        .env("LINEDB_MANY_PARTITIONS", run.partitions.to_string())
-        .env("LINEDB_MANY_NOFILE", run.nofile.to_string())
-        .env("LINEDB_MANY_CACHE", run.cache.to_string())
-        .env("LINEDB_MANY_PER_BATCH", run.per_batch.to_string())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("child done"),
-        "child failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let store = t.store().to_string_lossy().into_owned();
+    let (partitions, nofile, cache, per_batch) =
+        (run.partitions.to_string(), run.nofile.to_string(), run.cache.to_string(), run.per_batch.to_string());
+    let env = [
+        ("LINEDB_MANY_CHILD", store.as_str()),
+        ("LINEDB_MANY_PARTITIONS", partitions.as_str()),
+        ("LINEDB_MANY_NOFILE", nofile.as_str()),
+        ("LINEDB_MANY_CACHE", cache.as_str()),
+        ("LINEDB_MANY_PER_BATCH", per_batch.as_str()),
+    ];
+    let stdout = common::run_child("many_partitions_child", &env, "child done");
     let figs: BTreeMap<String, u64> = stdout
         .lines()
         .filter_map(|l| {

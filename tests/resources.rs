@@ -146,17 +146,8 @@ fn many_partitions_child() {
 #[test]
 fn a_batch_to_more_partitions_than_the_process_can_hold_open_is_413() {
     let t = TempDir::new("parts-413");
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "many_partitions_child", "--nocapture", "--test-threads=1"])
-        .env("LINEDB_PARTS_CHILD", t.store())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("child done"),
-        "child failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let store = t.store().to_string_lossy().into_owned();
+    run_child("many_partitions_child", &[("LINEDB_PARTS_CHILD", &store)], "child done");
 }
 
 #[test]

@@ -119,6 +119,20 @@ impl From<WalError> for io::Error {
 /// What [`Wal::open`] calls for each record to replay: `(seq, payload)`.
 pub type Replay<'a> = &'a mut dyn FnMut(u64, &[u8]) -> Result<(), OpenError>;
 
+/// The size of each file of the log: `opts.file_size` rounded up to the
+/// record alignment, at least [`MIN_FILE_SIZE`].
+fn file_size(opts: &WalOptions) -> Result<u64, OpenError> {
+    if opts.file_size < MIN_FILE_SIZE {
+        return Err(OpenError::InvalidArgument(format!(
+            "WAL file size {} is below the minimum of {MIN_FILE_SIZE} bytes",
+            opts.file_size
+        )));
+    }
+    opts.file_size
+        .checked_next_multiple_of(format::ALIGN)
+        .ok_or_else(|| OpenError::InvalidArgument(format!("WAL file size {} is too large", opts.file_size)))
+}
+
 /// The write-ahead log of one store.
 #[derive(Debug)]
 pub struct Wal {
@@ -161,15 +175,7 @@ impl Wal {
         reach: MustReach<'_>,
         replay: Replay<'_>,
     ) -> Result<Wal, OpenError> {
-        if opts.file_size < MIN_FILE_SIZE {
-            return Err(OpenError::InvalidArgument(format!(
-                "WAL file size {} is below the minimum of {MIN_FILE_SIZE} bytes",
-                opts.file_size
-            )));
-        }
-        let Some(file_size) = opts.file_size.checked_next_multiple_of(format::ALIGN) else {
-            return Err(OpenError::InvalidArgument(format!("WAL file size {} is too large", opts.file_size)));
-        };
+        let file_size = file_size(&opts)?;
         let spares = opts.spares.max(1);
         let state = recovery::recover(&*storage, dir, file_size, spares, opts.store_tag, after_seq, reach, replay)?;
         Ok(Wal { writer: Writer::new(storage, dir, file_size, spares, opts.store_tag, state) })
@@ -188,10 +194,9 @@ impl Wal {
         reach: MustReach<'_>,
         replay: Replay<'_>,
     ) -> Result<u64, OpenError> {
-        let Some(file_size) = opts.file_size.max(MIN_FILE_SIZE).checked_next_multiple_of(format::ALIGN) else {
-            return Err(OpenError::InvalidArgument(format!("WAL file size {} is too large", opts.file_size)));
-        };
-        recovery::check(storage, dir, file_size, opts.spares.max(1), opts.store_tag, after_seq, reach, replay)
+        let file_size = file_size(&opts)?;
+        recovery::scan(storage, dir, file_size, opts.spares.max(1), opts.store_tag, after_seq, reach, replay)
+            .map(|s| s.next_seq())
     }
 
     /// Creates (or recycles) the file the next append will write to, if

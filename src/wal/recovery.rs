@@ -89,7 +89,7 @@ pub fn recover(
 }
 
 /// What [`scan`] found: the log, and what [`settle`] must tidy.
-struct Scanned {
+pub(super) struct Scanned {
     next_seq: u64,
     max_number: u64,
     spares: Vec<(usize, u64)>,
@@ -102,23 +102,9 @@ struct Scanned {
 
 /// Reads the whole log, calling `replay` for each valid record past
 /// `after_seq`, and decides every refusal, changing no file (it syncs the
-/// files it replays from). The sequence the next record gets.
+/// files it replays from).
 #[allow(clippy::too_many_arguments)]
-pub fn check(
-    storage: &dyn Storage,
-    dir: &Path,
-    file_size: u64,
-    max_spares: usize,
-    store_tag: u32,
-    after_seq: u64,
-    reach: MustReach<'_>,
-    replay: Replay<'_>,
-) -> Result<u64, OpenError> {
-    scan(storage, dir, file_size, max_spares, store_tag, after_seq, reach, replay).map(|s| s.next_seq)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn scan(
+pub(super) fn scan(
     storage: &dyn Storage,
     dir: &Path,
     file_size: u64,
@@ -197,6 +183,13 @@ fn scan(
 
 /// Tidies what [`scan`] found, once nothing refuses the open: removes
 /// leftovers, cuts a torn tail, recycles or removes the files past the end.
+impl Scanned {
+    /// The sequence the next record gets.
+    pub(super) fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+}
+
 fn settle(
     storage: &dyn Storage,
     dir: &Path,
