@@ -488,6 +488,60 @@ static void test_limits_413(void) {
   remove_tree(dir);
 }
 
+/* Entries of dir/wal, "." and ".." left out; -1 if it cannot be read. */
+static int wal_entries(const char *dir) {
+  char waldir[4200];
+  int n = 0;
+  DIR *d;
+  struct dirent *e;
+  snprintf(waldir, sizeof waldir, "%s/wal", dir);
+  d = opendir(waldir);
+  if (d == NULL) return -1;
+  while ((e = readdir(d)) != NULL)
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) n++;
+  closedir(d);
+  return n;
+}
+
+/* linedb_set_wal_file_bytes (0.2): the size of each log file; a checkpoint
+   brings the log back to one file, and a closed store's log holds none. */
+static void test_wal_file_bytes(void) {
+  char dir[4096];
+  linedb_options opts;
+  linedb_result res;
+  linedb_error err;
+  linedb *db = NULL;
+  size_t len = 0, i;
+  char *batch = big_batch(2000, &len); /* about 130 KB */
+  CHECK(batch != NULL);
+  if (batch == NULL) return;
+  make_temp_dir(dir, sizeof dir);
+  linedb_options_init(&opts);
+  opts.flags = LINEDB_OPEN_NO_AUTH;
+  CHECK_CODE(linedb_open(dir, &opts, &db, &err), LINEDB_OK);
+  if (db == NULL) { free(batch); return; }
+  CHECK_CODE(linedb_set_wal_file_bytes(db, 100, &err), LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(err.message, "WAL file size") != NULL);
+  CHECK_CODE(linedb_set_wal_file_bytes(NULL, 1 << 16, &err), LINEDB_ERR_INVALID_ARGUMENT);
+  CHECK_CODE(linedb_set_wal_file_bytes(db, 64 << 10, &err), LINEDB_OK);
+  CHECK_CODE(linedb_checkpoint(db, &err), LINEDB_OK); /* the next file is made at the new size */
+  CHECK_CODE(linedb_create_database(db, "db", NULL), LINEDB_OK);
+  for (i = 0; i < 10; i++)
+    CHECK_STATUS(linedb_write(db, "db", NULL, batch, len, LINEDB_PRECISION_NANOSECOND, &res), 204, res);
+  CHECK(wal_entries(dir) >= 3); /* the records span several files */
+  CHECK_CODE(linedb_checkpoint(db, &err), LINEDB_OK);
+  CHECK(wal_entries(dir) == 1); /* the file the next write goes to */
+  CHECK_STATUS(linedb_write(db, "db", NULL, batch, len, LINEDB_PRECISION_NANOSECOND, &res), 204, res);
+  close_store(db);
+  CHECK(wal_entries(dir) == 0);
+  CHECK_CODE(linedb_open(dir, &opts, &db, &err), LINEDB_OK);
+  if (db == NULL) { free(batch); return; }
+  CHECK(count_lines(db, "db", NULL) == 2000);
+  close_store(db);
+  free(batch);
+  remove_tree(dir);
+}
+
 /* linedb_verify reads every stored byte; a flipped stored value is found by
    it, and a query of that partition answers 500 naming the file, while
    another partition keeps answering. */
@@ -971,6 +1025,7 @@ int main(void) {
   test_databases_and_tokens();
   test_write_statuses();
   test_limits_413();
+  test_wal_file_bytes();
   test_verify();
   test_compact();
   test_bounded_open_segments();

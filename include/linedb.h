@@ -183,7 +183,7 @@ typedef struct linedb_options {
    * Un-checkpointed WAL, the new batch included, above this: writes get
    * 503; a batch whose WAL record alone is larger gets 413. Default (and
    * 0) 1 GiB; values below 1 MiB are taken as 1 MiB. A checkpoint runs
-   * when the backlog reaches half of it (or 256 MiB, whichever is less);
+   * when the backlog reaches half of it (or 64 MiB, whichever is less);
    * the limit bounds disk use when checkpoints cannot keep up.
    */
   uint64_t max_wal_bytes;
@@ -746,6 +746,39 @@ enum linedb_code linedb_checkpoint(struct linedb *db, struct linedb_error *err);
 enum linedb_code linedb_set_max_open_segments(struct linedb *db,
                                               uint32_t max_open,
                                               struct linedb_error *err);
+
+/**
+ * Sets the size of each write-ahead log file made from now on (files
+ * already made keep theirs). A file is preallocated when it is made, so
+ * appends within it cannot meet a full disk; a batch larger than a file
+ * gets a file of its own. While the store is open its log holds the file
+ * being appended to and the files not yet checkpointed (a checkpoint runs
+ * once they hold 64 MiB of records, or half of max_wal_bytes if less, and
+ * brings the log back to one file); a closed store's log holds no file.
+ * The default, 8 MiB, suits a small board; fewer, larger files mean fewer
+ * file creations on a busy server.
+ *
+ * A function, not a linedb_options field: linedb_options_init writes the
+ * whole struct of the library's header, so a new field would overrun the
+ * struct of a program built against an older header.
+ *
+ * - db: an open handle.
+ * - bytes: the size; 0 restores the default. At least 256.
+ * - err: NULL, or filled on failure (untouched on success).
+ *
+ * Returns LINEDB_OK; LINEDB_ERR_INVALID_ARGUMENT (db NULL, or bytes from
+ * 1 to 255: nothing changes); LINEDB_ERR_INTERNAL.
+ *
+ * Threading: callable from any thread, concurrently with any call but
+ * linedb_close.
+ *
+ * # Safety
+ *
+ * db NULL or an open handle; err NULL or a writable linedb_error.
+ */
+enum linedb_code linedb_set_wal_file_bytes(struct linedb *db,
+                                           uint64_t bytes,
+                                           struct linedb_error *err);
 
 /**
  * Seals now every partition that can be sealed (rewrites it once into a

@@ -14,7 +14,18 @@ use super::{Error, Inner};
 /// A segment and its used length when the checkpoint's snapshot was taken.
 type SegmentAt = (Arc<Segment>, u64);
 
-pub fn run(inner: &Inner) -> Result<(), Error> {
+/// What the log does once a checkpoint has trimmed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Then {
+    /// Writes go on: the next file is made ready (from the spare).
+    GoOn,
+    /// The store is closing: no file is made, and the spare is removed,
+    /// so a closed store's log holds no file at all (every record it held
+    /// is in the segments the catalog lists).
+    Close,
+}
+
+pub fn run(inner: &Inner, then: Then) -> Result<(), Error> {
     inner.check_failed()?;
     // A snapshot under the read lock: no group is half applied in it.
     let (mut cat, segments) = {
@@ -81,9 +92,16 @@ pub fn run(inner: &Inner) -> Result<(), Error> {
     let mut wal = inner.writer.lock();
     wal.trim(cat.seq)?;
     inner.wal_bytes.store(wal.backlog_bytes(), Ordering::Relaxed);
-    // A trim that retired the current file leaves the next write to make
-    // one; make it now (from the spare the trim kept), off the write path.
-    // Best effort, as at open.
-    let _ = wal.prepare();
+    match then {
+        // A trim that retired the current file leaves the next write to
+        // make one; make it now (from the spare the trim kept), off the
+        // write path. Best effort, as at open.
+        Then::GoOn => {
+            let _ = wal.prepare();
+        }
+        // Best effort: a spare left behind is found, and reused or
+        // removed, at the next open.
+        Then::Close => wal.shed_spares(0),
+    }
     Ok(())
 }

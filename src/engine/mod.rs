@@ -59,12 +59,14 @@ pub struct Options {
     pub limits: Limits,
     /// Size at which a partition starts a new segment file. Default 64 MiB.
     pub segment_bytes: u64,
-    /// Preallocated size of each WAL file. Default 64 MiB.
+    /// Preallocated size of each WAL file. Default 8 MiB: while open the
+    /// log holds the file being appended to, the files not yet
+    /// checkpointed and one spare; a closed store holds none.
     pub wal_file_bytes: u64,
     /// Segment files kept open (a descriptor and a mapping each) when idle;
     /// the least recently used are closed past it. Default 256.
     pub max_open_segments: usize,
-    /// WAL backlog at which a write runs a checkpoint. Default 256 MiB.
+    /// WAL backlog at which a write runs a checkpoint. Default 64 MiB.
     pub checkpoint_wal_bytes: u64,
     /// Where the files live: the real disk unless a test says otherwise.
     pub storage: Arc<dyn Storage>,
@@ -78,9 +80,9 @@ impl Default for Options {
             max_batch_bytes: DEFAULT_MAX_BATCH_BYTES,
             limits: Limits::default(),
             segment_bytes: 64 << 20,
-            wal_file_bytes: 64 << 20,
+            wal_file_bytes: 8 << 20,
             max_open_segments: crate::segment::DEFAULT_MAX_OPEN_SEGMENTS,
-            checkpoint_wal_bytes: 256 << 20,
+            checkpoint_wal_bytes: 64 << 20,
             storage: Arc::new(FsStorage),
         }
     }
@@ -276,11 +278,10 @@ impl Engine {
         if self.inner.is_failed() {
             return Err(self.inner.failed_error());
         }
-        self.checkpoint()?;
-        // The spares kept for the next checkpoint interval: a closed store
-        // keeps one, as a store that was never this busy has.
-        self.inner.writer.lock().shed_spares(1);
-        Ok(())
+        let _one = self.inner.checkpointing.lock();
+        let r = checkpoint::run(&self.inner, checkpoint::Then::Close);
+        memory::give_back();
+        r
     }
 
     /// Whether closing has begun (writes answer 503 from then on).
@@ -481,6 +482,13 @@ impl Engine {
         self.inner.files.cache.set_capacity(n);
     }
 
+    /// Sets the size of the WAL files made from now on (0: the default,
+    /// 8 MiB); `InvalidArgument` below 256 bytes.
+    pub fn set_wal_file_bytes(&self, bytes: u64) -> Result<(), Error> {
+        let bytes = if bytes == 0 { Options::default().wal_file_bytes } else { bytes };
+        self.inner.writer.lock().set_file_size(bytes).map_err(|e| Error::InvalidArgument(e.to_string()))
+    }
+
     /// The most segment files the store keeps open while idle.
     pub fn max_open_segments(&self) -> usize {
         self.inner.files.cache.capacity()
@@ -564,7 +572,7 @@ impl Engine {
     /// Makes every segment durable, persists the catalog, and trims the WAL.
     pub fn checkpoint(&self) -> Result<(), Error> {
         let _one = self.inner.checkpointing.lock();
-        let r = checkpoint::run(&self.inner);
+        let r = checkpoint::run(&self.inner, checkpoint::Then::GoOn);
         memory::give_back();
         r
     }
@@ -572,7 +580,7 @@ impl Engine {
     fn checkpoint_if_idle(&self) -> Result<(), Error> {
         match self.inner.checkpointing.try_lock() {
             Some(_one) => {
-                let r = checkpoint::run(&self.inner);
+                let r = checkpoint::run(&self.inner, checkpoint::Then::GoOn);
                 memory::give_back();
                 r
             }

@@ -156,7 +156,9 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     }
     let wal_opts = WalOptions {
         file_size: opts.wal_file_bytes,
-        spares: wal_spares(&opts),
+        // One trimmed file kept to recycle (issue 14: a WAL shrinks after a
+        // checkpoint to what is not yet in segments, and one spare).
+        spares: 1,
         store_tag: crate::wal::store_tag(&cat.store_id),
     };
     let reach = || crate::wal::MustReach { seq: held_seq, held_in: held_in.as_deref() };
@@ -492,13 +494,3 @@ impl Placer for ReplayPlacer<'_> {
     }
 }
 
-/// The spare WAL files to keep: one per file written between two
-/// checkpoints (a checkpoint runs once the backlog reaches
-/// `checkpoint_wal_bytes`, and the file being appended to then is retired
-/// too), so that no rotation has to make a file inside a write. They are
-/// the files a checkpoint trims, renamed rather than deleted: the WAL
-/// directory stays at about the size it reaches before a checkpoint.
-fn wal_spares(opts: &Options) -> usize {
-    let per_interval = opts.checkpoint_wal_bytes.div_ceil(opts.wal_file_bytes.max(1)).saturating_add(1);
-    usize::try_from(per_interval.clamp(1, 64)).unwrap_or(64)
-}

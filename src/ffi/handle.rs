@@ -48,7 +48,7 @@ pub struct linedb_options {
     /// Un-checkpointed WAL, the new batch included, above this: writes get
     /// 503; a batch whose WAL record alone is larger gets 413. Default (and
     /// 0) 1 GiB; values below 1 MiB are taken as 1 MiB. A checkpoint runs
-    /// when the backlog reaches half of it (or 256 MiB, whichever is less);
+    /// when the backlog reaches half of it (or 64 MiB, whichever is less);
     /// the limit bounds disk use when checkpoints cannot keep up.
     pub max_wal_bytes: u64,
     /// Columns of a table (time, tags and fields); default 250, as InfluxDB

@@ -58,7 +58,9 @@ pub use handle::{
 };
 pub use query::{linedb_line_fn, linedb_query};
 pub use result::linedb_result;
-pub use status::{linedb_checkpoint, linedb_compact, linedb_field_type_get, linedb_stats, linedb_stats_get};
+pub use status::{
+    linedb_checkpoint, linedb_compact, linedb_field_type_get, linedb_set_wal_file_bytes, linedb_stats, linedb_stats_get,
+};
 pub use tokens::{
     linedb_create_database, linedb_create_token, linedb_revoke_token, LINEDB_PERM_READ,
     LINEDB_PERM_WRITE, LINEDB_TOKEN_BUF,

@@ -225,6 +225,40 @@ pub unsafe extern "C" fn linedb_set_max_open_segments(db: *mut linedb, max_open:
     }
 }
 
+/// Sets the size of each write-ahead log file made from now on (files
+/// already made keep theirs). A file is preallocated when it is made, so
+/// appends within it cannot meet a full disk; a batch larger than a file
+/// gets a file of its own. While the store is open its log holds the file
+/// being appended to and the files not yet checkpointed (a checkpoint runs
+/// once they hold 64 MiB of records, or half of max_wal_bytes if less, and
+/// brings the log back to one file); a closed store's log holds no file.
+/// The default, 8 MiB, suits a small board; fewer, larger files mean fewer
+/// file creations on a busy server.
+///
+/// A function, not a linedb_options field: linedb_options_init writes the
+/// whole struct of the library's header, so a new field would overrun the
+/// struct of a program built against an older header.
+///
+/// - db: an open handle.
+/// - bytes: the size; 0 restores the default. At least 256.
+/// - err: NULL, or filled on failure (untouched on success).
+///
+/// Returns LINEDB_OK; LINEDB_ERR_INVALID_ARGUMENT (db NULL, or bytes from
+/// 1 to 255: nothing changes); LINEDB_ERR_INTERNAL.
+///
+/// Threading: callable from any thread, concurrently with any call but
+/// linedb_close.
+///
+/// # Safety
+///
+/// db NULL or an open handle; err NULL or a writable linedb_error.
+// SAFETY: `no_mangle` is sound as this name is defined once, here.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn linedb_set_wal_file_bytes(db: *mut linedb, bytes: u64, err: *mut linedb_error) -> linedb_code {
+    // SAFETY: the caller's contract, passed on.
+    unsafe { call(db, err, |handle| Ok(handle.engine().set_wal_file_bytes(bytes)?)) }
+}
+
 /// Seals now every partition that can be sealed (rewrites it once into a
 /// compressed, read-only form), and waits until that is durable. Sealing
 /// also happens in the background.

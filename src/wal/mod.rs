@@ -215,6 +215,15 @@ impl Wal {
         self.writer.shed_spares(keep);
     }
 
+    /// Sets the size of the files made from now on ([`WalOptions::file_size`]'s
+    /// rules); the files made before keep theirs. A spare smaller than it
+    /// is no longer reused (it is removed at the next open).
+    pub fn set_file_size(&mut self, size: u64) -> Result<(), OpenError> {
+        let size = file_size(&WalOptions { file_size: size, ..WalOptions::default() })?;
+        self.writer.set_file_size(size);
+        Ok(())
+    }
+
     /// Sequence the next appended record gets (last valid seq + 1;
     /// `after_seq + 1` if the log is empty).
     pub fn next_seq(&self) -> u64 {
