@@ -16,6 +16,7 @@
 pub mod auth;
 pub mod catalog;
 pub mod codec;
+pub mod columnar;
 pub mod engine;
 pub mod error;
 pub mod line_protocol;

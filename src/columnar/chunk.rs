@@ -1,0 +1,322 @@
+//! Column chunk encodings: how the values of one column of one row group
+//! (or, for a tag, of one sealed file's series) become bytes, and back.
+//! Chosen by measurement (BENCHMARKS.md, `benches/encodings.rs`):
+//!
+//! - numbers (times, integers, unsigned, floats, dictionary indexes):
+//!   `pco`, which picks delta orders, bins and float or integer
+//!   multipliers per chunk and codes them with tANS;
+//! - booleans: `pco` of 0 and 1 (a field that is mostly one value takes
+//!   well under a bit each);
+//! - presence (which rows of a group hold a field, when not all do): one
+//!   bit each;
+//! - strings (tag values, string fields): a dictionary of the distinct
+//!   values, compressed with zstd when that saves at least an eighth, then
+//!   each value's index in it, as numbers.
+//!
+//! Decoding is only ever given bytes that matched their chunk's checksum;
+//! it still checks every length and count, so a bug or a damaged file that
+//! passed its CRC gives an error, never a panic or a huge allocation.
+
+use std::fmt;
+
+/// Why a chunk's bytes could not be decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadChunk(pub String);
+
+impl fmt::Display for BadChunk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn bad(what: impl Into<String>) -> BadChunk {
+    BadChunk(what.into())
+}
+
+/// How a chunk's bytes encode its values (stored as one byte; never
+/// renumbered).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Encoding {
+    /// `pco` standalone bytes of the chunk's numbers.
+    Pco = 1,
+    /// One bit a value, least significant bit first.
+    Bits = 2,
+    /// A dictionary of distinct byte strings, then an index per value.
+    Dict = 3,
+    /// (series, rows) pairs: which series a row group's rows belong to.
+    Runs = 4,
+}
+
+impl Encoding {
+    pub fn from_u8(b: u8) -> Option<Encoding> {
+        Some(match b {
+            1 => Encoding::Pco,
+            2 => Encoding::Bits,
+            3 => Encoding::Dict,
+            4 => Encoding::Runs,
+            _ => return None,
+        })
+    }
+}
+
+/// The numbers `pco` encodes here.
+pub trait Number: pco::data_types::Number {}
+impl Number for i64 {}
+impl Number for u64 {}
+impl Number for f64 {}
+impl Number for u32 {}
+
+/// `pco`'s compression level: 8 is its default; measured against 4 and 12
+/// in BENCHMARKS.md.
+const PCO_LEVEL: usize = 8;
+
+/// Appends `values` as `pco` bytes, prefixed with their length (u32).
+pub fn put_numbers<T: Number>(values: &[T], out: &mut Vec<u8>) -> Result<(), BadChunk> {
+    let config = pco::ChunkConfig::default().with_compression_level(PCO_LEVEL);
+    let bytes = pco::standalone::simple_compress(values, &config).map_err(|e| bad(format!("pco: {e}")))?;
+    put_len(out, bytes.len())?;
+    out.extend_from_slice(&bytes);
+    Ok(())
+}
+
+/// Reads what [`put_numbers`] wrote: exactly `n` numbers.
+pub fn get_numbers<T: Number>(r: &mut Cursor<'_>, n: usize) -> Result<Vec<T>, BadChunk> {
+    let len = r.len()?;
+    let bytes = r.take(len)?;
+    let v: Vec<T> = pco::standalone::simple_decompress(bytes).map_err(|e| bad(format!("pco: {e}")))?;
+    if v.len() != n {
+        return Err(bad(format!("{} numbers where {n} were expected", v.len())));
+    }
+    Ok(v)
+}
+
+/// Appends one bit a value (length implied by the caller's count).
+pub fn put_bits(bits: impl Iterator<Item = bool>, out: &mut Vec<u8>) {
+    let mut byte = 0u8;
+    let mut k = 0;
+    for b in bits {
+        byte |= u8::from(b) << k;
+        k += 1;
+        if k == 8 {
+            out.push(byte);
+            byte = 0;
+            k = 0;
+        }
+    }
+    if k > 0 {
+        out.push(byte);
+    }
+}
+
+/// Reads `n` bits written by [`put_bits`].
+pub fn get_bits(r: &mut Cursor<'_>, n: usize) -> Result<Vec<bool>, BadChunk> {
+    let bytes = r.take(n.div_ceil(8))?;
+    Ok((0..n).map(|i| bytes[i / 8] >> (i % 8) & 1 == 1).collect())
+}
+
+/// Dictionaries at least this long are tried with zstd.
+const ZSTD_FROM: usize = 64;
+/// zstd's level: its default, as `zstd -3`.
+const ZSTD_LEVEL: i32 = 3;
+/// A dictionary larger than this, decoded, is refused as damage: the
+/// writer never makes one (a sealed row group's strings are bounded by
+/// the segments they came from, far below it).
+const MAX_DICT_BYTES: usize = 1 << 30;
+
+/// Appends a dictionary of `entries` (each its u32 length and bytes),
+/// zstd-compressed when that saves at least an eighth.
+pub fn put_dict(entries: &[&[u8]], out: &mut Vec<u8>) -> Result<(), BadChunk> {
+    let mut raw = Vec::new();
+    for e in entries {
+        put_len(&mut raw, e.len())?;
+        raw.extend_from_slice(e);
+    }
+    put_len(out, entries.len())?;
+    put_len(out, raw.len())?;
+    let packed = if raw.len() >= ZSTD_FROM {
+        zstd::bulk::compress(&raw, ZSTD_LEVEL).ok().filter(|z| z.len() <= raw.len() - raw.len() / 8)
+    } else {
+        None
+    };
+    match packed {
+        Some(z) => {
+            out.push(1);
+            put_len(out, z.len())?;
+            out.extend_from_slice(&z);
+        }
+        None => {
+            out.push(0);
+            put_len(out, raw.len())?;
+            out.extend_from_slice(&raw);
+        }
+    }
+    Ok(())
+}
+
+/// A dictionary read back: its entries, as ranges of `bytes`.
+#[derive(Debug, Default)]
+pub struct Dict {
+    bytes: Vec<u8>,
+    ranges: Vec<(usize, usize)>,
+}
+
+impl Dict {
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        let &(a, b) = self.ranges.get(i)?;
+        self.bytes.get(a..b)
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.ranges.iter().map(|&(a, b)| &self.bytes[a..b])
+    }
+}
+
+/// Reads what [`put_dict`] wrote.
+pub fn get_dict(r: &mut Cursor<'_>) -> Result<Dict, BadChunk> {
+    let n = r.len()?;
+    let raw_len = r.len()?;
+    if raw_len > MAX_DICT_BYTES {
+        return Err(bad(format!("a dictionary of {raw_len} bytes")));
+    }
+    let packed = r.u8()?;
+    let stored_len = r.len()?;
+    let stored = r.take(stored_len)?;
+    let bytes = match packed {
+        0 => stored.to_vec(),
+        1 => zstd::bulk::decompress(stored, raw_len).map_err(|e| bad(format!("zstd: {e}")))?,
+        x => return Err(bad(format!("dictionary packing {x}"))),
+    };
+    if bytes.len() != raw_len {
+        return Err(bad("dictionary length"));
+    }
+    // Each entry takes at least its 4-byte length.
+    if n > raw_len / 4 {
+        return Err(bad("dictionary count"));
+    }
+    let mut ranges = Vec::with_capacity(n);
+    let mut c = Cursor::new(&bytes);
+    for _ in 0..n {
+        let len = c.len()?;
+        let start = c.pos;
+        c.take(len)?;
+        ranges.push((start, start + len));
+    }
+    if !c.is_empty() {
+        return Err(bad("bytes after the dictionary"));
+    }
+    Ok(Dict { bytes, ranges })
+}
+
+fn put_len(out: &mut Vec<u8>, n: usize) -> Result<(), BadChunk> {
+    let n = u32::try_from(n).map_err(|_| bad(format!("{n} is too long for a chunk")))?;
+    out.extend_from_slice(&n.to_le_bytes());
+    Ok(())
+}
+
+/// Reads a chunk's bytes, checking every bound.
+#[derive(Debug)]
+pub struct Cursor<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(b: &'a [u8]) -> Self {
+        Cursor { b, pos: 0 }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.pos >= self.b.len()
+    }
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], BadChunk> {
+        let end = self.pos.checked_add(n).ok_or_else(|| bad("length overflows"))?;
+        let s = self.b.get(self.pos..end).ok_or_else(|| bad(format!("{n} bytes past the end at {}", self.pos)))?;
+        self.pos = end;
+        Ok(s)
+    }
+    pub fn u8(&mut self) -> Result<u8, BadChunk> {
+        Ok(self.take(1)?[0])
+    }
+    pub fn u32(&mut self) -> Result<u32, BadChunk> {
+        let mut a = [0u8; 4];
+        a.copy_from_slice(self.take(4)?);
+        Ok(u32::from_le_bytes(a))
+    }
+    pub fn len(&mut self) -> Result<usize, BadChunk> {
+        Ok(self.u32()? as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_round_trip_and_a_wrong_count_is_an_error() {
+        let v: Vec<i64> = (0..5000).map(|i| 1_451_606_400_000_000_000 + i * 10_000_000_000).collect();
+        let mut out = Vec::new();
+        put_numbers(&v, &mut out).unwrap();
+        // Regular times take almost nothing.
+        assert!(out.len() < 100, "{}", out.len());
+        assert_eq!(get_numbers::<i64>(&mut Cursor::new(&out), v.len()).unwrap(), v);
+        assert!(get_numbers::<i64>(&mut Cursor::new(&out), v.len() + 1).is_err());
+        let f: Vec<f64> = vec![f64::NAN, -0.0, 0.0, f64::MAX, f64::MIN_POSITIVE, 58.3];
+        let mut out = Vec::new();
+        put_numbers(&f, &mut out).unwrap();
+        let back = get_numbers::<f64>(&mut Cursor::new(&out), f.len()).unwrap();
+        assert_eq!(back.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), f.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+        let u: Vec<u64> = vec![u64::MAX, 0, 1];
+        let mut out = Vec::new();
+        put_numbers(&u, &mut out).unwrap();
+        assert_eq!(get_numbers::<u64>(&mut Cursor::new(&out), 3).unwrap(), u);
+    }
+
+    #[test]
+    fn bits_round_trip() {
+        for n in [0usize, 1, 7, 8, 9, 100] {
+            let v: Vec<bool> = (0..n).map(|i| i % 3 == 0).collect();
+            let mut out = Vec::new();
+            put_bits(v.iter().copied(), &mut out);
+            assert_eq!(out.len(), n.div_ceil(8));
+            assert_eq!(get_bits(&mut Cursor::new(&out), n).unwrap(), v);
+        }
+        assert!(get_bits(&mut Cursor::new(&[0]), 9).is_err());
+    }
+
+    #[test]
+    fn dictionaries_round_trip_packed_or_not() {
+        let small: Vec<&[u8]> = vec![b"ok", b"down", b""];
+        let long: Vec<Vec<u8>> = (0..500).map(|i| format!("host_{i},region=us-east-1").into_bytes()).collect();
+        let long: Vec<&[u8]> = long.iter().map(|v| v.as_slice()).collect();
+        for (entries, packed) in [(small, 0u8), (long, 1u8)] {
+            let mut out = Vec::new();
+            put_dict(&entries, &mut out).unwrap();
+            assert_eq!(out[8], packed);
+            let d = get_dict(&mut Cursor::new(&out)).unwrap();
+            assert_eq!(d.iter().collect::<Vec<_>>(), entries);
+        }
+    }
+
+    #[test]
+    fn damaged_dictionaries_are_errors_not_panics() {
+        let entries: Vec<&[u8]> = vec![b"alpha", b"beta"];
+        let mut out = Vec::new();
+        put_dict(&entries, &mut out).unwrap();
+        for cut in 0..out.len() {
+            assert!(get_dict(&mut Cursor::new(&out[..cut])).is_err());
+        }
+        for i in 0..out.len() {
+            for bit in 0..8 {
+                let mut b = out.clone();
+                b[i] ^= 1 << bit;
+                // Either an error or some dictionary; never a panic.
+                let _ = get_dict(&mut Cursor::new(&b));
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! The sealed file format: a partition's rows as compressed columns,
+//! read-only once written. It knows nothing of the engine's locks: the
+//! `seal` module decides what to seal and swaps files in.
+//!
+//! ```text
+//! header   magic "LDBCOL\0\x01", version u32, key length u32, key
+//!          (store id, database, table, day: the partition's), CRC32 of
+//!          all of it, zeros to 8 bytes
+//! chunks   each at an offset that is a multiple of 8
+//! footer   `footer::Footer`: the columns, the row groups, and for each
+//!          chunk its offset, length, CRC32, encoding, nulls and min/max
+//! trailer  footer length u32, CRC32 of the footer u32, magic "LDBCOLND"
+//! ```
+//!
+//! Rows are in row groups, each holding whole runs of series: within a
+//! group, rows are in (series, time) order, so each series' times and
+//! values lie side by side, which is what the encodings feed on. Groups are
+//! in the order their rows were written (a point written twice is merged
+//! within a group; across groups the later group's fields win, as the
+//! later block's do). Series are numbered in the file; their keys are
+//! stored once, as tag columns (`tags`).
+//!
+//! Every byte is checked before use: the header's and the footer's own
+//! CRCs when the file is opened, each chunk's CRC (kept in the footer)
+//! when it is read.
+
+pub mod chunk;
+pub mod footer;
+mod header;
+pub mod reader;
+pub mod tags;
+#[cfg(test)]
+mod tests;
+mod trailer;
+pub mod writer;
+
+pub use footer::Footer;
+pub use reader::{Column, ReadError, Reader, Values};
+pub use writer::{GroupRow, Summary, WriteError, Writer};
+
+/// Chunks start at multiples of this.
+const ALIGN: u64 = 8;
+
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
