@@ -29,14 +29,12 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::hint::black_box;
-use std::io::{self, BufRead, BufReader, Read, Seek, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::io::{self, BufRead, BufReader, Seek};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::os::unix::io::AsRawFd;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
@@ -45,6 +43,9 @@ use linedb::engine::{Engine, Options};
 use linedb::line_protocol::Precision;
 
 mod support;
+
+use support::influxd::{find_on_path, start_influxd, Http};
+use support::{bench_root, BenchDir};
 
 const BATCH_LINES: usize = 5_000;
 const DB: &str = "bench";
@@ -105,32 +106,6 @@ impl Config {
 }
 
 // ---------------------------------------------------------------- helpers
-
-/// A directory under `target/bench-write/`, removed on drop.
-#[derive(Debug)]
-struct BenchDir(PathBuf);
-
-fn bench_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-write")
-}
-
-impl BenchDir {
-    fn new(name: &str) -> BenchDir {
-        let path = bench_root().join(format!("{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).expect("create bench dir");
-        BenchDir(path)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for BenchDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 fn median<T: Copy + PartialOrd>(v: &[T]) -> T {
     let mut v = v.to_vec();
@@ -371,297 +346,6 @@ fn print_table(rows: &[Row]) {
 
 // ---------------------------------------------------------------- influxd
 
-/// A running influxd, killed on drop.
-struct Influxd {
-    child: Child,
-    port: u16,
-    dir: BenchDir,
-}
-
-impl Drop for Influxd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Influxd {
-    fn log_tail(&self) -> String {
-        let log = fs::read_to_string(self.dir.path().join("influxd.log")).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(10)..].join("\n")
-    }
-}
-
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).and_then(|l| l.local_addr()).expect("bind 127.0.0.1:0").port()
-}
-
-/// `influxd config` with every directory under `dir`, every listener on
-/// 127.0.0.1 at a free port, usage reporting and the `_internal` monitor
-/// store off.
-fn influxd_config(bin: &Path, dir: &Path) -> Result<(String, u16), String> {
-    let out = Command::new(bin)
-        .arg("config")
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .map_err(|e| format!("influxd config: {e}"))?;
-    let text = String::from_utf8(out.stdout).map_err(|e| format!("influxd config: {e}"))?;
-    let mut section = String::new();
-    let mut http_port = None;
-    let mut conf = String::new();
-    for line in text.lines() {
-        let t = line.trim_start();
-        let indent = &line[..line.len() - t.len()];
-        if t.starts_with('[') {
-            section = t.trim_matches(|c| c == '[' || c == ']').to_owned();
-            conf.push_str(line);
-            conf.push('\n');
-            continue;
-        }
-        let key = t.split('=').next().unwrap_or("").trim();
-        let new = match key {
-            "dir" => Some(format!("\"{}\"", dir.join(&section).display())),
-            "wal-dir" => Some(format!("\"{}\"", dir.join("wal").display())),
-            "bind-socket" => Some(format!("\"{}\"", dir.join("influxd.sock").display())),
-            "bind-address" => {
-                let port = free_port();
-                if section == "http" {
-                    http_port = Some(port);
-                }
-                Some(format!("\"127.0.0.1:{port}\""))
-            }
-            "reporting-enabled" => Some("false".to_owned()),
-            "store-enabled" if section == "monitor" => Some("false".to_owned()),
-            _ => None,
-        };
-        match new {
-            Some(v) => conf.push_str(&format!("{indent}{key} = {v}\n")),
-            None => {
-                conf.push_str(line);
-                conf.push('\n');
-            }
-        }
-    }
-    for l in conf.lines() {
-        let t = l.trim_start();
-        if t.starts_with("bind-address") && !t.contains("\"127.0.0.1:") {
-            return Err(format!("config left a listener off loopback: {t}"));
-        }
-    }
-    if !conf.contains("reporting-enabled = false") {
-        return Err("config has no reporting-enabled = false".into());
-    }
-    let port = http_port.ok_or("influxd config has no [http] bind-address")?;
-    Ok((conf, port))
-}
-
-/// Local addresses of the TCP sockets `pid` listens on.
-fn listening(pid: u32) -> Vec<String> {
-    let mut inodes = Vec::new();
-    if let Ok(rd) = fs::read_dir(format!("/proc/{pid}/fd")) {
-        for e in rd.flatten() {
-            if let Ok(t) = fs::read_link(e.path()) {
-                let t = t.to_string_lossy().into_owned();
-                if let Some(i) = t.strip_prefix("socket:[").and_then(|r| r.strip_suffix(']')) {
-                    inodes.push(i.to_owned());
-                }
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for table in ["tcp", "tcp6"] {
-        let Ok(text) = fs::read_to_string(format!("/proc/{pid}/net/{table}")) else { continue };
-        for l in text.lines().skip(1) {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            if f.len() > 9 && f[3] == "0A" && inodes.iter().any(|i| i == f[9]) {
-                out.push(f[1].to_owned());
-            }
-        }
-    }
-    out
-}
-
-/// Whether a /proc/net/tcp{,6} local address is 127.0.0.1.
-fn is_loopback_v4(hexaddr: &str) -> bool {
-    hexaddr.starts_with("0100007F:") || hexaddr.starts_with("0000000000000000FFFF00000100007F:")
-}
-
-fn start_influxd(bin: &Path) -> Result<Influxd, String> {
-    let dir = BenchDir::new("influxd");
-    let (conf, port) = influxd_config(bin, dir.path())?;
-    let conf_path = dir.path().join("influxd.conf");
-    fs::write(&conf_path, conf).map_err(|e| format!("write config: {e}"))?;
-    let log = File::create(dir.path().join("influxd.log")).map_err(|e| format!("log: {e}"))?;
-    let log2 = log.try_clone().map_err(|e| format!("log: {e}"))?;
-    let mut cmd = Command::new(bin);
-    cmd.arg("-config").arg(&conf_path).stdin(Stdio::null()).stdout(log).stderr(log2).current_dir(dir.path());
-    // SAFETY: prctl is async-signal-safe and touches no memory of ours; it
-    // makes the kernel kill influxd should this process die without
-    // running the Drop guard.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-    let child = cmd.spawn().map_err(|e| format!("start influxd: {e}"))?;
-    let mut d = Influxd { child, port, dir };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(Some(st)) = d.child.try_wait() {
-            return Err(format!("influxd exited ({st}):\n{}", d.log_tail()));
-        }
-        let mut c = Http::new(port);
-        if let Ok((204, _)) = c.request("GET", "/ping", None, b"") {
-            break;
-        }
-        if Instant::now() > deadline {
-            return Err(format!("influxd did not answer /ping in 60 s:\n{}", d.log_tail()));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let socks = listening(d.child.id());
-    if socks.is_empty() || !socks.iter().all(|s| is_loopback_v4(s)) {
-        return Err(format!("influxd listens off loopback or not at all: {socks:?}"));
-    }
-    Ok(d)
-}
-
-/// A keep-alive HTTP/1.1 client to 127.0.0.1 only.
-struct Http {
-    addr: SocketAddr,
-    conn: Option<BufReader<TcpStream>>,
-}
-
-impl Http {
-    fn new(port: u16) -> Http {
-        Http { addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)), conn: None }
-    }
-
-    fn request(&mut self, method: &str, path: &str, ctype: Option<&str>, body: &[u8]) -> io::Result<(u16, Vec<u8>)> {
-        let reused = self.conn.is_some();
-        match self.try_request(method, path, ctype, body) {
-            Err(_) if reused => {
-                // The server may have closed an idle connection.
-                self.conn = None;
-                self.try_request(method, path, ctype, body)
-            }
-            r => r,
-        }
-    }
-
-    fn try_request(&mut self, method: &str, path: &str, ctype: Option<&str>, body: &[u8]) -> io::Result<(u16, Vec<u8>)> {
-        let r = self.exchange(method, path, ctype, body);
-        if r.is_err() {
-            self.conn = None;
-        }
-        r
-    }
-
-    fn exchange(&mut self, method: &str, path: &str, ctype: Option<&str>, body: &[u8]) -> io::Result<(u16, Vec<u8>)> {
-        if self.conn.is_none() {
-            let s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2))?;
-            s.set_read_timeout(Some(Duration::from_secs(120)))?;
-            s.set_write_timeout(Some(Duration::from_secs(120)))?;
-            s.set_nodelay(true)?;
-            self.conn = Some(BufReader::with_capacity(64 << 10, s));
-        }
-        let conn = self.conn.as_mut().expect("connected");
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n", self.addr, body.len());
-        if let Some(t) = ctype {
-            head.push_str(&format!("Content-Type: {t}\r\n"));
-        }
-        head.push_str("Connection: keep-alive\r\n\r\n");
-        let s = conn.get_mut();
-        s.write_all(head.as_bytes())?;
-        s.write_all(body)?;
-        s.flush()?;
-
-        let mut line = String::new();
-        read_line(conn, &mut line)?;
-        let mut parts = line.split_whitespace();
-        let version = parts.next().unwrap_or("");
-        let status: u16 = parts
-            .next()
-            .and_then(|s| s.parse().ok())
-            .filter(|_| version.starts_with("HTTP/1."))
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("bad status line {line:?}")))?;
-        let (mut length, mut chunked, mut close) = (None, false, version == "HTTP/1.0");
-        for _ in 0..200 {
-            read_line(conn, &mut line)?;
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            let Some((k, v)) = l.split_once(':') else { continue };
-            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_ascii_lowercase());
-            match k.as_str() {
-                "content-length" => {
-                    length = Some(v.parse::<usize>().map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad Content-Length"))?)
-                }
-                "transfer-encoding" => chunked = v.contains("chunked"),
-                "connection" => close = v.contains("close"),
-                _ => {}
-            }
-        }
-        if !line.trim_end().is_empty() {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "too many headers"));
-        }
-        let mut body = Vec::new();
-        if method == "HEAD" || status == 204 || status == 304 || (100..200).contains(&status) {
-        } else if chunked {
-            loop {
-                read_line(conn, &mut line)?;
-                let size = line.trim_end().split(';').next().unwrap_or("").trim();
-                let size = usize::from_str_radix(size, 16)
-                    .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, format!("bad chunk size {line:?}")))?;
-                if size == 0 {
-                    // Trailers, then the blank line.
-                    for _ in 0..200 {
-                        read_line(conn, &mut line)?;
-                        if line.trim_end().is_empty() {
-                            break;
-                        }
-                    }
-                    break;
-                }
-                let at = body.len();
-                body.resize(at + size, 0);
-                conn.read_exact(&mut body[at..])?;
-                read_line(conn, &mut line)?;
-            }
-        } else if let Some(n) = length {
-            body.resize(n, 0);
-            conn.read_exact(&mut body)?;
-        } else {
-            conn.take(64 << 20).read_to_end(&mut body)?;
-            close = true;
-        }
-        if close {
-            self.conn = None;
-        }
-        Ok((status, body))
-    }
-}
-
-fn read_line(r: &mut BufReader<TcpStream>, line: &mut String) -> io::Result<()> {
-    line.clear();
-    let n = r.by_ref().take(64 << 10).read_line(line)?;
-    if n == 0 {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"));
-    }
-    if !line.ends_with('\n') {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "header line too long"));
-    }
-    Ok(())
-}
-
 /// Row 1b: influxd's lines/s over `batches`, or why there is none.
 fn influxd_peer(cfg: &Config, batches: &[&str], lines: usize) -> Result<f64, String> {
     if cfg.quick {
@@ -716,16 +400,33 @@ fn durable_and_query(cfg: &Config, rows: &mut Vec<Row>) {
 
     // Runs alternate between the engine (a fresh store each) and the parser.
     let (mut ours, mut parse, mut closes) = (Vec::new(), Vec::new(), Vec::new());
+    let mut seals = Vec::new();
     let mut kept: Option<(BenchDir, Engine)> = None;
     for r in 0..cfg.runs {
         let dir = BenchDir::new(&format!("durable{r}"));
         let engine = open_fresh(dir.path(), Options::default());
         settle();
+        // Sealing runs the whole time: a second thread compacts (seals
+        // every partition with new points) again and again while the
+        // batches go in, as the background would under a steady load.
+        let done = AtomicBool::new(false);
         let t = Instant::now();
-        let points = write_all(&engine, &batches);
+        let (points, sealed) = std::thread::scope(|s| {
+            let sealer = s.spawn(|| {
+                let mut n = 0;
+                while !done.load(Ordering::Acquire) {
+                    n += engine.compact().expect("compact");
+                }
+                n
+            });
+            let points = write_all(&engine, &batches);
+            done.store(true, Ordering::Release);
+            (points, sealer.join().expect("sealer"))
+        });
         let secs = t.elapsed().as_secs_f64();
         assert_eq!(points as usize, lines, "every line written");
         ours.push(lines as f64 / secs);
+        seals.push(sealed);
         let wal = engine.stats().wal_bytes;
         if r + 1 == cfg.runs {
             kept = Some((dir, engine));
@@ -739,9 +440,10 @@ fn durable_and_query(cfg: &Config, rows: &mut Vec<Row>) {
         assert_eq!(parse_iox(&batches), lines);
         parse.push(lines as f64 / t.elapsed().as_secs_f64());
         println!(
-            "  run {r}: engine {} (WAL backlog {:.0} MB), parse-only {}",
+            "  run {r}: engine {} (WAL backlog {:.0} MB; {} partitions sealed while writing), parse-only {}",
             mlines(*ours.last().expect("run")),
             wal as f64 / 1e6,
+            seals.last().expect("run"),
             mlines(*parse.last().expect("run"))
         );
     }
@@ -776,7 +478,10 @@ fn durable_and_query(cfg: &Config, rows: &mut Vec<Row>) {
     println!("  query: {qbytes} bytes of canonical line protocol per scan, {:.0} MB/s", qbytes as f64 / (lines as f64 / qo) / 1e6);
 
     rows.push(Row {
-        what: format!("1a durable write, {lines} lines int, {BATCH_LINES}-line batches, 1 thread (median of {})", cfg.runs),
+        what: format!(
+            "1a durable write, {lines} lines int, {BATCH_LINES}-line batches, 1 thread, sealing running (median of {})",
+            cfg.runs
+        ),
         ours: mlines(o),
         peer: format!("{} (influxdb-line-protocol parse-only)", mlines(p)),
         ratio: format!("{:.2}x", o / p),

@@ -781,24 +781,32 @@ enum linedb_code linedb_set_wal_file_bytes(struct linedb *db,
                                            struct linedb_error *err);
 
 /**
- * Seals now every partition that can be sealed (rewrites it once into a
- * compressed, read-only form), and waits until that is durable. Sealing
- * also happens in the background.
- *
- * In this version no partition is sealed yet (the compressed form is not
- * built): linedb_compact makes every segment durable and trims the
- * write-ahead log, as linedb_checkpoint does, so that programs written
- * against the 0.2 API link and run. Its answers are linedb_checkpoint's.
+ * Seals now every partition that holds points not sealed yet: rewrites
+ * them once into a compressed, columnar, read-only file per partition
+ * (times, each tag and each field a column, each chunk checksummed), makes
+ * that durable, and removes the segment files the sealed files replaced.
+ * Returns when all of it is on disk. Sealing also happens in the
+ * background: a partition of a past UTC day once no write came to it for
+ * 10 seconds, one of the current day after 15 minutes without a write, and
+ * one whose segment file filled at once. Writes and queries go on while a
+ * partition is sealed; a later write to a sealed partition goes to a new
+ * segment, and queries merge both (the later write of a point wins, field
+ * by field).
  *
  * - db: an open handle.
  * - err: NULL, or filled on failure (untouched on success).
  *
- * Returns LINEDB_OK; LINEDB_ERR_INVALID_ARGUMENT (db NULL); LINEDB_ERR_IO
- * (the OS refused, e.g. a failed msync or fsync, which fails the store
- * until it is reopened; or it failed earlier); LINEDB_ERR_INTERNAL.
+ * Returns LINEDB_OK; LINEDB_ERR_INVALID_ARGUMENT (db NULL);
+ * LINEDB_ERR_CORRUPT (a stored block to be sealed failed its checksum: the
+ * message names the file and offset; that partition stays as it was, and
+ * partitions sealed before it stay sealed); LINEDB_ERR_IO (the OS refused,
+ * e.g. no space for the sealed file: nothing of that partition changed; or
+ * a failed msync or fsync, which fails the store until it is reopened);
+ * LINEDB_ERR_INTERNAL.
  *
  * Threading: callable from any thread, concurrently with any call but
- * linedb_close.
+ * linedb_close; two compactions (and the background sealing) run one
+ * after the other.
  *
  * # Safety
  *

@@ -23,6 +23,7 @@ pub mod line_protocol;
 pub mod partition;
 pub mod rows;
 pub mod schema;
+pub mod seal;
 pub mod segment;
 pub mod storage;
 pub mod validate;

@@ -327,7 +327,7 @@ fn a_log_whose_first_record_is_damaged_is_refused_before_any_file_changes() {
 /// The 16-byte store id a new store's catalog holds (after the header).
 fn store_id(dir: &Path) -> Vec<u8> {
     let b = std::fs::read(dir.join("catalog")).unwrap();
-    assert_eq!(u32::from_le_bytes(b[8..12].try_into().unwrap()), 2, "catalog format version");
+    assert_eq!(u32::from_le_bytes(b[8..12].try_into().unwrap()), 3, "catalog format version");
     b[24..40].to_vec()
 }
 

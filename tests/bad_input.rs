@@ -358,7 +358,7 @@ fn file_classes(cat: &mut Catalogue, t: &TempDir) {
     refused(&dir, "file: catalog truncated", |e| matches!(e, OpenError::Corrupt { path, .. } if path == &catalog));
     cat.ran("file: catalog truncated");
     let mut v2 = good.clone();
-    v2[8..12].copy_from_slice(&3u32.to_le_bytes());
+    v2[8..12].copy_from_slice(&4u32.to_le_bytes());
     let mut h = crc32fast::Hasher::new();
     h.update(&v2[8..20]);
     h.update(&v2[24..]);
@@ -366,7 +366,7 @@ fn file_classes(cat: &mut Catalogue, t: &TempDir) {
     v2[20..24].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(&catalog, &v2).unwrap();
     refused(&dir, "file: unknown format version", |e| {
-        matches!(e, OpenError::Version { path, found: 3, supported: 2 } if path == &catalog)
+        matches!(e, OpenError::Version { path, found: 4, supported: 3 } if path == &catalog)
     });
     cat.ran("file: unknown format version");
     std::fs::write(&catalog, &good).unwrap();

@@ -1,5 +1,5 @@
-//! Bit flips at rest: every used byte of every file kind (segment, catalog,
-//! write-ahead log) of a small store is flipped in turn, one bit per trial,
+//! Bit flips at rest: every used byte of every file kind (segment, sealed
+//! file, catalog, write-ahead log) of a small store is flipped in turn, one bit per trial,
 //! in a copy of the store; then the copy is opened and queried.
 //!
 //! Each flip must be either harmless (the store opens and answers exactly
@@ -9,9 +9,11 @@
 //! points, a panic) fails the test. So no flip loses an acknowledged batch
 //! silently: a store that opens and answers 200 answers everything.
 //!
-//! Two states are swept: a store closed cleanly (everything checkpointed,
-//! the log empty), and a store left without close after a checkpoint and
-//! more writes (blocks past the checkpointed length, records in the log).
+//! Three states are swept: a store closed cleanly (everything checkpointed,
+//! the log empty), a store left without close after a checkpoint and more
+//! writes (blocks past the checkpointed length, records in the log), and a
+//! store sealed (`compact`) then written to again and closed (sealed files
+//! and segments of late writes in the same partitions).
 //! `LINEDB_BITFLIP_STRIDE=N` flips every Nth byte only (default 1: all).
 
 mod common;
@@ -24,7 +26,7 @@ use linedb::engine::{Engine, Options};
 use linedb::error::OpenError;
 
 fn options() -> Options {
-    Options { segment_bytes: 64 << 10, wal_file_bytes: 16 << 10, ..Options::default() }
+    Options { segment_bytes: 64 << 10, wal_file_bytes: 16 << 10, background_sealing: false, ..Options::default() }
 }
 
 const DAY: i64 = 86_400_000_000_000;
@@ -49,6 +51,7 @@ fn batches() -> Vec<String> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
     Segment,
+    Sealed,
     Catalog,
     Wal,
 }
@@ -59,6 +62,8 @@ fn kind_of(path: &Path) -> Option<Kind> {
         Some(Kind::Catalog)
     } else if name.ends_with(".seg") {
         Some(Kind::Segment)
+    } else if name.ends_with(".col") {
+        Some(Kind::Sealed)
     } else if name.ends_with(".wal") && !name.starts_with("spare") {
         Some(Kind::Wal)
     } else {
@@ -206,4 +211,28 @@ fn every_flip_in_a_store_left_open_is_harmless_or_detected() {
     // A flip in a block past the checkpoint is a torn tail that replay
     // restores from the log: harmless.
     assert!(counts[&Kind::Segment].harmless > 0, "{counts:?}");
+}
+
+#[test]
+fn every_flip_in_a_sealed_store_is_harmless_or_detected() {
+    let t = TempDir::new("bitflip-sealed");
+    let store = t.store();
+    let e = Engine::open(&store, options()).unwrap();
+    e.create_database("db").unwrap();
+    let b = batches();
+    for x in &b[..4] {
+        assert_eq!(write(&e, "db", x).status, 204);
+    }
+    assert!(e.compact().unwrap() >= 4);
+    // A late write: a hot segment beside the sealed file, merged by queries.
+    assert_eq!(write(&e, "db", &b[4]).status, 204);
+    let want = all(&e, "db");
+    e.close().unwrap();
+    let counts = sweep(&store, &t.0.join("copy"), &want);
+    report("sealed", &counts);
+    let sealed = &counts[&Kind::Sealed];
+    assert!(sealed.flips > 1000, "{counts:?}");
+    // Header and footer damage is refused at open; chunk damage is found
+    // by the query before it answers.
+    assert!(sealed.refused_open > 0 && sealed.query_500 > 0, "{counts:?}");
 }

@@ -2,8 +2,11 @@
 //! acknowledged one; the parent kills it at a random moment (mid-write,
 //! mid-checkpoint, mid-recovery), reopens the store, and checks that every
 //! acknowledged batch is there whole, no batch is there in part, and
-//! nothing is there twice. LINEDB_CRASH_CYCLES sets the number of cycles
-//! (default 200).
+//! nothing is there twice. The child seals every partition every 7 batches
+//! (`compact`), so kills land in sealing too: while a sealed file is
+//! written, renamed, swapped in, made durable by a checkpoint, or while
+//! the segments it replaced are removed. LINEDB_CRASH_CYCLES sets the
+//! number of cycles (default 200).
 
 mod common;
 
@@ -53,6 +56,11 @@ fn crash_child() {
         if id % 37 == 0 {
             e.checkpoint().unwrap();
         }
+        if id % 7 == 0 {
+            let n = e.compact().unwrap();
+            writeln!(out, "sealed {n}").unwrap();
+            out.flush().unwrap();
+        }
     }
 }
 
@@ -86,6 +94,7 @@ fn kill_9_never_loses_an_acknowledged_batch_or_shows_part_of_one() {
     let mut rng = 0x2545_F491_4F6C_DD1Du64;
     let mut next_id = 1u64;
     let mut acked_total = 0usize;
+    let mut sealed_total = 0usize;
     for cycle in 0..cycles {
         rng ^= rng << 13;
         rng ^= rng >> 7;
@@ -108,6 +117,9 @@ fn kill_9_never_loses_an_acknowledged_batch_or_shows_part_of_one() {
             if let Some(id) = ack_id(&line) {
                 acked.push(id);
             }
+            if let Some(n) = line.split_once("sealed ").and_then(|(_, n)| n.trim().parse::<usize>().ok()) {
+                sealed_total += n;
+            }
         }
         acked_total += acked.len();
         let e = match Engine::open(&dir, options()) {
@@ -127,8 +139,11 @@ fn kill_9_never_loses_an_acknowledged_batch_or_shows_part_of_one() {
         }
         drop(e);
     }
-    // The loop must have exercised real writes, not only early kills.
+    // The loop must have exercised real writes, not only early kills, and
+    // sealing.
     assert!(acked_total as u64 > cycles, "only {acked_total} batches acknowledged in {cycles} cycles");
+    assert!(sealed_total as u64 > cycles / 4, "only {sealed_total} partitions sealed in {cycles} cycles");
+    eprintln!("{cycles} cycles: {acked_total} batches acknowledged, {sealed_total} partitions sealed");
 }
 
 #[test]

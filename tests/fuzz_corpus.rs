@@ -1,13 +1,15 @@
 //! Replays the fuzz corpora (`fuzz/corpus/<target>/`) and the saved crash
 //! inputs (`fuzz/regressions/` for parse_validate, `fuzz/regressions/<target>/`
 //! for the others) through the fuzz targets' own checks
-//! (`fuzz/fuzz_targets/{check,wal_check,segment_check,ops_check}.rs`), so that every
+//! (`fuzz/fuzz_targets/{check,wal_check,segment_check,sealed_check,ops_check}.rs`), so that every
 //! input the fuzzer once found interesting keeps passing under an ordinary
 //! `cargo test`.
 //!
 //! `cargo test --test fuzz_corpus -- --ignored write_seed_corpora` writes
 //! the hand-made seeds of wal_recovery and segment_open (real files made
-//! with the WAL and segment APIs, and damaged copies) into their corpora.
+//! with the WAL and segment APIs, and damaged copies) into their corpora;
+//! `write_sealed_seeds` those of sealed_file (files the columnar writer
+//! made).
 
 mod kit;
 
@@ -17,6 +19,8 @@ mod check;
 mod ops_check;
 #[path = "../fuzz/fuzz_targets/scratch.rs"]
 mod scratch;
+#[path = "../fuzz/fuzz_targets/sealed_check.rs"]
+mod sealed_check;
 #[path = "../fuzz/fuzz_targets/segment_check.rs"]
 mod segment_check;
 #[path = "../fuzz/fuzz_targets/wal_check.rs"]
@@ -98,6 +102,72 @@ fn segment_corpus_passes_the_fuzz_checks() {
 #[test]
 fn segment_regressions_pass_the_fuzz_checks() {
     replay("fuzz/regressions/segment_open", segment_check::check);
+}
+
+#[test]
+fn sealed_corpus_passes_the_fuzz_checks() {
+    let n = replay("fuzz/corpus/sealed_file", sealed_check::check);
+    assert!(n > 0, "fuzz/corpus/sealed_file is empty or missing");
+}
+
+#[test]
+fn sealed_regressions_pass_the_fuzz_checks() {
+    replay("fuzz/regressions/sealed_file", sealed_check::check);
+}
+
+/// Sealed files of a few shapes, as the writer makes them: every field
+/// type, nulls, strings, tags missing from some series, several groups.
+#[test]
+#[ignore = "writes into fuzz/corpus; run by hand"]
+fn write_sealed_seeds() {
+    use linedb::columnar::{GroupRow, Writer};
+    use linedb::rows::{StoredField, StoredValue};
+    use linedb::storage::{FsStorage, OpenMode, Storage};
+    let dir = corpus_dir("sealed_file");
+    let tmp = std::env::temp_dir().join(format!("linedb-sealed-seeds-{}", std::process::id()));
+    fs::create_dir_all(&tmp).unwrap();
+    for shape in 0..4u32 {
+        let path = tmp.join(format!("{shape}.col"));
+        let _ = fs::remove_file(&path);
+        let mut w = Writer::new(FsStorage.open_file(&path, OpenMode::CreateNew).unwrap(), sealed_check::KEY).unwrap();
+        let series: Vec<u32> = [",host=a", ",host=b,rack=1", "", ",rack=2"]
+            .iter()
+            .take(1 + shape as usize)
+            .map(|k| w.series_id(k.as_bytes()).unwrap())
+            .collect();
+        for group in 0..(1 + shape % 2) {
+            let strings = [b"ok".as_slice(), b"down", b"a \"q\""];
+            let mut fields = Vec::new();
+            let mut rows = Vec::new();
+            for (k, s) in series.iter().enumerate() {
+                for t in 0..(20 + shape * 10) {
+                    let start = fields.len();
+                    fields.push(StoredField { key: b"f", value: StoredValue::Float(f64::from(t) * 0.125 + f64::from(group)) });
+                    if t % 3 != 0 {
+                        fields.push(StoredField { key: b"i", value: StoredValue::Integer(i64::from(t) - 7) });
+                    }
+                    if shape >= 2 {
+                        fields.push(StoredField { key: b"s", value: StoredValue::String(strings[t as usize % 3]) });
+                        fields.push(StoredField { key: b"u", value: StoredValue::UInteger(u64::from(t) << 40) });
+                    }
+                    if shape == 3 && t % 2 == 0 {
+                        fields.push(StoredField { key: b"z", value: StoredValue::Boolean(k % 2 == 0) });
+                    }
+                    rows.push(GroupRow { series: *s, time: i64::from(t) * 10_000_000_000 + i64::from(group), fields: start..fields.len() });
+                }
+            }
+            rows.sort_by_key(|r| (r.series, r.time));
+            w.write_group(&rows, &fields).unwrap();
+        }
+        w.finish((1, 9)).unwrap();
+        let file = fs::read(&path).unwrap();
+        for setting in [0u8, 1] {
+            let mut input = vec![setting];
+            input.extend_from_slice(&file);
+            fs::write(dir.join(format!("seed_{shape}_{setting}")), input).unwrap();
+        }
+    }
+    let _ = fs::remove_dir_all(&tmp);
 }
 
 #[test]

@@ -131,6 +131,9 @@ impl Setup {
             segment_bytes: self.segment_bytes,
             checkpoint_wal_bytes: self.checkpoint_wal_bytes,
             max_wal_bytes: self.max_wal_bytes,
+            // Sealing runs at the workload's compact steps only, so that a
+            // seed replays the same crash points.
+            background_sealing: false,
             storage,
             ..Options::default()
         }
@@ -387,8 +390,13 @@ struct Outcome {
     /// Images taken while a batch was in flight that held it, or not.
     in_flight_present: usize,
     in_flight_absent: usize,
+    /// Partitions sealed by the workload's compact steps.
+    sealed: usize,
     failures: Vec<String>,
 }
+
+/// Partitions sealed by every workload run so far.
+static SEALED: AtomicUsize = AtomicUsize::new(0);
 
 fn trace_on() -> bool {
     std::env::var("LINEDB_POWER_TRACE").is_ok_and(|v| v != "0")
@@ -512,11 +520,23 @@ fn run_workload(seed: u64, wrap: Wrap, prep: Prep) -> Outcome {
                     eprintln!("  {doing}: {} {}", r.status, r.message);
                 }
             }
-            75..=88 => {
+            75..=81 => {
                 doing = format!("step {step}: checkpoint");
                 cap.lock().model.doing = doing.clone();
                 if let Err(err) = e.checkpoint() {
                     fail(&mut out, &doing, &format!("checkpoint failed: {err}"));
+                }
+                if trace {
+                    eprintln!("  {doing}");
+                }
+            }
+            82..=88 => {
+                // Sealing: every sync of it is a crash point.
+                doing = format!("step {step}: compact");
+                cap.lock().model.doing = doing.clone();
+                match e.compact() {
+                    Ok(n) => out.sealed += n,
+                    Err(err) => fail(&mut out, &doing, &format!("compact failed: {err}")),
                 }
                 if trace {
                     eprintln!("  {doing}");
@@ -619,6 +639,7 @@ fn run_workload(seed: u64, wrap: Wrap, prep: Prep) -> Outcome {
     }
     storage.set_hook(None);
     drop(engine);
+    SEALED.fetch_add(out.sealed, Ordering::Relaxed);
     out
 }
 
@@ -675,12 +696,14 @@ fn power_loss_at_every_sync_never_loses_or_tears_a_batch() {
     let target = env_u64("LINEDB_POWER_IMAGES").unwrap_or(20_000) as usize;
     let base = env_u64("LINEDB_POWER_BASE").unwrap_or(1);
     let (workloads, images, failures) = run_many(base, target, plain, PREP, u64::MAX);
+    let sealed = SEALED.load(Ordering::Relaxed);
     eprintln!(
-        "power loss: {images} crash images from {workloads} workloads (seeds {base}..) in {:.1?}",
+        "power loss: {images} crash images from {workloads} workloads (seeds {base}..) in {:.1?}; {sealed} partitions sealed",
         started.elapsed()
     );
     assert!(failures.is_empty(), "{} failing crash images, first ones:\n{}", failures.len(), failures.join("\n"));
     assert!(images >= target, "only {images} images");
+    assert!(sealed > 0, "no workload sealed a partition");
 }
 
 // ---------------------------------------------------------------- the checker can fail

@@ -8,7 +8,10 @@
 //! steps from 2016-01-01), which is not byte-identical to the Python one.
 #![allow(dead_code)]
 
+pub mod influxd;
+
 use std::fmt::Write as _;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -111,3 +114,30 @@ pub fn batches(text: &str, n: usize) -> Vec<&str> {
     }
     out
 }
+
+/// A directory under `target/bench-write/`, removed on drop.
+#[derive(Debug)]
+pub struct BenchDir(PathBuf);
+
+pub fn bench_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-write")
+}
+
+impl BenchDir {
+    pub fn new(name: &str) -> BenchDir {
+        let path = bench_root().join(format!("{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).expect("create bench dir");
+        BenchDir(path)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for BenchDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+

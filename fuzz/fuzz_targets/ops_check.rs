@@ -11,7 +11,7 @@
 // |---|---|---|
 // | 0..=5 | a good batch (1-5 points, 3 measurements, 3 days) | shape |
 // | 6 | a bad batch (type conflict, bad line, unknown database) | kind |
-// | 7 | checkpoint, then verify (the scrub) | |
+// | 7 | checkpoint, then verify (the scrub); every second one a compact (sealing every partition) instead of the checkpoint | |
 // | 8 | create a token | |
 // | 9 | revoke the oldest live token | |
 // | 10 | close and reopen | |
@@ -113,6 +113,10 @@ pub struct Report {
     pub workload_sites: BTreeMap<(Site, Op), u64>,
     /// Images opened and compared with the model.
     pub checks: u64,
+    /// Opcode 7s run so far (every second one compacts).
+    pub checkpoints: u64,
+    /// Partitions sealed by compactions.
+    pub sealed: u64,
 }
 
 struct Capture {
@@ -236,6 +240,8 @@ impl Driver {
             checkpoint_wal_bytes: s.checkpoint_wal_bytes,
             max_wal_bytes: s.max_wal_bytes,
             max_open_segments: s.max_open_segments,
+            // Sealing at opcode 7 only: a workload replays the same I/O.
+            background_sealing: false,
             storage: self.fs.clone(),
             ..Options::default()
         }
@@ -492,14 +498,21 @@ impl Driver {
     fn checkpoint(&mut self) -> Result<(), String> {
         let Some(e) = &self.engine else { return Ok(()) };
         let before = self.fired();
-        let r = e.checkpoint();
+        self.report.checkpoints += 1;
+        let compact = self.report.checkpoints.is_multiple_of(2);
+        let r = if compact {
+            e.compact().map(|n| self.report.sealed += n as u64)
+        } else {
+            e.checkpoint()
+        };
         let answer = match &r {
             Ok(()) => Answer::Ok,
             Err(e) => Answer::Err(e.to_string()),
         };
-        self.log("checkpoint".into(), before, answer);
+        let what = if compact { "compact" } else { "checkpoint" };
+        self.log(what.into(), before, answer);
         if r.is_err() && !self.faults_fired_since_open() {
-            return Err(format!("checkpoint failed with no fault injected: {r:?}"));
+            return Err(format!("{what} failed with no fault injected: {r:?}"));
         }
         self.verify()
     }

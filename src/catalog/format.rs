@@ -16,7 +16,10 @@
 //! hash, database or `*`, permissions). Strings are a u32
 //! length and UTF-8; counts are u32. Version 1 (linedb 0.1) is the same
 //! without the id: such a store has none (all zeros), and its segments
-//! carry none either.
+//! carry none either. Version 3 (sealed partitions) adds to each partition,
+//! after its segments, the highest segment number sealed away (u32) and
+//! the numbers of its sealed files (a count, then u32 each); versions 1 and
+//! 2 are read as partitions without either.
 
 use crate::auth::StoredToken;
 use crate::codec::{Dec, Enc};
@@ -26,7 +29,7 @@ use crate::schema::{ColumnKind, FieldType, SchemaChanges};
 use super::{CatalogData, DatabaseData, PartitionData};
 
 pub const MAGIC: [u8; 8] = *b"LDBCAT\0\x01";
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 pub const HEADER_LEN: usize = 8 + 4 + 8 + 4;
 
 pub fn encode(c: &CatalogData) -> Vec<u8> {
@@ -53,6 +56,11 @@ pub fn encode(c: &CatalogData) -> Vec<u8> {
             for (n, len) in &p.segments {
                 e.u32(*n);
                 e.u64(*len);
+            }
+            e.u32(p.retired_upto);
+            e.len(p.sealed.len());
+            for n in &p.sealed {
+                e.u32(*n);
             }
         }
     }
@@ -161,7 +169,7 @@ pub fn decode(bytes: &[u8]) -> Result<CatalogData, DecodeError> {
         return Err(DecodeError::Corrupt("checksum mismatch", 20));
     }
     // Only a checksummed header is trusted to tell the version.
-    if version != 1 && version != FORMAT_VERSION {
+    if !(1..=FORMAT_VERSION).contains(&version) {
         return Err(DecodeError::Version(version));
     }
     let mut d = Dec::new(body);
@@ -189,7 +197,14 @@ fn decode_body(d: &mut Dec<'_>, version: u32) -> Option<CatalogData> {
             for _ in 0..d.count(12)? {
                 segments.push((d.u32()?, d.u64()?));
             }
-            db.partitions.push(PartitionData { table_id, day, segments });
+            let (mut retired_upto, mut sealed) = (0, Vec::new());
+            if version >= 3 {
+                retired_upto = d.u32()?;
+                for _ in 0..d.count(4)? {
+                    sealed.push(d.u32()?);
+                }
+            }
+            db.partitions.push(PartitionData { table_id, day, segments, retired_upto, sealed });
         }
         c.databases.push(db);
     }
@@ -219,7 +234,13 @@ mod tests {
                 next_table_id: 2,
                 tables: vec![(1, "cpu".into())],
                 schema,
-                partitions: vec![PartitionData { table_id: 1, day: Day(-1), segments: vec![(1, 4096), (2, 100)] }],
+                partitions: vec![PartitionData {
+                    table_id: 1,
+                    day: Day(-1),
+                    segments: vec![(4, 4096), (5, 100)],
+                    retired_upto: 3,
+                    sealed: vec![1, 2],
+                }],
             }],
             tokens: vec![StoredToken { hash: [7; 32], database: "*".into(), perms: 3 }],
         }
@@ -265,13 +286,53 @@ mod tests {
 
     #[test]
     fn unknown_version_is_a_version_error() {
-        assert_eq!(decode(&resealed(3, 0)), Err(DecodeError::Version(3)));
+        assert_eq!(decode(&resealed(4, 0)), Err(DecodeError::Version(4)));
+    }
+
+    /// `sample()` encoded as a version 2 catalog (no sealed files).
+    fn version_2() -> (Vec<u8>, CatalogData) {
+        let mut c = sample();
+        c.databases[0].partitions[0].retired_upto = 0;
+        c.databases[0].partitions[0].sealed.clear();
+        let v3 = encode(&c);
+        // The partition's v3 additions are its last 8 bytes before the
+        // token count and the token: retired_upto 0 and no sealed files.
+        let token_bytes = 4 + 32 + 4 + 1 + 4;
+        let end = v3.len() - token_bytes;
+        assert_eq!(&v3[end - 8..end], &[0u8; 8]);
+        let mut b = v3[..end - 8].to_vec();
+        b.extend_from_slice(&v3[end..]);
+        b[8..12].copy_from_slice(&2u32.to_le_bytes());
+        let len = (b.len() - HEADER_LEN) as u64;
+        b[12..20].copy_from_slice(&len.to_le_bytes());
+        let mut h = crc32fast::Hasher::new();
+        h.update(&b[8..20]);
+        h.update(&b[HEADER_LEN..]);
+        let crc = h.finalize();
+        b[20..24].copy_from_slice(&crc.to_le_bytes());
+        (b, c)
+    }
+
+    #[test]
+    fn a_version_2_catalog_reads_as_partitions_without_sealed_files() {
+        let (bytes, want) = version_2();
+        assert_eq!(decode(&bytes), Ok(want));
     }
 
     #[test]
     fn a_version_1_catalog_reads_as_a_store_without_an_id() {
         // Version 1 is version 2 without the 16-byte id.
-        let want = CatalogData { store_id: [0; 16], ..sample() };
-        assert_eq!(decode(&resealed(1, 16)), Ok(want));
+        let (v2, c) = version_2();
+        let mut b = v2[..HEADER_LEN].to_vec();
+        b.extend_from_slice(&v2[HEADER_LEN + 16..]);
+        b[8..12].copy_from_slice(&1u32.to_le_bytes());
+        let len = (b.len() - HEADER_LEN) as u64;
+        b[12..20].copy_from_slice(&len.to_le_bytes());
+        let mut h = crc32fast::Hasher::new();
+        h.update(&b[8..20]);
+        h.update(&b[HEADER_LEN..]);
+        let crc = h.finalize();
+        b[20..24].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(decode(&b), Ok(CatalogData { store_id: [0; 16], ..c }));
     }
 }

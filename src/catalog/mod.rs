@@ -53,4 +53,19 @@ pub struct PartitionData {
     pub day: Day,
     /// (segment number, bytes of it made durable by the checkpoint)
     pub segments: Vec<(u32, u64)>,
+    /// Segment files numbered up to this one were sealed: their rows are
+    /// in the sealed files, and a file of one left on disk (a crash before
+    /// its removal) is removed at open. 0: none.
+    pub retired_upto: u32,
+    /// Numbers of the partition's sealed files (`NNNNNN.col`), oldest
+    /// first.
+    pub sealed: Vec<u32>,
+}
+
+impl Default for PartitionData {
+    /// A partition with no files: how open reads one the catalog does not
+    /// list.
+    fn default() -> Self {
+        PartitionData { table_id: 0, day: Day(0), segments: Vec::new(), retired_upto: 0, sealed: Vec::new() }
+    }
 }

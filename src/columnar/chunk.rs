@@ -61,7 +61,7 @@ impl Encoding {
 }
 
 /// The numbers `pco` encodes here.
-pub trait Number: pco::data_types::Number {}
+pub trait Number: pco::data_types::Number + Default {}
 impl Number for i64 {}
 impl Number for u64 {}
 impl Number for f64 {}
@@ -80,13 +80,18 @@ pub fn put_numbers<T: Number>(values: &[T], out: &mut Vec<u8>) -> Result<(), Bad
     Ok(())
 }
 
-/// Reads what [`put_numbers`] wrote: exactly `n` numbers.
+/// Reads what [`put_numbers`] wrote: exactly `n` numbers. The numbers are
+/// decoded into a buffer of `n` (which the caller bounds), never one the
+/// bytes ask for: bytes claiming more numbers than `n` are an error.
 pub fn get_numbers<T: Number>(r: &mut Cursor<'_>, n: usize) -> Result<Vec<T>, BadChunk> {
     let len = r.len()?;
     let bytes = r.take(len)?;
-    let v: Vec<T> = pco::standalone::simple_decompress(bytes).map_err(|e| bad(format!("pco: {e}")))?;
-    if v.len() != n {
-        return Err(bad(format!("{} numbers where {n} were expected", v.len())));
+    let mut v: Vec<T> = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| bad(format!("no memory for {n} numbers")))?;
+    v.resize(n, T::default());
+    let progress = pco::standalone::simple_decompress_into(bytes, &mut v).map_err(|e| bad(format!("pco: {e}")))?;
+    if progress.n_processed != n || !progress.finished {
+        return Err(bad(format!("{} numbers where {n} were expected", progress.n_processed)));
     }
     Ok(v)
 }
@@ -122,7 +127,10 @@ const ZSTD_LEVEL: i32 = 3;
 /// A dictionary larger than this, decoded, is refused as damage: the
 /// writer never makes one (a sealed row group's strings are bounded by
 /// the segments they came from, far below it).
-const MAX_DICT_BYTES: usize = 1 << 30;
+const MAX_DICT_BYTES: usize = 256 << 20;
+/// The most a stored dictionary may grow when unpacked (zstd gets strings
+/// of distinct values to a few times smaller).
+const MAX_DICT_RATIO: usize = 256;
 
 /// Appends a dictionary of `entries` (each its u32 length and bytes),
 /// zstd-compressed when that saves at least an eighth.
@@ -135,7 +143,12 @@ pub fn put_dict(entries: &[&[u8]], out: &mut Vec<u8>) -> Result<(), BadChunk> {
     put_len(out, entries.len())?;
     put_len(out, raw.len())?;
     let packed = if raw.len() >= ZSTD_FROM {
-        zstd::bulk::compress(&raw, ZSTD_LEVEL).ok().filter(|z| z.len() <= raw.len() - raw.len() / 8)
+        zstd::bulk::compress(&raw, ZSTD_LEVEL)
+            .ok()
+            .filter(|z| z.len() <= raw.len() - raw.len() / 8)
+            // A reader refuses a dictionary that grows more than this (it
+            // takes it for damage): store such a one as it is.
+            .filter(|z| raw.len() <= z.len().saturating_mul(MAX_DICT_RATIO).saturating_add(4096))
     } else {
         None
     };
@@ -187,6 +200,12 @@ pub fn get_dict(r: &mut Cursor<'_>) -> Result<Dict, BadChunk> {
     let packed = r.u8()?;
     let stored_len = r.len()?;
     let stored = r.take(stored_len)?;
+    // zstd takes a dictionary of distinct names to a few times smaller,
+    // never hundreds: a larger claim is damage (and no buffer is made for
+    // it).
+    if raw_len > stored_len.saturating_mul(MAX_DICT_RATIO).saturating_add(4096) {
+        return Err(bad(format!("a dictionary of {raw_len} bytes from {stored_len}")));
+    }
     let bytes = match packed {
         0 => stored.to_vec(),
         1 => zstd::bulk::decompress(stored, raw_len).map_err(|e| bad(format!("zstd: {e}")))?,

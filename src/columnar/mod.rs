@@ -43,3 +43,12 @@ const ALIGN: u64 = 8;
 
 /// The format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
+
+/// The most rows a row group may hold (sealing writes 65,536): a reader
+/// refuses a footer that claims more, so that no chunk makes it allocate
+/// more than a few MiB.
+pub const MAX_GROUP_ROWS: u64 = 1 << 17;
+
+/// The most series one sealed file may hold: a partition with more is not
+/// sealed (it stays in its segments). 4,194,304.
+pub const MAX_SERIES: u32 = 1 << 22;

@@ -12,7 +12,7 @@ use crate::storage::File;
 
 use super::chunk::{get_bits, get_dict, get_numbers, BadChunk, Cursor, Dict, Encoding};
 use super::footer::{ChunkRef, Footer, Group};
-use super::{header, tags, trailer, FORMAT_VERSION};
+use super::{header, tags, trailer, FORMAT_VERSION, MAX_GROUP_ROWS, MAX_SERIES};
 
 /// Why a sealed file could not be read.
 #[derive(Debug)]
@@ -125,7 +125,8 @@ impl Reader {
             return Err(damaged(format!("footer checksum mismatch at offset {footer_at}")));
         }
         let footer = Footer::decode(&body).map_err(|e| damaged(e.0))?;
-        let within = |c: &ChunkRef| c.offset >= head_len as u64 && c.offset + u64::from(c.len) <= footer_at;
+        let within =
+            |c: &ChunkRef| c.offset >= head_len as u64 && c.offset.checked_add(u64::from(c.len)).is_some_and(|end| end <= footer_at);
         let all_within = footer.tags.iter().all(|t| within(&t.chunk))
             && footer.groups.iter().all(|g| {
                 within(&g.series) && within(&g.time) && g.fields.iter().flatten().all(|f| within(&f.chunk))
@@ -133,6 +134,16 @@ impl Reader {
             && footer.groups.iter().all(|g| g.fields.len() == footer.fields.len());
         if !all_within {
             return Err(damaged("a chunk lies outside the file's chunks".into()));
+        }
+        // Counts every reader sizes its buffers by: bounded, and agreeing.
+        let rows_ok = footer.groups.iter().all(|g| (1..=MAX_GROUP_ROWS).contains(&g.rows))
+            && footer.groups.iter().map(|g| g.rows).sum::<u64>() == footer.rows;
+        let series_ok = footer.series <= MAX_SERIES
+            && u64::from(footer.series) <= footer.rows
+            && footer.groups.iter().all(|g| g.min_series <= g.max_series && g.max_series < footer.series)
+            && footer.tags.iter().all(|t| t.distinct <= footer.series && t.nulls <= u64::from(footer.series));
+        if !rows_ok || !series_ok {
+            return Err(damaged("the footer's counts do not agree".into()));
         }
         Ok(Reader { file, path: path.to_path_buf(), footer })
     }
@@ -178,6 +189,9 @@ impl Reader {
         let series = self.footer.series;
         self.decode(&g.series, Encoding::Runs, |r| {
             let n = r.len()?;
+            if n > rows {
+                return Err(BadChunk("more runs than rows".into()));
+            }
             let ids: Vec<u32> = get_numbers(r, n)?;
             let counts: Vec<u32> = get_numbers(r, n)?;
             if counts.iter().map(|&c| c as usize).sum::<usize>() != rows || ids.iter().any(|&i| i >= series) {

@@ -169,7 +169,10 @@ impl Writer {
         if let Some(&id) = self.ids.get(key) {
             return Ok(id);
         }
-        let id = u32::try_from(self.series.len()).map_err(|_| WriteError::Rows("too many series".into()))?;
+        let id = u32::try_from(self.series.len())
+            .ok()
+            .filter(|&n| n < super::MAX_SERIES)
+            .ok_or_else(|| WriteError::Rows(format!("more than {} series in one partition", super::MAX_SERIES)))?;
         self.series.push(key.to_vec());
         self.ids.insert(key.to_vec(), id);
         Ok(id)
@@ -187,6 +190,9 @@ impl Writer {
     /// the same series and time, their fields in `fields`.
     pub fn write_group(&mut self, rows: &[GroupRow], fields: &[StoredField<'_>]) -> Result<(), WriteError> {
         let Some(first) = rows.first() else { return Ok(()) };
+        if rows.len() as u64 > super::MAX_GROUP_ROWS {
+            return Err(WriteError::Rows(format!("a row group of {} rows (at most {})", rows.len(), super::MAX_GROUP_ROWS)));
+        }
         let mut runs: Vec<(u32, u32)> = Vec::new();
         let mut times = Vec::with_capacity(rows.len());
         let (mut min_time, mut max_time) = (first.time, first.time);

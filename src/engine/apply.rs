@@ -92,6 +92,7 @@ impl From<ApplyError> for io::Error {
 /// in the old.
 pub fn apply_batch(st: &mut State, b: &BatchApply<'_>, placer: &mut dyn Placer) -> Result<(), ApplyError> {
     let changed = !b.changes.is_empty() || !b.new_tables.is_empty();
+    let st_now = st.now_ms;
     let db = st.db_by_id_mut(b.db_id).ok_or_else(|| ApplyError::Bad(format!("unknown database id {}", b.db_id)))?;
     for (id, name) in b.new_tables {
         db.tables.entry(name.clone()).or_insert_with(|| Table { id: *id, partitions: Default::default() });
@@ -111,8 +112,9 @@ pub fn apply_batch(st: &mut State, b: &BatchApply<'_>, placer: &mut dyn Placer) 
             Entry::Occupied(o) => o.into_mut(),
             Entry::Vacant(v) => v.insert(placer.new_partition(key)?),
         };
+        part.last_write_ms = st_now;
         if placer.skips_held() && part.max_seq() >= b.seq {
-            continue; // already in the segments
+            continue; // already in the segments or the sealed files
         }
         let body = b.payload.get(block.body.clone()).ok_or_else(|| ApplyError::Bad("block outside its record".into()))?;
         let seg = placer.segment(key, part, Segment::block_len(body.len()))?;

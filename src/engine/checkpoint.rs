@@ -9,7 +9,7 @@ use crate::catalog::{self, CatalogData, DatabaseData, PartitionData};
 use crate::segment::Segment;
 
 use super::state::segment_number;
-use super::{Error, Inner};
+use super::{Error, Inner, Retired};
 
 /// A segment and its used length when the checkpoint's snapshot was taken.
 type SegmentAt = (Arc<Segment>, u64);
@@ -25,11 +25,22 @@ pub enum Then {
     Close,
 }
 
+/// Runs one checkpoint (two never run at once), then gives memory back.
+pub fn run_one(inner: &Inner, then: Then) -> Result<(), Error> {
+    let _one = inner.checkpoint_lock.lock();
+    let r = run(inner, then);
+    super::memory::give_back();
+    r
+}
+
 pub fn run(inner: &Inner, then: Then) -> Result<(), Error> {
     inner.check_failed()?;
     // A snapshot under the read lock: no group is half applied in it.
-    let (mut cat, segments) = {
+    // The segments sealed away before it are not in it: their files go
+    // once its catalog is durable.
+    let (mut cat, segments, retiring) = {
         let st = inner.state.read();
+        let retiring: Vec<Retired> = std::mem::take(&mut *inner.retired.lock());
         let mut cat = CatalogData {
             store_id: st.store_id,
             seq: st.applied_seq,
@@ -56,39 +67,53 @@ pub fn run(inner: &Inner, then: Then) -> Result<(), Error> {
             tables.sort_by_key(|t| t.id);
             for t in tables {
                 for (day, p) in &t.partitions {
-                    d.partitions.push(PartitionData { table_id: t.id, day: *day, segments: Vec::new() });
+                    d.partitions.push(PartitionData {
+                        table_id: t.id,
+                        day: *day,
+                        segments: Vec::new(),
+                        retired_upto: p.retired_upto,
+                        sealed: p.sealed.iter().map(|s| s.number).collect(),
+                    });
                     segs.push(p.segments.iter().map(|s| (Arc::clone(s), s.used_len())).collect());
                 }
             }
             cat.databases.push(d);
             segments.push(segs);
         }
-        (cat, segments)
+        (cat, segments, retiring)
     };
-    // Make the segments durable; record how much is.
-    for (d, segs) in cat.databases.iter_mut().zip(&segments) {
-        for (p, segs) in d.partitions.iter_mut().zip(segs) {
-            for (seg, at_snapshot) in segs {
-                let durable = match seg.flush() {
-                    // Blocks applied after the snapshot may be durable
-                    // too, but their sequences are above `cat.seq`.
-                    Ok(n) => n.min(*at_snapshot),
-                    // The file could not be opened (the cache closed it;
-                    // it flushes what it closes, so this needs a segment
-                    // with unflushed bytes and no descriptor): nothing was
-                    // synced, the old catalog stands, the store goes on.
-                    Err(e) if crate::storage::is_transient(&e) => return Err(e.into()),
-                    Err(e) => return Err(inner.fail(format!("segment msync failed: {e}"))),
-                };
-                let name = seg.path().file_name().and_then(|n| n.to_str()).unwrap_or("");
-                let number = segment_number(name).ok_or_else(|| Error::Failed(format!("bad segment name {name:?}")))?;
-                p.segments.push((number, durable));
+    let saved = (|| -> Result<(), Error> {
+        // Make the segments durable; record how much is.
+        for (d, segs) in cat.databases.iter_mut().zip(&segments) {
+            for (p, segs) in d.partitions.iter_mut().zip(segs) {
+                for (seg, at_snapshot) in segs {
+                    let durable = match seg.flush() {
+                        // Blocks applied after the snapshot may be durable
+                        // too, but their sequences are above `cat.seq`.
+                        Ok(n) => n.min(*at_snapshot),
+                        // The file could not be opened (the cache closed it;
+                        // it flushes what it closes, so this needs a segment
+                        // with unflushed bytes and no descriptor): nothing was
+                        // synced, the old catalog stands, the store goes on.
+                        Err(e) if crate::storage::is_transient(&e) => return Err(e.into()),
+                        Err(e) => return Err(inner.fail(format!("segment msync failed: {e}"))),
+                    };
+                    let name = seg.path().file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    let number = segment_number(name).ok_or_else(|| Error::Failed(format!("bad segment name {name:?}")))?;
+                    p.segments.push((number, durable));
+                }
             }
         }
+        // A failed catalog write leaves the old catalog, which the WAL still
+        // backs: report it, but the store stays usable.
+        catalog::save(inner.opts.storage.as_ref(), &inner.dir, &cat)?;
+        Ok(())
+    })();
+    if let Err(e) = saved {
+        inner.retired.lock().extend(retiring);
+        return Err(e);
     }
-    // A failed catalog write leaves the old catalog, which the WAL still
-    // backs: report it, but the store stays usable.
-    catalog::save(inner.opts.storage.as_ref(), &inner.dir, &cat)?;
+    remove_retired(inner, retiring);
     let mut wal = inner.writer.lock();
     wal.trim(cat.seq)?;
     inner.wal_bytes.store(wal.backlog_bytes(), Ordering::Relaxed);
@@ -104,4 +129,32 @@ pub fn run(inner: &Inner, then: Then) -> Result<(), Error> {
         Then::Close => wal.shed_spares(0),
     }
     Ok(())
+}
+
+/// Removes the files sealing replaced, now that a durable catalog no longer
+/// lists them; one a query still holds waits for a later checkpoint (or for
+/// open, which removes what its catalog says is sealed away, and sealed
+/// files it does not list).
+fn remove_retired(inner: &Inner, retiring: Vec<Retired>) {
+    let storage = inner.opts.storage.as_ref();
+    let mut dirs: Vec<std::path::PathBuf> = Vec::new();
+    let mut kept = Vec::new();
+    for r in retiring {
+        if r.in_use() {
+            kept.push(r);
+            continue;
+        }
+        let path = r.path().to_path_buf();
+        drop(r);
+        // Best effort: a file left is removed at the next open.
+        if storage.remove_file(&path).is_ok() {
+            if let Some(d) = path.parent().filter(|d| !dirs.iter().any(|x| x == d)) {
+                dirs.push(d.to_path_buf());
+            }
+        }
+    }
+    for d in dirs {
+        let _ = storage.sync_dir(&d);
+    }
+    inner.retired.lock().extend(kept);
 }

@@ -401,6 +401,7 @@ fn fail_group(inner: &Inner, group: &[Arc<Pending>], why: String) {
 /// write lock, each block to the segment placed for it.
 fn apply_group(inner: &Inner, group: &[Arc<Pending>], placements: &[Placement], first_seq: u64) -> io::Result<()> {
     let mut st = inner.state.write();
+    st.now_ms = inner.now_ms();
     let mut placer = GroupPlacer { placements: placements.iter() };
     for (seq, p) in (first_seq..).zip(group) {
         let batch = BatchApply {
@@ -423,7 +424,7 @@ struct GroupPlacer<'a> {
 
 impl Placer for GroupPlacer<'_> {
     fn new_partition(&mut self, _key: super::apply::PartKey) -> io::Result<super::state::Partition> {
-        Ok(super::state::Partition { segments: Vec::new() })
+        Ok(super::state::Partition::default())
     }
 
     fn segment(

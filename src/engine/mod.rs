@@ -14,11 +14,13 @@ mod apply;
 mod checkpoint;
 mod commit;
 mod files;
+mod maintenance;
 mod memory;
 mod placement;
 mod query;
 mod record;
 mod recovery;
+mod seal;
 mod state;
 mod verify;
 mod write;
@@ -68,6 +70,17 @@ pub struct Options {
     pub max_open_segments: usize,
     /// WAL backlog at which a write runs a checkpoint. Default 64 MiB.
     pub checkpoint_wal_bytes: u64,
+    /// Seal partitions in the engine's own thread, once a second, as they
+    /// become due (below). Default true. Without it, only
+    /// [`Engine::compact`] seals.
+    pub background_sealing: bool,
+    /// A partition of the current UTC day is due for sealing once no write
+    /// came to it for this long. Default 15 minutes.
+    pub seal_after: std::time::Duration,
+    /// A partition of a past UTC day is due once no write came to it for
+    /// this long. Default 10 seconds. (A partition whose segment filled,
+    /// `segment_bytes`, is due at once.)
+    pub seal_past_after: std::time::Duration,
     /// Where the files live: the real disk unless a test says otherwise.
     pub storage: Arc<dyn Storage>,
 }
@@ -83,6 +96,9 @@ impl Default for Options {
             wal_file_bytes: 8 << 20,
             max_open_segments: crate::segment::DEFAULT_MAX_OPEN_SEGMENTS,
             checkpoint_wal_bytes: 64 << 20,
+            background_sealing: true,
+            seal_after: std::time::Duration::from_secs(15 * 60),
+            seal_past_after: std::time::Duration::from_secs(10),
             storage: Arc::new(FsStorage),
         }
     }
@@ -131,6 +147,9 @@ pub enum Error {
     AlreadyExists(String),
     /// The operating system refused; the error names the file.
     Io(io::Error),
+    /// Stored bytes failed their checksum (or passed it and do not
+    /// decode): the message names the file and where.
+    Corrupt(String),
     /// An earlier failure (a failed fsync, a failed apply) left the store
     /// unable to take writes: reopen it.
     Failed(String),
@@ -139,7 +158,7 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::InvalidArgument(m) | Error::NotFound(m) | Error::AlreadyExists(m) => f.write_str(m),
+            Error::InvalidArgument(m) | Error::NotFound(m) | Error::AlreadyExists(m) | Error::Corrupt(m) => f.write_str(m),
             Error::Io(e) => write!(f, "{e}"),
             Error::Failed(m) => write!(f, "the store failed earlier and must be reopened: {m}"),
         }
@@ -159,7 +178,8 @@ impl From<io::Error> for Error {
 pub struct Stats {
     pub databases: u64,
     pub partitions: u64,
-    /// Points as stored, before de-duplication.
+    /// Points as stored: in segments, before de-duplication; in sealed
+    /// files, once each (sealing merges the writes of a point).
     pub points: u64,
     pub wal_bytes: u64,
     pub segment_bytes: u64,
@@ -190,6 +210,15 @@ pub struct PartitionInfo {
 #[derive(Debug)]
 pub struct Engine {
     inner: Arc<Inner>,
+    maintenance: maintenance::Maintenance,
+}
+
+impl Drop for Engine {
+    /// Stops the maintenance thread (a seal under way stops between two
+    /// blocks), so that the store's lock goes with the last handle.
+    fn drop(&mut self) {
+        self.maintenance.stop(&self.inner);
+    }
 }
 
 #[derive(Debug)]
@@ -211,7 +240,18 @@ struct Inner {
     /// Signalled when `turn` moves.
     turn_changed: Condvar,
     /// Taken by a checkpoint, so two never run at once.
-    checkpointing: Mutex<()>,
+    checkpoint_lock: Mutex<()>,
+    /// Taken by a sealing pass, so two never seal one partition at once.
+    sealing: Mutex<()>,
+    /// Files sealing replaced: removed once a checkpoint has made durable
+    /// a catalog that no longer lists them, and no query holds them.
+    retired: Mutex<Vec<Retired>>,
+    /// Sealed files made since open.
+    sealed_total: AtomicU64,
+    /// When the store was opened: the engine's clock counts from it.
+    started: std::time::Instant,
+    /// Tells the maintenance thread to stop.
+    stop: Arc<maintenance::Stop>,
     /// Taken while creating a database: the check that the name is free
     /// and the id it gets hold until the creation is applied.
     creating: Mutex<()>,
@@ -226,6 +266,32 @@ struct Inner {
 }
 
 use state::State;
+
+/// A file sealing replaced, waiting to be removed.
+#[derive(Debug)]
+enum Retired {
+    /// A segment all of whose blocks are in a sealed file.
+    Segment(Arc<crate::segment::Segment>),
+    /// A sealed file merged into a newer one.
+    Sealed(Arc<crate::seal::SealedFile>),
+}
+
+impl Retired {
+    fn path(&self) -> &Path {
+        match self {
+            Retired::Segment(s) => s.path(),
+            Retired::Sealed(f) => &f.path,
+        }
+    }
+
+    /// Whether anything but the retired list holds it (a query's snapshot).
+    fn in_use(&self) -> bool {
+        match self {
+            Retired::Segment(s) => Arc::strong_count(s) > 1,
+            Retired::Sealed(f) => Arc::strong_count(f) > 1,
+        }
+    }
+}
 
 /// Rules for database names: non-empty UTF-8, no `/`, at most 64 bytes.
 pub const MAX_DATABASE_NAME: usize = 64;
@@ -259,9 +325,13 @@ impl Engine {
     /// exist), takes its lock, and recovers: segments are verified past the
     /// last checkpoint and WAL records after it are replayed.
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Engine, crate::error::OpenError> {
-        let inner = recovery::open(dir.as_ref(), opts)?;
+        let inner = Arc::new(recovery::open(dir.as_ref(), opts)?);
         memory::give_back();
-        Ok(Engine { inner: Arc::new(inner) })
+        let engine = Engine { inner, maintenance: maintenance::Maintenance::default() };
+        if engine.inner.opts.background_sealing {
+            engine.maintenance.start(&engine.inner);
+        }
+        Ok(engine)
     }
 
     /// Checkpoints and closes. The lock is released when this returns,
@@ -278,10 +348,8 @@ impl Engine {
         if self.inner.is_failed() {
             return Err(self.inner.failed_error());
         }
-        let _one = self.inner.checkpointing.lock();
-        let r = checkpoint::run(&self.inner, checkpoint::Then::Close);
-        memory::give_back();
-        r
+        self.maintenance.stop(&self.inner);
+        checkpoint::run_one(&self.inner, checkpoint::Then::Close)
     }
 
     /// Whether closing has begun (writes answer 503 from then on).
@@ -515,9 +583,13 @@ impl Engine {
             for t in db.tables.values() {
                 for p in t.partitions.values() {
                     s.partitions += 1;
+                    let sealed_seq = p.sealed_seq();
                     for seg in &p.segments {
                         s.segment_bytes += seg.used_len();
-                        s.points += seg.rows();
+                        s.points += seg.rows_above(sealed_seq);
+                    }
+                    for f in &p.sealed {
+                        s.points += f.rows;
                     }
                 }
             }
@@ -549,9 +621,14 @@ impl Engine {
         for name in names {
             for (day, p) in &db.tables[name].partitions {
                 let mut info = PartitionInfo { measurement: name.clone(), day: *day, points: 0, bytes: 0 };
+                let sealed_seq = p.sealed_seq();
                 for seg in &p.segments {
                     info.bytes += seg.used_len();
-                    info.points += seg.rows();
+                    info.points += seg.rows_above(sealed_seq);
+                }
+                for f in &p.sealed {
+                    info.bytes += f.bytes;
+                    info.points += f.rows;
                 }
                 out.push(info);
             }
@@ -571,14 +648,33 @@ impl Engine {
 
     /// Makes every segment durable, persists the catalog, and trims the WAL.
     pub fn checkpoint(&self) -> Result<(), Error> {
-        let _one = self.inner.checkpointing.lock();
-        let r = checkpoint::run(&self.inner, checkpoint::Then::GoOn);
-        memory::give_back();
-        r
+        self.restart_maintenance();
+        checkpoint::run_one(&self.inner, checkpoint::Then::GoOn)
+    }
+
+    /// Starts the maintenance thread if it should run and could not be
+    /// started at open (the process had no room for one more thread).
+    fn restart_maintenance(&self) {
+        if self.inner.opts.background_sealing && !self.maintenance.running() && !self.inner.stopping() {
+            self.maintenance.start(&self.inner);
+        }
+    }
+
+    /// Seals every partition that has blocks not sealed yet, whether due or
+    /// not, makes it durable (a checkpoint), and removes the segments the
+    /// sealed files replaced. Returns how many partitions it sealed.
+    pub fn compact(&self) -> Result<usize, Error> {
+        let sealed = seal::seal(&self.inner, seal::Due::All)?;
+        if sealed == 0 {
+            // Nothing to seal: still durable on return, as promised.
+            self.checkpoint()?;
+        }
+        Ok(sealed)
     }
 
     fn checkpoint_if_idle(&self) -> Result<(), Error> {
-        match self.inner.checkpointing.try_lock() {
+        self.restart_maintenance();
+        match self.inner.checkpoint_lock.try_lock() {
             Some(_one) => {
                 let r = checkpoint::run(&self.inner, checkpoint::Then::GoOn);
                 memory::give_back();
@@ -590,6 +686,17 @@ impl Engine {
 }
 
 impl Inner {
+    /// The engine's clock: milliseconds since open.
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether closing has begun or the maintenance thread was told to
+    /// stop: background work gives up.
+    fn stopping(&self) -> bool {
+        self.closing.load(Ordering::Acquire) || self.stop.is_set()
+    }
+
     fn check_failed(&self) -> Result<(), Error> {
         if self.is_failed() {
             Err(self.failed_error())

@@ -10,10 +10,14 @@
 
 use std::sync::Arc;
 
+use crate::columnar::{ReadError, Reader};
 use crate::partition::Day;
 use crate::rows::{self, merge_fields, StoredField};
+use crate::seal::read::{Decoded, RowAt};
+use crate::seal::SealedFile;
 use crate::segment::{BlockMeta, Blocks, Segment};
 
+use super::apply::PartKey;
 use super::{Inner, Outcome};
 
 /// A table's partitions in range, in day order. Flat (one list for the
@@ -26,16 +30,52 @@ struct TableSnap {
     /// the snapshot's; all of them: pruning by time waits until they are
     /// verified). A count, not a copy of the list.
     segs: Vec<(Arc<Segment>, usize)>,
-    /// Where each partition's segments end in `segs`.
-    part_ends: Vec<usize>,
+    /// The sealed files of the partitions, in order.
+    sealed: Vec<Arc<SealedFile>>,
+    parts: Vec<PartSnap>,
+}
+
+/// One partition of a [`TableSnap`].
+struct PartSnap {
+    key: PartKey,
+    /// Where its segments and sealed files end in the table's lists.
+    segs_end: usize,
+    sealed_end: usize,
+    /// Segment blocks at or below it are in the sealed files.
+    sealed_seq: u64,
+}
+
+/// A partition's files, as [`TableSnap::parts`] gives them.
+struct PartFiles<'t> {
+    key: PartKey,
+    segs: &'t [(Arc<Segment>, usize)],
+    sealed: &'t [Arc<SealedFile>],
+    sealed_seq: u64,
 }
 
 impl TableSnap {
-    /// Each partition's segments.
-    fn parts(&self) -> impl Iterator<Item = &[(Arc<Segment>, usize)]> {
-        let starts = std::iter::once(0).chain(self.part_ends.iter().copied());
-        starts.zip(&self.part_ends).map(|(from, &to)| &self.segs[from..to])
+    fn parts(&self) -> impl Iterator<Item = PartFiles<'_>> {
+        let mut at = (0, 0);
+        self.parts.iter().map(move |p| {
+            let files = PartFiles {
+                key: p.key,
+                segs: &self.segs[at.0..p.segs_end],
+                sealed: &self.sealed[at.1..p.sealed_end],
+                sealed_seq: p.sealed_seq,
+            };
+            at = (p.segs_end, p.sealed_end);
+            files
+        })
     }
+}
+
+/// Where a point of a partition comes from.
+#[derive(Clone, Copy)]
+enum Src<'a> {
+    /// A row of a decoded block (its fields and the block's index).
+    Block(rows::Fields<'a>, usize),
+    /// A row of a decoded sealed file (the file's index).
+    Sealed(RowAt, usize),
 }
 
 pub fn query(
@@ -64,10 +104,21 @@ pub fn query(
             let (first, last) = (Day::of(start), Day::of(end - 1));
             for name in names {
                 let t = &db.tables[name];
-                let mut snap = TableSnap { escaped: rows::escaped_measurement(name), segs: Vec::new(), part_ends: Vec::new() };
-                for (_, p) in t.partitions.range(first..=last) {
+                let mut snap = TableSnap {
+                    escaped: rows::escaped_measurement(name),
+                    segs: Vec::new(),
+                    sealed: Vec::new(),
+                    parts: Vec::new(),
+                };
+                for (day, p) in t.partitions.range(first..=last) {
                     snap.segs.extend(p.segments.iter().map(|s| (Arc::clone(s), s.block_count())));
-                    snap.part_ends.push(snap.segs.len());
+                    snap.sealed.extend(p.sealed.iter().filter(|s| s.max_time >= start && s.min_time < end).cloned());
+                    snap.parts.push(PartSnap {
+                        key: (db.id, t.id, *day),
+                        segs_end: snap.segs.len(),
+                        sealed_end: snap.sealed.len(),
+                        sealed_seq: p.sealed_seq(),
+                    });
                 }
                 tables.push(snap);
             }
@@ -93,6 +144,14 @@ pub fn query(
                 return Outcome::error(500, d.to_string());
             }
         }
+        for part in t.parts() {
+            for sealed in part.sealed {
+                let checked = open_sealed(inner, part.key, sealed).and_then(|r| sealed.ensure_verified(&r));
+                if let Err(e) = checked {
+                    return sealed_error(sealed, e);
+                }
+            }
+        }
     }
 
     let mut count = 0u64;
@@ -100,25 +159,42 @@ pub fn query(
     for t in &tables {
         for part in t.parts() {
             // The partition's files stay open while its rows are read.
-            let mut views = Vec::with_capacity(part.len());
-            for (seg, _) in part {
+            let mut views = Vec::with_capacity(part.segs.len());
+            for (seg, _) in part.segs {
                 match seg.view() {
                     Ok(v) => views.push(v),
                     Err(e) => return unreadable(seg, &e),
                 }
             }
             let mut decoded = Vec::new();
-            for ((seg, count), view) in part.iter().zip(&views) {
+            for ((seg, count), view) in part.segs.iter().zip(&views) {
                 let blocks: Blocks = seg.blocks_upto(*count);
-                for b in blocks.iter().filter(|b| b.max_time >= start && b.min_time < end) {
+                let in_range = |b: &&BlockMeta| b.max_time >= start && b.min_time < end && b.seq > part.sealed_seq;
+                for b in blocks.iter().filter(in_range) {
                     match rows::Block::decode(view.block_body(b)) {
                         Ok(block) => decoded.push(block),
                         Err(_) => return damaged(seg, b),
                     }
                 }
             }
-            // (time, series, write order, fields, block) of every row in range.
-            let mut pts: Vec<(i64, &[u8], usize, rows::Fields<'_>, usize)> = Vec::new();
+            // The sealed files' rows in range, each chunk checked as read.
+            let mut sealed_rows = Vec::with_capacity(part.sealed.len());
+            for sealed in part.sealed {
+                match open_sealed(inner, part.key, sealed).and_then(|r| Decoded::read(&r, start, end)) {
+                    Ok(d) => sealed_rows.push(d),
+                    Err(e) => return sealed_error(sealed, e),
+                }
+            }
+            // (time, series, write order, where) of every row in range:
+            // the sealed files' first (they were written before any block
+            // above their sequences), oldest first.
+            let mut pts: Vec<(i64, &[u8], usize, Src<'_>)> = Vec::new();
+            for (fi, d) in sealed_rows.iter().enumerate() {
+                for (at, time, series) in d.rows(start, end) {
+                    let n = pts.len();
+                    pts.push((time, series, n, Src::Sealed(at, fi)));
+                }
+            }
             for (bi, block) in decoded.iter().enumerate() {
                 for row in block.rows() {
                     let Ok(row) = row else {
@@ -126,7 +202,7 @@ pub fn query(
                     };
                     if row.time >= start && row.time < end {
                         let n = pts.len();
-                        pts.push((row.time, row.series, n, row.fields, bi));
+                        pts.push((row.time, row.series, n, Src::Block(row.fields, bi)));
                     }
                 }
             }
@@ -137,16 +213,17 @@ pub fn query(
             let mut scratch = Vec::new();
             let mut acc: Vec<StoredField<'_>> = Vec::new();
             let mut next: Vec<StoredField<'_>> = Vec::new();
+            let fields_of = |src, out: &mut _| fields_of(src, &decoded, &sealed_rows, out);
             while i < pts.len() {
                 let (time, series) = (pts[i].0, pts[i].1);
                 acc.clear();
-                if pts[i].3.decode(&decoded[pts[i].4].keys, &mut acc).is_err() {
+                if !fields_of(pts[i].3, &mut acc) {
                     return Outcome::error(500, "damaged row fields");
                 }
                 let mut j = i + 1;
                 while j < pts.len() && pts[j].0 == time && pts[j].1 == series {
                     next.clear();
-                    if pts[j].3.decode(&decoded[pts[j].4].keys, &mut next).is_err() {
+                    if !fields_of(pts[j].3, &mut next) {
                         return Outcome::error(500, "damaged row fields");
                     }
                     merge_fields(&mut acc, &next, &mut scratch);
@@ -163,6 +240,41 @@ pub fn query(
         }
     }
     Outcome::ok(200, count)
+}
+
+/// The fields of a point, as rows store them; false if a block's row does
+/// not decode.
+fn fields_of<'a>(src: Src<'a>, blocks: &[rows::Block<'a>], sealed: &'a [Decoded], out: &mut Vec<StoredField<'a>>) -> bool {
+    match src {
+        Src::Block(fields, bi) => blocks.get(bi).is_some_and(|b| fields.decode(&b.keys, out).is_ok()),
+        Src::Sealed(at, fi) => {
+            if let Some(d) = sealed.get(fi) {
+                d.fields(at, out);
+            }
+            true
+        }
+    }
+}
+
+/// Opens a sealed file of the partition `key` (header and footer checked).
+fn open_sealed(inner: &Inner, key: PartKey, sealed: &SealedFile) -> Result<Reader, ReadError> {
+    sealed.reader(inner.opts.storage.as_ref(), &inner.files.key(key))
+}
+
+/// A sealed file that could not be read: out of descriptors is 503, damage
+/// (remembered: never read again while open) and anything else 500.
+fn sealed_error(sealed: &SealedFile, e: ReadError) -> Outcome {
+    match e {
+        ReadError::Io(e) if crate::storage::is_transient(&e) => {
+            Outcome::unavailable(format!("{e}: reading {}", sealed.path.display()))
+        }
+        ReadError::Io(e) => Outcome::error(500, format!("{e}: reading {}", sealed.path.display())),
+        ReadError::Damaged(d) => {
+            sealed.set_damaged(d.clone());
+            Outcome::error(500, d)
+        }
+        other => Outcome::error(500, format!("{other}: {}", sealed.path.display())),
+    }
 }
 
 /// A segment file that cannot be opened now: out of descriptors or address

@@ -104,6 +104,10 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     };
     // Segments whose torn tail open found: cut once nothing refuses.
     let mut torn: Vec<Arc<Segment>> = Vec::new();
+    // Files of the store's own that it no longer needs (segments sealed
+    // away, sealed files never switched in, temporaries): removed once
+    // nothing refuses.
+    let mut leftovers: Vec<std::path::PathBuf> = Vec::new();
     for d in &cat.databases {
         let mut db = Database::new(d.id, d.name.clone());
         db.next_table_id = d.next_table_id.max(1);
@@ -123,7 +127,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
                     format!("partition of unknown table id {}", p.table_id),
                 ));
             }
-            let part = open_partition(&files, (d.id, p.table_id, p.day), &p.segments, cat.seq)?;
+            let part = open_partition(&files, (d.id, p.table_id, p.day), p, cat.seq, &mut leftovers)?;
             torn.extend(torn_tails(&part));
             parts.entry(p.table_id).or_default().push((p.day, part));
         }
@@ -139,7 +143,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     // after the checkpoint (the log must account for them) or not this
     // store's. Opened now, so that the sequences they hold count below;
     // replay takes them as it meets their batches.
-    let mut unlisted = find_unlisted(&files, &st)?;
+    let mut unlisted = find_unlisted(&files, &st, &mut leftovers)?;
     torn.extend(unlisted.values().flat_map(torn_tails));
     // The highest sequence the data holds: the log must reach it.
     let (held_seq, held_in) = highest_held(&st, &unlisted);
@@ -197,6 +201,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
     for seg in &torn {
         seg.cut_torn_tail()?;
     }
+    remove_leftovers(storage.as_ref(), &leftovers)?;
     let mut wal = Wal::open_reaching(
         Arc::clone(&storage),
         &wal_dir,
@@ -232,7 +237,12 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
         queue: Mutex::new(Default::default()),
         turn: Mutex::new(next_seq),
         turn_changed: parking_lot::Condvar::new(),
-        checkpointing: Mutex::new(()),
+        checkpoint_lock: Mutex::new(()),
+        sealing: Mutex::new(()),
+        retired: Mutex::new(Vec::new()),
+        sealed_total: AtomicU64::new(0),
+        started: std::time::Instant::now(),
+        stop: Arc::new(Default::default()),
         creating: Mutex::new(()),
         closing: AtomicBool::new(false),
         failed: AtomicBool::new(false),
@@ -303,6 +313,11 @@ fn highest_held(st: &State, unlisted: &BTreeMap<PartKey, Partition>) -> (u64, Op
     let listed = st.dbs.values().flat_map(|db| db.tables.values()).flat_map(|t| t.partitions.values());
     let mut best = (0, None);
     for p in listed.chain(unlisted.values()) {
+        for s in &p.sealed {
+            if s.max_seq > best.0 {
+                best = (s.max_seq, Some(s.path.clone()));
+            }
+        }
         for seg in &p.segments {
             if seg.max_seq() > best.0 {
                 best = (seg.max_seq(), Some(seg.path().to_path_buf()));
@@ -315,7 +330,11 @@ fn highest_held(st: &State, unlisted: &BTreeMap<PartKey, Partition>) -> (u64, Op
 /// Opens the partitions under `data/` that the state (the catalog) does not
 /// hold and that have segment files. Names that are not a store's
 /// (`data/<db id>/<table id>/<YYYY-MM-DD>/`) are left alone.
-fn find_unlisted(files: &SegmentFiles, st: &State) -> Result<BTreeMap<PartKey, Partition>, OpenError> {
+fn find_unlisted(
+    files: &SegmentFiles,
+    st: &State,
+    leftovers: &mut Vec<std::path::PathBuf>,
+) -> Result<BTreeMap<PartKey, Partition>, OpenError> {
     let (storage, root) = (&files.storage, files.root.as_path());
     let mut found = BTreeMap::new();
     let list = |p: &Path| -> Result<Vec<std::ffi::OsString>, OpenError> {
@@ -340,7 +359,7 @@ fn find_unlisted(files: &SegmentFiles, st: &State) -> Result<BTreeMap<PartKey, P
                 if listed_table.is_some_and(|t| t.partitions.contains_key(&day)) {
                     continue;
                 }
-                let part = open_partition(files, (db_id, table_id, day), &[], 0)?;
+                let part = open_partition(files, (db_id, table_id, day), &catalog::PartitionData::default(), 0, leftovers)?;
                 if !part.segments.is_empty() {
                     found.insert((db_id, table_id, day), part);
                 }
@@ -350,24 +369,58 @@ fn find_unlisted(files: &SegmentFiles, st: &State) -> Result<BTreeMap<PartKey, P
     Ok(found)
 }
 
-/// Opens a partition's segments: those the catalog lists, trusted up to
-/// their checkpointed length, then any later ones on disk (made after the
-/// checkpoint, so everything in them is also in the WAL).
+/// Opens a partition: its sealed files (header and footer checked), the
+/// segments the catalog lists, trusted up to their checkpointed length,
+/// then any later ones on disk (made after the checkpoint, so everything in
+/// them is also in the WAL). Files of the partition's own that it no
+/// longer needs go to `leftovers`: segments sealed away (numbered up to
+/// `retired_upto`; a crash came between the catalog that says so and their
+/// removal), sealed files the catalog does not list (a crash came before
+/// the switch: their rows are still in the segments) and temporaries.
 fn open_partition(
     files: &SegmentFiles,
     key: (u32, u32, crate::partition::Day),
-    listed: &[(u32, u64)],
+    listed_part: &catalog::PartitionData,
     covered_seq: u64,
+    leftovers: &mut Vec<std::path::PathBuf>,
 ) -> Result<Partition, OpenError> {
+    let listed = &listed_part.segments;
     let storage = &files.storage;
     let dir = partition_dir(&files.root, key.0, key.1, key.2);
     let header_key = files.key(key);
-    let last = listed.iter().map(|(n, _)| *n).max().unwrap_or(0);
-    let mut later: Vec<u32> = match storage.list_dir(&dir) {
-        Ok(names) => names.iter().filter_map(|n| n.to_str().and_then(segment_number)).filter(|n| *n > last).collect(),
+    let retired = listed_part.retired_upto;
+    if let Some((n, _)) = listed.iter().find(|(n, _)| *n <= retired) {
+        return Err(OpenError::corrupt(
+            dir.join(super::state::segment_file(*n)),
+            0,
+            format!("the catalog lists a segment it also lists as sealed (up to {retired})"),
+        ));
+    }
+    let last = listed.iter().map(|(n, _)| *n).max().unwrap_or(0).max(retired);
+    let names: Vec<String> = match storage.list_dir(&dir) {
+        Ok(names) => names.into_iter().filter_map(|n| n.into_string().ok()).collect(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(e.into()),
     };
+    let mut sealed = Vec::with_capacity(listed_part.sealed.len());
+    for &n in &listed_part.sealed {
+        let path = dir.join(crate::seal::sealed_file(n));
+        sealed.push(Arc::new(open_sealed(storage.as_ref(), &path, n, &header_key)?));
+    }
+    for name in &names {
+        let path = dir.join(name);
+        if segment_number(name).is_some_and(|n| n <= retired && !listed.iter().any(|(l, _)| *l == n)) {
+            leftovers.push(path);
+        } else if let Some(n) = crate::seal::sealed_number(name).filter(|n| !listed_part.sealed.contains(n)) {
+            // Never switched in; removed only if it is this partition's
+            // (anything else is not the store's to remove).
+            open_sealed(storage.as_ref(), &path, n, &header_key)?;
+            leftovers.push(path);
+        } else if name.strip_suffix(".tmp").is_some_and(|base| crate::seal::sealed_number(base).is_some()) {
+            leftovers.push(path);
+        }
+    }
+    let mut later: Vec<u32> = names.iter().filter_map(|n| segment_number(n)).filter(|n| *n > last).collect();
     later.sort_unstable();
     // Every segment, listed (with its durable length) or later (none), in
     // number order.
@@ -411,7 +464,49 @@ fn open_partition(
     opened.reverse();
     opened.shrink_to_fit();
     let segments = opened;
-    Ok(Partition { segments })
+    Ok(Partition { segments, sealed, retired_upto: retired, last_write_ms: 0 })
+}
+
+/// Opens a sealed file and checks its header (the partition's key) and
+/// footer; damage or a file of another partition is `Corrupt`.
+fn open_sealed(storage: &dyn Storage, path: &Path, number: u32, key: &[u8]) -> Result<crate::seal::SealedFile, OpenError> {
+    use crate::columnar::ReadError;
+    let file = storage.open_file(path, crate::storage::OpenMode::Read).map_err(|e| {
+        if e.kind() == io::ErrorKind::NotFound {
+            OpenError::corrupt(path, 0, "a sealed file the catalog lists is missing")
+        } else {
+            OpenError::Io(e)
+        }
+    })?;
+    let bytes = file.length()?;
+    match crate::columnar::Reader::open(file, path, key) {
+        Ok(r) => Ok(crate::seal::SealedFile::from_reader(&r, number, bytes)),
+        Err(ReadError::Io(e)) => Err(OpenError::Io(e)),
+        Err(ReadError::Version(v)) => {
+            Err(OpenError::Version { path: path.to_path_buf(), found: v, supported: crate::columnar::FORMAT_VERSION })
+        }
+        Err(ReadError::Damaged(why)) => Err(OpenError::corrupt(path, 0, why)),
+    }
+}
+
+/// Removes files of the store's own that it no longer needs, and syncs
+/// their directories.
+fn remove_leftovers(storage: &dyn Storage, leftovers: &[std::path::PathBuf]) -> Result<(), OpenError> {
+    let mut dirs: Vec<&Path> = Vec::new();
+    for path in leftovers {
+        match storage.remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(d) = path.parent().filter(|d| !dirs.contains(d)) {
+            dirs.push(d);
+        }
+    }
+    for d in dirs {
+        storage.sync_dir(d)?;
+    }
+    Ok(())
 }
 
 enum ReplayError {
@@ -475,7 +570,9 @@ impl Placer for ReplayPlacer<'_> {
     fn new_partition(&mut self, key: PartKey) -> io::Result<Partition> {
         match self.unlisted.remove(&key) {
             Some(p) => Ok(p),
-            None => open_partition(self.files, key, &[], 0).map_err(|e| match e {
+            // Its directory was looked at before replay (`find_unlisted`)
+            // and held no segment: nothing is left over in it.
+            None => open_partition(self.files, key, &catalog::PartitionData::default(), 0, &mut Vec::new()).map_err(|e| match e {
                 OpenError::Io(e) => e,
                 other => io::Error::other(other.to_string()),
             }),

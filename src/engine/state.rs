@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::partition::Day;
 use crate::schema::Schema;
+use crate::seal::SealedFile;
 use crate::segment::Segment;
 
 #[derive(Debug, Default)]
@@ -25,6 +26,9 @@ pub struct State {
     pub schema_version: u64,
     /// The last WAL sequence applied.
     pub applied_seq: u64,
+    /// The engine's clock (milliseconds since open) for the batches being
+    /// applied: partitions note it as their last write.
+    pub now_ms: u64,
     /// Tokens, as hashes (revoked ones are removed).
     pub tokens: Vec<crate::auth::StoredToken>,
 }
@@ -45,25 +49,56 @@ pub struct Table {
     pub partitions: BTreeMap<Day, Partition>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Partition {
-    /// In order; only the last one is appended to.
+    /// In order; only the last one is appended to. Their blocks at or
+    /// below [`Partition::sealed_seq`] are in the sealed files, and are
+    /// never read from here.
     pub segments: Vec<Arc<Segment>>,
+    /// Sealed files, oldest first: rows of a later one, and of any segment
+    /// block above its `max_seq`, were written after its rows.
+    pub sealed: Vec<Arc<SealedFile>>,
+    /// Segment files numbered up to this one were sealed away (0: none).
+    pub retired_upto: u32,
+    /// The engine's clock (milliseconds since open) when a batch was last
+    /// applied to it; open counts as a write.
+    pub last_write_ms: u64,
 }
 
 impl Partition {
     pub fn max_seq(&self) -> u64 {
-        self.segments.iter().map(|s| s.max_seq()).max().unwrap_or(0)
+        let hot = self.segments.iter().map(|s| s.max_seq()).max().unwrap_or(0);
+        hot.max(self.sealed_seq())
+    }
+
+    /// The highest sequence in the sealed files: segment blocks at or
+    /// below it are sealed.
+    pub fn sealed_seq(&self) -> u64 {
+        self.sealed.iter().map(|s| s.max_seq).max().unwrap_or(0)
+    }
+
+    /// Whether a segment holds blocks that are not sealed yet.
+    pub fn has_hot_blocks(&self) -> bool {
+        let sealed = self.sealed_seq();
+        self.segments.iter().any(|s| s.max_seq() > sealed)
     }
 
     /// The number the partition's next segment file gets: one above its
-    /// last's (file numbers may have gaps; the count of segments is not a
-    /// free number). 1 for a partition without segments.
+    /// last's, and above every segment sealed away (file numbers may have
+    /// gaps; the count of segments is not a free number). 1 for a new
+    /// partition.
     pub fn next_number(&self) -> u32 {
         self.segments
             .last()
             .and_then(|s| s.path().file_name()?.to_str().and_then(segment_number))
-            .map_or(1, |n| n.saturating_add(1))
+            .unwrap_or(0)
+            .max(self.retired_upto)
+            .saturating_add(1)
+    }
+
+    /// The number the partition's next sealed file gets.
+    pub fn next_sealed_number(&self) -> u32 {
+        self.sealed.last().map_or(0, |s| s.number).saturating_add(1)
     }
 }
 
@@ -119,7 +154,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let storage: Arc<dyn Storage> = Arc::new(FsStorage);
         let make = |n| Arc::new(Segment::create(&storage, &SegmentCache::unbounded(), &dir.join(segment_file(n)), b"key", 4096).unwrap());
-        let mut p = Partition { segments: Vec::new() };
+        let mut p = Partition::default();
         assert_eq!(p.next_number(), 1);
         p.segments.push(make(1));
         assert_eq!(p.next_number(), 2);

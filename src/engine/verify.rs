@@ -1,5 +1,5 @@
-//! `linedb_verify`: a scrub of every stored byte (catalog, segments, the
-//! write-ahead log's live records), while writes go on.
+//! `linedb_verify`: a scrub of every stored byte (catalog, segments, sealed
+//! files, the write-ahead log's live records), while writes go on.
 //!
 //! Segments are taken as the state holds them (their published blocks at
 //! that moment); the log's live files with their ends, under the log's
@@ -10,9 +10,12 @@
 use std::sync::Arc;
 
 use crate::catalog;
+use crate::columnar::ReadError;
+use crate::seal::SealedFile;
 use crate::segment::Segment;
 use crate::wal::scrub::scrub_file;
 
+use super::apply::PartKey;
 use super::{Error, Inner};
 
 /// What a scrub read and found (API.md's `linedb_verify_report`).
@@ -63,16 +66,43 @@ pub fn verify(inner: &Inner) -> Result<VerifyReport, Error> {
     // Segments, as the state holds them now, in a fixed order (database,
     // table id, day): the first damage reported, and the order files are
     // opened in, are the same on every run.
-    let segments: Vec<Arc<Segment>> = {
+    let (segments, sealed) = {
         let st = inner.state.read();
-        let mut out = Vec::new();
+        let mut out: Vec<Arc<Segment>> = Vec::new();
+        let mut sealed: Vec<(PartKey, Arc<SealedFile>)> = Vec::new();
         for db in st.dbs.values() {
             let mut tables: Vec<_> = db.tables.values().collect();
             tables.sort_by_key(|t| t.id);
-            out.extend(tables.iter().flat_map(|t| t.partitions.values()).flat_map(|p| p.segments.iter().cloned()));
+            for t in tables {
+                for (day, p) in &t.partitions {
+                    out.extend(p.segments.iter().cloned());
+                    sealed.extend(p.sealed.iter().map(|f| ((db.id, t.id, *day), Arc::clone(f))));
+                }
+            }
         }
-        out
+        (out, sealed)
     };
+    // Sealed files: header, footer and every chunk. Damage found is
+    // remembered by the file, so queries stop answering from it at once.
+    for (key, f) in &sealed {
+        r.files += 1;
+        let checked = f.reader(storage, &inner.files.key(*key)).and_then(|reader| {
+            let (chunks, bytes) = reader.verify()?;
+            Ok((chunks, bytes))
+        });
+        match checked {
+            Ok((chunks, bytes)) => {
+                r.blocks += chunks;
+                r.bytes += bytes;
+            }
+            Err(ReadError::Io(e)) => return Err(Error::Io(e)),
+            Err(ReadError::Damaged(d)) => {
+                f.set_damaged(d.clone());
+                r.damage(d);
+            }
+            Err(e) => r.damage(format!("{e}: {}", f.path.display())),
+        }
+    }
     for seg in &segments {
         let s = seg.scrub();
         r.files += 1;
@@ -87,7 +117,7 @@ pub fn verify(inner: &Inner) -> Result<VerifyReport, Error> {
     }
 
     // The log's live records, with checkpoints (trims) held off.
-    let _no_trim = inner.checkpointing.lock();
+    let _no_trim = inner.checkpoint_lock.lock();
     let extents = inner.writer.lock().live_extents();
     for e in &extents {
         let s = scrub_file(storage, e)?;

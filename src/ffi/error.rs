@@ -54,6 +54,7 @@ impl From<engine::Error> for Failure {
             engine::Error::NotFound(_) => linedb_code::LINEDB_ERR_NOT_FOUND,
             engine::Error::AlreadyExists(_) => linedb_code::LINEDB_ERR_ALREADY_EXISTS,
             engine::Error::Io(_) | engine::Error::Failed(_) => linedb_code::LINEDB_ERR_IO,
+            engine::Error::Corrupt(_) => linedb_code::LINEDB_ERR_CORRUPT,
             // `engine::Error` is non-exhaustive: a kind added later is
             // reported as an I/O failure until it gets its own code.
             #[allow(unreachable_patterns)]

@@ -540,7 +540,13 @@ impl Segment {
 
     /// Rows in the published blocks.
     pub fn rows(&self) -> u64 {
-        self.published.read().blocks.iter().map(|b| u64::from(b.rows)).sum()
+        self.rows_above(0)
+    }
+
+    /// Rows in the published blocks of sequences above `seq` (those not
+    /// sealed when `seq` is the partition's sealed sequence).
+    pub fn rows_above(&self, seq: u64) -> u64 {
+        self.published.read().blocks.iter().filter(|b| b.seq > seq).map(|b| u64::from(b.rows)).sum()
     }
 
     /// A view of the published blocks, opening the file if it is closed:
