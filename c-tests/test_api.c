@@ -553,7 +553,7 @@ static void test_verify(void) {
   linedb *db;
   unsigned char *bytes;
   size_t len = 0, i;
-  const double stored = 1.5;
+  const double stored = 0.1234567; /* no decimal of 3 or 6 places: stored as its bits */
   unsigned char needle[8];
 
   make_temp_dir(dir, sizeof dir);
@@ -561,7 +561,7 @@ static void test_verify(void) {
   CHECK(db != NULL);
   if (db == NULL) return;
   CHECK_CODE(linedb_create_database(db, "db", NULL), LINEDB_OK);
-  CHECK_STATUS(write_text(db, "db", NULL, "cpu,host=a f=1.5 10\ncpu,host=b f=2.5 20", &res), 204, res);
+  CHECK_STATUS(write_text(db, "db", NULL, "cpu,host=a f=0.1234567 10\ncpu,host=b f=2.5 20", &res), 204, res);
   CHECK_STATUS(write_text(db, "db", NULL, "mem,host=a used=7i 86400000000005", &res), 204, res);
 
   memset(&rep, 0xAB, sizeof rep);
@@ -581,7 +581,7 @@ static void test_verify(void) {
   CHECK_CODE(linedb_verify(NULL, &rep, &err), LINEDB_ERR_INVALID_ARGUMENT);
   close_store(db);
 
-  /* Flip one bit of the stored 1.5 (f64 bits, little-endian). */
+  /* Flip one bit of the stored 0.1234567 (f64 bits, little-endian). */
   snprintf(seg, sizeof seg, "%s/data/1/1/1970-01-01/000001.seg", dir);
   memcpy(needle, &stored, sizeof needle);
   bytes = read_all(seg, &len);

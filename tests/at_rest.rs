@@ -26,7 +26,7 @@ fn segments(dir: &Path) -> Vec<PathBuf> {
 fn closed_store(dir: &Path) -> Vec<String> {
     let e = Engine::open(dir, options()).unwrap();
     e.create_database("db").unwrap();
-    assert_eq!(write(&e, "db", "cpu,host=a f=1.5 10\ncpu,host=b f=2.5 20").status, 204);
+    assert_eq!(write(&e, "db", "cpu,host=a f=0.1234567 10\ncpu,host=b f=2.5 20").status, 204);
     assert_eq!(write(&e, "db", &format!("mem,host=a used=7i {}", DAY + 5)).status, 204);
     let want = all(&e, "db");
     e.close().unwrap();
@@ -46,8 +46,9 @@ fn a_flipped_stored_value_answers_500_naming_the_block_and_other_partitions_go_o
     let t = TempDir::new("value-flip");
     let want = closed_store(&t.store());
     let cpu = segments(&t.store()).into_iter().find(|p| p.to_string_lossy().contains("1970-01-01")).unwrap();
-    // The bits of 1.5 as a stored double (the row encoding stores f64 bits).
-    flip_in(&cpu, &1.5f64.to_bits().to_le_bytes());
+    // The bits of 0.1234567 as a stored double (the row encoding stores
+    // f64 bits for a float that is no decimal of 3 or 6 places).
+    flip_in(&cpu, &0.1234567f64.to_bits().to_le_bytes());
     let e = Engine::open(t.store(), options()).unwrap();
     let mut got = Vec::new();
     let r = e.query("db", Some("cpu"), i64::MIN, i64::MAX, &mut |l| {

@@ -184,3 +184,34 @@ fn a_partition_of_today_is_not_sealed_in_the_background_while_written() {
     assert_eq!(files_with(&t.store(), ".col"), 1);
     assert_eq!(all(&e, "db"), [format!("m f=1i {now}")]);
 }
+
+#[test]
+fn a_partition_whose_segment_filled_is_sealed_in_the_background_while_written() {
+    // Today's partition, written to all the time: not quiet, but its first
+    // segment filled (`segment_bytes`), so it is due at once.
+    let t = TempDir::new("seal-full");
+    let opts = Options {
+        segment_bytes: 64 << 10,
+        seal_after: Duration::from_secs(3600),
+        seal_past_after: Duration::from_secs(3600),
+        ..small_options()
+    };
+    let e = Engine::open(t.store(), opts).unwrap();
+    e.create_database("db").unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64;
+    let now = now - now.rem_euclid(DAY) + 1;
+    let mut i = 0i64;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while files_with(&t.store(), ".col") == 0 && Instant::now() < deadline {
+        let text: String = (0..50).map(|k| format!("m,h=h{k} f={i}i,s=\"{}\" {}\n", "x".repeat(60), now + i * 100 + k)).collect();
+        assert_eq!(write(&e, "db", &text).status, 204);
+        i += 1;
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(files_with(&t.store(), ".col") >= 1, "{:?}", tree(&t.store()));
+    let got = all(&e, "db");
+    assert_eq!(got.len() as i64, i * 50);
+    drop(e);
+    let e = Engine::open(t.store(), options()).unwrap();
+    assert_eq!(all(&e, "db"), got);
+}
