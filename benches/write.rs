@@ -404,25 +404,15 @@ fn durable_and_query(cfg: &Config, rows: &mut Vec<Row>) {
     let mut kept: Option<(BenchDir, Engine)> = None;
     for r in 0..cfg.runs {
         let dir = BenchDir::new(&format!("durable{r}"));
-        let engine = open_fresh(dir.path(), Options::default());
+        // Background sealing on, and every partition of a past day due at
+        // each of its passes (once a second): the workload's days are all
+        // past, so it seals while the batches go in.
+        let opts = Options { seal_past_after: Duration::ZERO, ..Options::default() };
+        let engine = open_fresh(dir.path(), opts);
         settle();
-        // Sealing runs the whole time: a second thread compacts (seals
-        // every partition with new points) again and again while the
-        // batches go in, as the background would under a steady load.
-        let done = AtomicBool::new(false);
         let t = Instant::now();
-        let (points, sealed) = std::thread::scope(|s| {
-            let sealer = s.spawn(|| {
-                let mut n = 0;
-                while !done.load(Ordering::Acquire) {
-                    n += engine.compact().expect("compact");
-                }
-                n
-            });
-            let points = write_all(&engine, &batches);
-            done.store(true, Ordering::Release);
-            (points, sealer.join().expect("sealer"))
-        });
+        let points = write_all(&engine, &batches);
+        let sealed = engine.stats().seals;
         let secs = t.elapsed().as_secs_f64();
         assert_eq!(points as usize, lines, "every line written");
         ours.push(lines as f64 / secs);
@@ -440,7 +430,7 @@ fn durable_and_query(cfg: &Config, rows: &mut Vec<Row>) {
         assert_eq!(parse_iox(&batches), lines);
         parse.push(lines as f64 / t.elapsed().as_secs_f64());
         println!(
-            "  run {r}: engine {} (WAL backlog {:.0} MB; {} partitions sealed while writing), parse-only {}",
+            "  run {r}: engine {} (WAL backlog {:.0} MB; {} partitions sealed in the background while writing), parse-only {}",
             mlines(*ours.last().expect("run")),
             wal as f64 / 1e6,
             seals.last().expect("run"),
@@ -448,6 +438,37 @@ fn durable_and_query(cfg: &Config, rows: &mut Vec<Row>) {
         );
     }
     let (o, p) = (median(&ours), median(&parse));
+
+    // Stress, not a row: one more run with a thread compacting without a
+    // pause while the batches go in (every partition with new points
+    // sealed again and again, merges included): the most sealing can
+    // take from the writer on this machine.
+    if !cfg.quick {
+        let dir = BenchDir::new("durable-stress");
+        let engine = open_fresh(dir.path(), Options::default());
+        settle();
+        let done = AtomicBool::new(false);
+        let t = Instant::now();
+        let sealed = std::thread::scope(|s| {
+            let sealer = s.spawn(|| {
+                let mut n = 0;
+                while !done.load(Ordering::Acquire) {
+                    n += engine.compact().expect("compact");
+                }
+                n
+            });
+            assert_eq!(write_all(&engine, &batches) as usize, lines);
+            done.store(true, Ordering::Release);
+            sealer.join().expect("sealer")
+        });
+        let rate = lines as f64 / t.elapsed().as_secs_f64();
+        println!(
+            "  stress: engine {} with a thread compacting without pause ({sealed} partitions sealed while writing): {:.2}x parse-only",
+            mlines(rate),
+            rate / p
+        );
+        engine.close().expect("close");
+    }
 
     // Row 4 on the store of the last run, alternating with the parser again.
     let (dir, engine) = kept.expect("a kept store");
@@ -479,7 +500,7 @@ fn durable_and_query(cfg: &Config, rows: &mut Vec<Row>) {
 
     rows.push(Row {
         what: format!(
-            "1a durable write, {lines} lines int, {BATCH_LINES}-line batches, 1 thread, sealing running (median of {})",
+            "1a durable write, {lines} lines int, {BATCH_LINES}-line batches, 1 thread, background sealing on (median of {})",
             cfg.runs
         ),
         ours: mlines(o),

@@ -124,9 +124,8 @@ pub fn get_bits(r: &mut Cursor<'_>, n: usize) -> Result<Vec<bool>, BadChunk> {
 const ZSTD_FROM: usize = 64;
 /// zstd's level: its default, as `zstd -3`.
 const ZSTD_LEVEL: i32 = 3;
-/// A dictionary larger than this, decoded, is refused as damage: the
-/// writer never makes one (a sealed row group's strings are bounded by
-/// the segments they came from, far below it).
+/// A dictionary larger than this, decoded, is refused as damage, and the
+/// writer refuses to write one (the rows then stay in their segments).
 const MAX_DICT_BYTES: usize = 256 << 20;
 /// The most a stored dictionary may grow when unpacked (zstd gets strings
 /// of distinct values to a few times smaller).
@@ -139,6 +138,10 @@ pub fn put_dict(entries: &[&[u8]], out: &mut Vec<u8>) -> Result<(), BadChunk> {
     for e in entries {
         put_len(&mut raw, e.len())?;
         raw.extend_from_slice(e);
+    }
+    // What a reader refuses is never written: such rows stay unsealed.
+    if raw.len() > MAX_DICT_BYTES {
+        return Err(bad(format!("a dictionary of {} bytes (at most {MAX_DICT_BYTES})", raw.len())));
     }
     put_len(out, entries.len())?;
     put_len(out, raw.len())?;

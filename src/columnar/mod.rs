@@ -49,6 +49,10 @@ pub const FORMAT_VERSION: u32 = 1;
 /// more than a few MiB.
 pub const MAX_GROUP_ROWS: u64 = 1 << 17;
 
+/// The most bytes of series keys one sealed file may hold (the keys are
+/// rebuilt from the tag columns when read); the writer refuses more.
+pub const MAX_SERIES_KEY_BYTES: u64 = 1 << 30;
+
 /// The most series one sealed file may hold: a partition with more is not
 /// sealed (it stays in its segments). 4,194,304.
 pub const MAX_SERIES: u32 = 1 << 22;

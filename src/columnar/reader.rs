@@ -12,7 +12,7 @@ use crate::storage::File;
 
 use super::chunk::{get_bits, get_dict, get_numbers, BadChunk, Cursor, Dict, Encoding};
 use super::footer::{ChunkRef, Footer, Group};
-use super::{header, tags, trailer, FORMAT_VERSION, MAX_GROUP_ROWS, MAX_SERIES};
+use super::{header, tags, trailer, FORMAT_VERSION, MAX_GROUP_ROWS, MAX_SERIES, MAX_SERIES_KEY_BYTES};
 
 /// Why a sealed file could not be read.
 #[derive(Debug)]
@@ -259,6 +259,7 @@ impl Reader {
     pub fn series_keys(&self) -> Result<Vec<Vec<u8>>, ReadError> {
         let n = self.footer.series as usize;
         let mut keys = vec![Vec::new(); n];
+        let mut total = 0u64;
         for t in &self.footer.tags {
             let (dict, idx) = self.decode(&t.chunk, Encoding::Dict, |r| {
                 let dict = get_dict(r)?;
@@ -270,6 +271,15 @@ impl Reader {
             })?;
             for (key, &i) in keys.iter_mut().zip(&idx) {
                 if let Some(v) = i.checked_sub(1).and_then(|i| dict.get(i as usize)) {
+                    // Keys share dictionary values: their total is bounded
+                    // apart, so that a damaged file cannot make it huge.
+                    total = total.saturating_add((t.key.len() + v.len() + 2) as u64);
+                    if total > MAX_SERIES_KEY_BYTES {
+                        return Err(ReadError::Damaged(format!(
+                            "series keys of more than {MAX_SERIES_KEY_BYTES} bytes: {}",
+                            self.path.display()
+                        )));
+                    }
                     tags::join_into(key, &t.key, v);
                 }
             }

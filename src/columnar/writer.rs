@@ -133,6 +133,8 @@ pub struct Writer {
     /// Series keys by id, and ids by key.
     series: Vec<Vec<u8>>,
     ids: HashMap<Vec<u8>, u32>,
+    /// Bytes of the series keys so far.
+    key_bytes: u64,
     /// Field columns by first appearance, and their positions by key.
     fields: Vec<FieldColumn>,
     field_ids: HashMap<Vec<u8>, usize>,
@@ -158,6 +160,7 @@ impl Writer {
             end: head.len() as u64,
             series: Vec::new(),
             ids: HashMap::new(),
+            key_bytes: 0,
             fields: Vec::new(),
             field_ids: HashMap::new(),
             groups: Vec::new(),
@@ -168,6 +171,10 @@ impl Writer {
     pub fn series_id(&mut self, key: &[u8]) -> Result<u32, WriteError> {
         if let Some(&id) = self.ids.get(key) {
             return Ok(id);
+        }
+        self.key_bytes = self.key_bytes.saturating_add(key.len() as u64);
+        if self.key_bytes > super::MAX_SERIES_KEY_BYTES {
+            return Err(WriteError::Rows(format!("more than {} bytes of series keys", super::MAX_SERIES_KEY_BYTES)));
         }
         let id = u32::try_from(self.series.len())
             .ok()
@@ -197,7 +204,10 @@ impl Writer {
         let mut times = Vec::with_capacity(rows.len());
         let (mut min_time, mut max_time) = (first.time, first.time);
         let mut cols: Vec<(usize, Building<'_>)> = Vec::new();
-        let mut col_of: HashMap<usize, usize> = HashMap::new();
+        // The group's column of each field id, and the ids of the row
+        // before's fields, in order.
+        let mut col_of: Vec<Option<usize>> = Vec::new();
+        let mut last_ids: Vec<usize> = Vec::new();
         let mut prev: Option<(u32, i64)> = None;
         for (n, row) in rows.iter().enumerate() {
             if prev.is_some_and(|p| p >= (row.series, row.time)) || row.series as usize >= self.series.len() {
@@ -212,16 +222,23 @@ impl Writer {
             min_time = min_time.min(row.time);
             max_time = max_time.max(row.time);
             let fs = fields.get(row.fields.clone()).ok_or_else(|| WriteError::Rows("a row's fields are out of range".into()))?;
-            for f in fs {
+            for (j, f) in fs.iter().enumerate() {
                 let ty = type_of(&f.value);
-                let id = match self.field_ids.get(f.key) {
-                    Some(&id) => id,
+                // Rows of a group mostly have the fields of the row before,
+                // in the same order: a comparison of the key, not a hash.
+                let cached = last_ids.get(j).copied().filter(|&id| self.fields[id].key == f.key);
+                let id = match cached.or_else(|| self.field_ids.get(f.key).copied()) {
+                    Some(id) => id,
                     None => {
                         self.fields.push(FieldColumn { key: f.key.to_vec(), ty });
                         self.field_ids.insert(f.key.to_vec(), self.fields.len() - 1);
                         self.fields.len() - 1
                     }
                 };
+                if last_ids.len() <= j {
+                    last_ids.resize(j + 1, id);
+                }
+                last_ids[j] = id;
                 if self.fields[id].ty != ty {
                     return Err(WriteError::Rows(format!(
                         "field {:?} holds {} and {} values",
@@ -230,10 +247,17 @@ impl Writer {
                         ty.name()
                     )));
                 }
-                let c = *col_of.entry(id).or_insert_with(|| {
-                    cols.push((id, Building { ty, present: vec![false; rows.len()], values: Values::new(ty) }));
-                    cols.len() - 1
-                });
+                if col_of.len() <= id {
+                    col_of.resize(id + 1, None);
+                }
+                let c = match col_of[id] {
+                    Some(c) => c,
+                    None => {
+                        cols.push((id, Building { ty, present: vec![false; rows.len()], values: Values::new(ty) }));
+                        col_of[id] = Some(cols.len() - 1);
+                        cols.len() - 1
+                    }
+                };
                 let b = &mut cols[c].1;
                 if b.present[n] {
                     return Err(WriteError::Rows(format!("row {n} holds field {:?} twice", String::from_utf8_lossy(f.key))));

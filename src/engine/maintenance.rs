@@ -58,24 +58,25 @@ impl Maintenance {
     /// still opens: it seals only when asked (`compact`) until a later
     /// checkpoint starts the thread. `false` then.
     pub(super) fn start(&self, inner: &Arc<Inner>) -> bool {
+        // Checked and started under one lock: two callers never start two.
+        let mut handle = self.handle.lock();
+        if handle.is_some() {
+            return true;
+        }
         let weak: Weak<Inner> = Arc::downgrade(inner);
         let spawned = std::thread::Builder::new()
             .name("linedb-maintenance".into())
             .stack_size(STACK)
             .spawn(move || run(&weak));
         match spawned {
-            Ok(handle) => {
-                *self.handle.lock() = Some(handle);
+            Ok(h) => {
+                *handle = Some(h);
                 true
             }
             Err(_) => false,
         }
     }
 
-    /// Whether the thread runs.
-    pub(super) fn running(&self) -> bool {
-        self.handle.lock().is_some()
-    }
 
     /// Stops the thread and waits for it (a pass under way stops between
     /// two blocks).

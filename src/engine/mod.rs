@@ -189,6 +189,9 @@ pub struct Stats {
     /// WAL fdatasyncs of records since open: with `writes_accepted`, how
     /// many writes each sync made durable (Rust only for now).
     pub wal_syncs: u64,
+    /// Sealed files made since open, by the background and by `compact`
+    /// (Rust only for now).
+    pub seals: u64,
     /// Segment files open now (a descriptor and a mapping each), and
     /// opened and closed by the cache since open (Rust only for now).
     pub open_segments: u64,
@@ -577,6 +580,7 @@ impl Engine {
             writes_accepted: inner.writes_accepted.load(Ordering::Relaxed),
             writes_rejected: inner.writes_rejected.load(Ordering::Relaxed),
             last_sequence: st.applied_seq,
+            seals: inner.sealed_total.load(Ordering::Relaxed),
             ..Stats::default()
         };
         for db in st.dbs.values() {
@@ -655,7 +659,7 @@ impl Engine {
     /// Starts the maintenance thread if it should run and could not be
     /// started at open (the process had no room for one more thread).
     fn restart_maintenance(&self) {
-        if self.inner.opts.background_sealing && !self.maintenance.running() && !self.inner.stopping() {
+        if self.inner.opts.background_sealing && !self.inner.stopping() {
             self.maintenance.start(&self.inner);
         }
     }

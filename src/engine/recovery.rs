@@ -410,6 +410,16 @@ fn open_partition(
     for name in &names {
         let path = dir.join(name);
         if segment_number(name).is_some_and(|n| n <= retired && !listed.iter().any(|(l, _)| *l == n)) {
+            // Sealed away, by the catalog's word; removed only if its
+            // header names this partition (or it has none: a segment's
+            // header is whole before the file gets its name, so that is
+            // not a segment of any store).
+            match Segment::inspect(storage, &path)? {
+                Some((k, _)) if k != header_key => {
+                    return Err(OpenError::corrupt(&path, 0, "a segment of another partition or store"));
+                }
+                _ => {}
+            }
             leftovers.push(path);
         } else if let Some(n) = crate::seal::sealed_number(name).filter(|n| !listed_part.sealed.contains(n)) {
             // Never switched in; removed only if it is this partition's
@@ -464,7 +474,7 @@ fn open_partition(
     opened.reverse();
     opened.shrink_to_fit();
     let segments = opened;
-    Ok(Partition { segments, sealed, retired_upto: retired, last_write_ms: 0 })
+    Ok(Partition { segments, sealed, retired_upto: retired, last_write_ms: 0, unsealable_at: None })
 }
 
 /// Opens a sealed file and checks its header (the partition's key) and

@@ -60,7 +60,8 @@ pub(super) enum Due {
 /// `seal_past_after`, or none came for `seal_after`), or a segment of it
 /// filled and the partition moved on to the next.
 fn due(p: &Partition, day: Day, today: Day, now_ms: u64, inner: &Inner) -> bool {
-    if !p.has_hot_blocks() {
+    // One that could not be sealed waits for a new write.
+    if !p.has_hot_blocks() || p.unsealable_at == Some(p.max_seq()) {
         return false;
     }
     let quiet = Duration::from_millis(now_ms.saturating_sub(p.last_write_ms));
@@ -110,17 +111,35 @@ pub(super) fn seal(inner: &Inner, which: Due) -> Result<usize, Error> {
             }
             // A partition that cannot be sealed (damage, no space for its
             // file) stays as it was; the others are sealed all the same.
+            // The background leaves it alone until it is written to again.
             Err(e) => {
+                note_unsealable(inner, key);
                 first_error.get_or_insert(e);
             }
         }
     }
     if sealed > 0 {
-        checkpoint::run_one(inner, Then::GoOn)?;
+        // A close under way made its last checkpoint, or is about to: this
+        // one makes no new log file either.
+        let then = if inner.closing.load(std::sync::atomic::Ordering::Acquire) { Then::Close } else { Then::GoOn };
+        checkpoint::run_one(inner, then)?;
     }
     match first_error {
         Some(e) => Err(e),
         None => Ok(sealed),
+    }
+}
+
+/// Marks a partition the background should not try again before its next
+/// write.
+fn note_unsealable(inner: &Inner, (db_id, table_id, day): PartKey) {
+    let mut st = inner.state.write();
+    if let Some(p) = st
+        .db_by_id_mut(db_id)
+        .and_then(|db| db.tables.values_mut().find(|t| t.id == table_id))
+        .and_then(|t| t.partitions.get_mut(&day))
+    {
+        p.unsealable_at = Some(p.max_seq());
     }
 }
 
@@ -241,6 +260,12 @@ fn seal_partition(inner: &Inner, key: PartKey) -> Result<bool, Error> {
         let file = storage.open_file(&path, OpenMode::Read)?;
         let bytes = file.length()?;
         let reader = columnar::Reader::open(file, &path, &inner.files.key(key)).map_err(|e| Error::Corrupt(e.to_string()))?;
+        // Every chunk decoded once, as queries decode it, before anything
+        // depends on the file: the segments go once it is swapped in.
+        let mut keys = None;
+        for gi in 0..reader.footer().groups.len() {
+            keys = Some(Decoded::read_group(&reader, keys.take(), gi).map_err(unsealable)?.into_keys());
+        }
         Ok(SealedFile::from_reader(&reader, snap.number, bytes))
     }) {
         Ok(s) => Arc::new(s),
@@ -265,8 +290,14 @@ fn read_error(e: columnar::ReadError) -> Error {
 fn write_error(e: columnar::WriteError) -> Error {
     match e {
         columnar::WriteError::Io(e) => Error::Io(e),
-        other => Error::Corrupt(format!("cannot seal: {other}")),
+        other => unsealable(other),
     }
+}
+
+/// Rows that cannot become a sealed file (beyond the format's bounds, or
+/// a file that does not read back): the partition stays in its segments.
+fn unsealable(why: impl std::fmt::Display) -> Error {
+    Error::Io(io::Error::new(io::ErrorKind::InvalidData, format!("cannot seal this partition: {why}")))
 }
 
 /// Step 5: the sealed file joins its partition, and the segments all of

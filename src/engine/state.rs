@@ -63,6 +63,9 @@ pub struct Partition {
     /// The engine's clock (milliseconds since open) when a batch was last
     /// applied to it; open counts as a write.
     pub last_write_ms: u64,
+    /// Sealing it failed when its highest sequence was this: the
+    /// background leaves it alone until a write moves that.
+    pub unsealable_at: Option<u64>,
 }
 
 impl Partition {

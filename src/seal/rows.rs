@@ -96,10 +96,20 @@ impl<'a> Grouper<'a> {
         // it), and comes back after a group is written in its middle.
         self.blocks.push(block.clone());
         let mut index = u32::try_from(self.blocks.len() - 1).map_err(|_| damaged("too many blocks"))?;
+        // The file's id of each of the block's series, looked up once a
+        // block (rows point into the block's series dictionary).
+        let mut ids: HashMap<(usize, usize), u32> = HashMap::new();
         for row in block.rows() {
             let row = row.map_err(|_| damaged("row"))?;
             let order = u32::try_from(self.rows.len()).map_err(|_| damaged("too many rows"))?;
-            let series = w.series_id(row.series)?;
+            let series = match ids.get(&(row.series.as_ptr() as usize, row.series.len())) {
+                Some(&id) => id,
+                None => {
+                    let id = w.series_id(row.series)?;
+                    ids.insert((row.series.as_ptr() as usize, row.series.len()), id);
+                    id
+                }
+            };
             self.rows.push(Pending { series, time: row.time, order, fields: Source::Block(row.fields, index) });
             // Groups are cut exactly at `group_rows`, inside a block if
             // need be: a reader bounds its buffers by the group size.
