@@ -215,3 +215,31 @@ fn a_partition_whose_segment_filled_is_sealed_in_the_background_while_written() 
     let e = Engine::open(t.store(), options()).unwrap();
     assert_eq!(all(&e, "db"), got);
 }
+
+#[test]
+fn open_refuses_a_segment_of_another_partition_where_a_sealed_away_one_was() {
+    // The catalog says segments of day 0 numbered up to 1 were sealed away;
+    // a file by that name that names another partition is not the
+    // store's to remove: open refuses it and changes nothing.
+    let t = TempDir::new("seal-foreign");
+    let e = Engine::open(t.store(), options()).unwrap();
+    e.create_database("db").unwrap();
+    assert_eq!(write(&e, "db", &format!("m f=1i 1\nm f=2i {}", DAY + 1)).status, 204);
+    assert_eq!(e.compact().unwrap(), 2);
+    // A late write to day 1: its new segment, 000002.seg.
+    assert_eq!(write(&e, "db", &format!("m f=3i {}", DAY + 2)).status, 204);
+    e.close().unwrap();
+    let day1 = tree(&t.store()).into_iter().find(|p| p.to_string_lossy().ends_with("1970-01-02/000002.seg")).unwrap();
+    let day0 = day1.parent().unwrap().parent().unwrap().join("1970-01-01");
+    std::fs::copy(&day1, day0.join("000001.seg")).unwrap();
+    let before = snapshot_files(&t.store());
+    match Engine::open(t.store(), options()) {
+        Err(linedb::error::OpenError::Corrupt { path, .. }) => assert!(path.ends_with("1970-01-01/000001.seg"), "{}", path.display()),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    assert_eq!(snapshot_files(&t.store()), before, "a refused open changed files");
+    // Without it, the store opens with every point.
+    std::fs::remove_file(day0.join("000001.seg")).unwrap();
+    let e = Engine::open(t.store(), options()).unwrap();
+    assert_eq!(all(&e, "db").len(), 3);
+}
