@@ -88,8 +88,12 @@ fn shrink() {
 #[test]
 #[ignore]
 fn replay() {
-    let Some(seed) = std::env::var("LINEDB_OPS_SEED").ok().and_then(|s| s.parse().ok()) else { return };
-    let w = workload(seed);
+    // A seed's workload, or the bytes of an input file (a fuzz finding).
+    let w = match (std::env::var("LINEDB_OPS_SEED").ok().and_then(|s| s.parse().ok()), std::env::var("LINEDB_OPS_FILE")) {
+        (Some(seed), _) => workload(seed),
+        (None, Ok(path)) => std::fs::read(path).unwrap(),
+        _ => return,
+    };
     eprintln!("{w:?}\n{:?}", ops::run(&w, &[]).map(|r| r.checks));
 }
 

@@ -414,23 +414,37 @@ fn open_partition(
             // header names this partition (or it has none: a segment's
             // header is whole before the file gets its name, so that is
             // not a segment of any store).
-            match Segment::inspect(storage, &path)? {
-                Some((k, _)) if k != header_key => {
+            match Segment::inspect(storage, &path) {
+                Ok(Some((k, _))) if k != header_key => {
                     return Err(OpenError::corrupt(&path, 0, "a segment of another partition or store"));
                 }
-                _ => {}
+                Ok(_) => leftovers.push(path),
+                // Listed but gone (its removal was under way): nothing to do.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
             }
-            leftovers.push(path);
         } else if let Some(n) = crate::seal::sealed_number(name).filter(|n| !listed_part.sealed.contains(n)) {
             // Never switched in; removed only if it is this partition's
             // (anything else is not the store's to remove).
-            open_sealed(storage.as_ref(), &path, n, &header_key)?;
-            leftovers.push(path);
+            match open_sealed(storage.as_ref(), &path, n, &header_key) {
+                Ok(_) => leftovers.push(path),
+                // Listed but gone (its removal was under way).
+                Err(OpenError::Corrupt { reason, .. }) if reason.contains("is missing") => {}
+                Err(e) => return Err(e),
+            }
         } else if name.strip_suffix(".tmp").is_some_and(|base| crate::seal::sealed_number(base).is_some()) {
             leftovers.push(path);
         }
     }
     let mut later: Vec<u32> = names.iter().filter_map(|n| segment_number(n)).filter(|n| *n > last).collect();
+    if !later.is_empty() {
+        // Segments no checkpoint lists, found by their names: the entry of
+        // one whose making failed at its directory sync may not be durable,
+        // and replay may now put acknowledged blocks in it. Its directory
+        // is synced before replay (with the leftovers' removal), so a
+        // checkpoint never lists a file a power cut can take back.
+        leftovers.push(dir.join(SYNC_ONLY));
+    }
     later.sort_unstable();
     // Every segment, listed (with its durable length) or later (none), in
     // number order.
@@ -499,12 +513,17 @@ fn open_sealed(storage: &dyn Storage, path: &Path, number: u32, key: &[u8]) -> R
     }
 }
 
+/// A name in `leftovers` that asks only for its directory to be synced
+/// (no file has it: it has no `.seg`, `.col` or `.tmp` ending).
+const SYNC_ONLY: &str = "(sync)";
+
 /// Removes files of the store's own that it no longer needs, and syncs
-/// their directories.
+/// their directories (and those of `SYNC_ONLY` entries).
 fn remove_leftovers(storage: &dyn Storage, leftovers: &[std::path::PathBuf]) -> Result<(), OpenError> {
     let mut dirs: Vec<&Path> = Vec::new();
     for path in leftovers {
-        match storage.remove_file(path) {
+        let sync_only = path.file_name().is_some_and(|n| n == SYNC_ONLY);
+        match if sync_only { Ok(()) } else { storage.remove_file(path) } {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e.into()),
