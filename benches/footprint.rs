@@ -101,19 +101,9 @@ fn influxd(batches: &[&str]) -> Result<(u64, f64), String> {
         ],
     )?;
     let mut c = Http::new(d.port);
-    let (st, body) = c
-        .request("POST", "/query", Some("application/x-www-form-urlencoded"), b"q=CREATE+DATABASE+bench")
-        .map_err(|e| format!("influxd CREATE DATABASE: {e}"))?;
-    if st != 200 || String::from_utf8_lossy(&body).contains("\"error\"") {
-        return Err(format!("influxd CREATE DATABASE answered {st}: {}", String::from_utf8_lossy(&body)));
-    }
+    c.create_database("bench")?;
     for b in batches {
-        let (st, body) = c
-            .request("POST", "/write?db=bench&precision=ns", Some("text/plain; charset=utf-8"), b.as_bytes())
-            .map_err(|e| format!("influxd write: {e}"))?;
-        if st != 204 {
-            return Err(format!("influxd write answered {st}: {}", String::from_utf8_lossy(&body)));
-        }
+        c.write_batch("bench", b)?;
     }
     let measure = || allocated(&d.dir.path().join("data")) + allocated(&d.dir.path().join("wal"));
     let t = Instant::now();

@@ -356,21 +356,11 @@ fn influxd_peer(cfg: &Config, batches: &[&str], lines: usize) -> Result<f64, Str
     };
     let d = start_influxd(&bin)?;
     let mut c = Http::new(d.port);
-    let (st, body) = c
-        .request("POST", "/query", Some("application/x-www-form-urlencoded"), b"q=CREATE+DATABASE+bench")
-        .map_err(|e| format!("influxd CREATE DATABASE: {e}"))?;
-    if st != 200 || String::from_utf8_lossy(&body).contains("\"error\"") {
-        return Err(format!("influxd CREATE DATABASE answered {st}: {}", String::from_utf8_lossy(&body)));
-    }
+    c.create_database("bench")?;
     settle();
     let t = Instant::now();
     for b in batches {
-        let (st, body) = c
-            .request("POST", "/write?db=bench&precision=ns", Some("text/plain; charset=utf-8"), b.as_bytes())
-            .map_err(|e| format!("influxd write: {e}"))?;
-        if st != 204 {
-            return Err(format!("influxd write answered {st}: {}", String::from_utf8_lossy(&body)));
-        }
+        c.write_batch("bench", b)?;
     }
     let secs = t.elapsed().as_secs_f64();
     drop(d);

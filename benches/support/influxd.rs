@@ -312,3 +312,29 @@ pub fn read_line(r: &mut BufReader<TcpStream>, line: &mut String) -> io::Result<
     Ok(())
 }
 
+
+impl Http {
+    /// `CREATE DATABASE <name>` through `/query`.
+    pub fn create_database(&mut self, name: &str) -> Result<(), String> {
+        let body = format!("q=CREATE+DATABASE+{name}");
+        let (st, reply) = self
+            .request("POST", "/query", Some("application/x-www-form-urlencoded"), body.as_bytes())
+            .map_err(|e| format!("influxd CREATE DATABASE: {e}"))?;
+        if st != 200 || String::from_utf8_lossy(&reply).contains("\"error\"") {
+            return Err(format!("influxd CREATE DATABASE answered {st}: {}", String::from_utf8_lossy(&reply)));
+        }
+        Ok(())
+    }
+
+    /// One batch of line protocol (nanosecond times) into `db`; 204 or an error.
+    pub fn write_batch(&mut self, db: &str, batch: &str) -> Result<(), String> {
+        let path = format!("/write?db={db}&precision=ns");
+        let (st, reply) = self
+            .request("POST", &path, Some("text/plain; charset=utf-8"), batch.as_bytes())
+            .map_err(|e| format!("influxd write: {e}"))?;
+        if st != 204 {
+            return Err(format!("influxd write answered {st}: {}", String::from_utf8_lossy(&reply)));
+        }
+        Ok(())
+    }
+}

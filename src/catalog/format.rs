@@ -289,6 +289,20 @@ mod tests {
         assert_eq!(decode(&resealed(4, 0)), Err(DecodeError::Version(4)));
     }
 
+    /// Catalog bytes `b` given `version`, their length and checksum set
+    /// again.
+    fn with_version(mut b: Vec<u8>, version: u32) -> Vec<u8> {
+        b[8..12].copy_from_slice(&version.to_le_bytes());
+        let len = (b.len() - HEADER_LEN) as u64;
+        b[12..20].copy_from_slice(&len.to_le_bytes());
+        let mut h = crc32fast::Hasher::new();
+        h.update(&b[8..20]);
+        h.update(&b[HEADER_LEN..]);
+        let crc = h.finalize();
+        b[20..24].copy_from_slice(&crc.to_le_bytes());
+        b
+    }
+
     /// `sample()` encoded as a version 2 catalog (no sealed files).
     fn version_2() -> (Vec<u8>, CatalogData) {
         let mut c = sample();
@@ -302,15 +316,7 @@ mod tests {
         assert_eq!(&v3[end - 8..end], &[0u8; 8]);
         let mut b = v3[..end - 8].to_vec();
         b.extend_from_slice(&v3[end..]);
-        b[8..12].copy_from_slice(&2u32.to_le_bytes());
-        let len = (b.len() - HEADER_LEN) as u64;
-        b[12..20].copy_from_slice(&len.to_le_bytes());
-        let mut h = crc32fast::Hasher::new();
-        h.update(&b[8..20]);
-        h.update(&b[HEADER_LEN..]);
-        let crc = h.finalize();
-        b[20..24].copy_from_slice(&crc.to_le_bytes());
-        (b, c)
+        (with_version(b, 2), c)
     }
 
     #[test]
@@ -325,14 +331,6 @@ mod tests {
         let (v2, c) = version_2();
         let mut b = v2[..HEADER_LEN].to_vec();
         b.extend_from_slice(&v2[HEADER_LEN + 16..]);
-        b[8..12].copy_from_slice(&1u32.to_le_bytes());
-        let len = (b.len() - HEADER_LEN) as u64;
-        b[12..20].copy_from_slice(&len.to_le_bytes());
-        let mut h = crc32fast::Hasher::new();
-        h.update(&b[8..20]);
-        h.update(&b[HEADER_LEN..]);
-        let crc = h.finalize();
-        b[20..24].copy_from_slice(&crc.to_le_bytes());
-        assert_eq!(decode(&b), Ok(CatalogData { store_id: [0; 16], ..c }));
+        assert_eq!(decode(&with_version(b, 1)), Ok(CatalogData { store_id: [0; 16], ..c }));
     }
 }
