@@ -18,6 +18,9 @@
 //! (`/proc/self/io` `write_bytes`, sealing included) per byte of line
 //! protocol ingested; target ≤ 0.5 (flash wears out).
 //!
+//! Also reported: the size and time of the Parquet export of the whole
+//! measurement, from the closed store.
+//!
 //! Run: `cargo bench --bench footprint` (LINEDB_BENCH_LINES changes the
 //! size). Store directories are under `target/bench-write/`.
 
@@ -65,6 +68,8 @@ struct Linedb {
     cancelled: u64,
     sealed: usize,
     secs: f64,
+    /// The Parquet export of the whole measurement: bytes and seconds.
+    parquet: Option<(u64, f64)>,
 }
 
 fn linedb(batches: &[&str], quick: bool) -> Linedb {
@@ -87,7 +92,26 @@ fn linedb(batches: &[&str], quick: bool) -> Linedb {
     // SAFETY: sync(2) takes no arguments and cannot fail.
     unsafe { libc::sync() };
     let (w1, c1) = io_written();
-    Linedb { bytes: allocated(&store), written: w1 - w0, cancelled: c1 - c0, sealed, secs }
+    let bytes = allocated(&store);
+    Linedb { bytes, written: w1 - w0, cancelled: c1 - c0, sealed, secs, parquet: parquet(&store, dir.path()) }
+}
+
+/// Exports measurement `cpu` of the closed store at `store` to a Parquet
+/// file beside it (after the figures above are taken).
+#[cfg(feature = "parquet")]
+fn parquet(store: &Path, dir: &Path) -> Option<(u64, f64)> {
+    let e = Engine::open(store, Options::default()).expect("reopen");
+    let path = dir.join("cpu.parquet");
+    let t = Instant::now();
+    let out = e.export_parquet("bench", "cpu", i64::MIN, i64::MAX, &path);
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(out.status, 200, "{}", out.message);
+    Some((std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0), secs))
+}
+
+#[cfg(not(feature = "parquet"))]
+fn parquet(_: &Path, _: &Path) -> Option<(u64, f64)> {
+    None
 }
 
 /// influxd's data and WAL bytes once settled, or why there are none.
@@ -153,10 +177,13 @@ fn main() {
             l.bytes, l.written, l.cancelled
         );
         notes.push(format!(
-            "{variant}: linedb took {:.2} s to write, compact and close ({} partitions sealed){}",
+            "{variant}: linedb took {:.2} s to write, compact and close ({} partitions sealed){}{}",
             l.secs,
             l.sealed,
-            peer.as_ref().map(|(_, s)| format!("; influxd settled {s:.0} s after the last write")).unwrap_or_default()
+            peer.as_ref().map(|(_, s)| format!("; influxd settled {s:.0} s after the last write")).unwrap_or_default(),
+            l.parquet
+                .map(|(b, s)| format!("; Parquet export of all of it: {b} B ({:.2}× the sealed store) in {s:.2} s", b as f64 / l.bytes as f64))
+                .unwrap_or_default()
         ));
     }
     for n in notes {

@@ -674,6 +674,63 @@ static void test_compact(void) {
   remove_tree(dir);
 }
 
+/* Whether the file at path starts and ends with Parquet's magic "PAR1";
+   -1 if it cannot be read. */
+static int is_parquet(const char *path) {
+  unsigned char head[4], tail[4];
+  long size;
+  int ok;
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) return -1;
+  ok = fread(head, 1, 4, f) == 4 && fseek(f, -4, SEEK_END) == 0 && fread(tail, 1, 4, f) == 4;
+  size = ftell(f);
+  fclose(f);
+  return ok && size > 8 && memcmp(head, "PAR1", 4) == 0 && memcmp(tail, "PAR1", 4) == 0;
+}
+
+/* linedb_export_parquet: a whole file at the path with the rows counted;
+   a path that exists is refused and left as it was; bad arguments are 400
+   and unknown names 404, with nothing made. (Every value is read back by
+   pyarrow in tests/export.rs.) */
+static void test_export_parquet(void) {
+  char dir[4096], path[4200], missing[4200];
+  linedb_result res;
+  linedb *db;
+  FILE *f;
+  make_temp_dir(dir, sizeof dir);
+  snprintf(path, sizeof path, "%s/cpu.parquet", dir);
+  snprintf(missing, sizeof missing, "%s/no/such/cpu.parquet", dir);
+  db = open_store(dir, LINEDB_OPEN_NO_AUTH, 0);
+  CHECK(db != NULL);
+  if (db == NULL) return;
+  CHECK_CODE(linedb_create_database(db, "db", NULL), LINEDB_OK);
+  CHECK_STATUS(write_text(db, "db", NULL, "cpu,host=a v=1i,s=\"x\" 1\ncpu,host=b v=2i 2\ncpu v=3i 86400000000000", &res),
+               204, res);
+  CHECK_STATUS(linedb_export_parquet(db, "db", NULL, "cpu", 0, 86400000000000LL, path, &res), 200, res);
+  CHECK(res.count == 2);
+  CHECK(res.message[0] == '\0');
+  CHECK(is_parquet(path) == 1);
+  /* The file exists now: refused, and untouched. */
+  CHECK_STATUS(linedb_export_parquet(db, "db", NULL, "cpu", 0, INT64_MAX, path, &res), 400, res);
+  CHECK(strstr(res.message, "exists") != NULL);
+  CHECK(is_parquet(path) == 1);
+  CHECK(remove(path) == 0);
+  CHECK_STATUS(linedb_export_parquet(db, "db", NULL, "cpu", 0, INT64_MAX, missing, &res), 400, res);
+  CHECK_STATUS(linedb_export_parquet(db, "db", NULL, NULL, 0, INT64_MAX, path, &res), 400, res);
+  CHECK_STATUS(linedb_export_parquet(db, "db", NULL, "cpu", 0, INT64_MAX, NULL, &res), 400, res);
+  CHECK_STATUS(linedb_export_parquet(NULL, "db", NULL, "cpu", 0, INT64_MAX, path, &res), 400, res);
+  CHECK_STATUS(linedb_export_parquet(db, "nodb", NULL, "cpu", 0, INT64_MAX, path, &res), 404, res);
+  CHECK_STATUS(linedb_export_parquet(db, "db", NULL, "mem", 0, INT64_MAX, path, &res), 404, res);
+  f = fopen(path, "rb");
+  CHECK(f == NULL);
+  if (f != NULL) fclose(f);
+  /* Every point, both days; result may be NULL. */
+  CHECK(linedb_export_parquet(db, "db", NULL, "cpu", INT64_MIN, INT64_MAX, path, NULL) == 200);
+  CHECK(is_parquet(path) == 1);
+  close_store(db);
+  remove_tree(dir);
+}
+
 /* Descriptors open in this process now (Linux). */
 static int open_fds(void) {
   int n = 0;
@@ -1059,6 +1116,7 @@ int main(void) {
   test_wal_file_bytes();
   test_verify();
   test_compact();
+  test_export_parquet();
   test_bounded_open_segments();
   test_no_auth_and_reopen();
   test_struct_size_compatibility();

@@ -19,6 +19,8 @@ pub mod codec;
 pub mod columnar;
 pub mod engine;
 pub mod error;
+#[cfg(feature = "parquet")]
+pub mod export;
 pub mod line_protocol;
 pub mod partition;
 pub mod rows;

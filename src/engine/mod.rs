@@ -13,11 +13,14 @@
 mod apply;
 mod checkpoint;
 mod commit;
+#[cfg(feature = "parquet")]
+mod export;
 mod files;
 mod maintenance;
 mod memory;
 mod placement;
 mod query;
+mod scan;
 mod record;
 mod recovery;
 mod seal;
@@ -124,7 +127,7 @@ impl Outcome {
     fn ok(status: u16, count: u64) -> Self {
         Outcome { status, retry_after_secs: 0, count, error_line: 0, message: String::new() }
     }
-    fn error(status: u16, message: impl Into<String>) -> Self {
+    pub(crate) fn error(status: u16, message: impl Into<String>) -> Self {
         Outcome { status, retry_after_secs: 0, count: 0, error_line: 0, message: message.into() }
     }
     /// 413: a batch that can never be taken as it is (retrying cannot
@@ -543,6 +546,36 @@ impl Engine {
         f: &mut dyn FnMut(&[u8]) -> bool,
     ) -> Outcome {
         query::query(&self.inner, database, measurement, start_ns, end_ns, f)
+    }
+
+    /// Writes the points of `measurement` in `database` with
+    /// `start_ns <= time < end_ns` to a new Parquet file at `path` (merged
+    /// as [`Engine::query`] merges them; columns as [`crate::export`]
+    /// describes). 200 with the rows written; 400 when `path` exists or
+    /// cannot be made (its directory missing, not writable); 404 for an
+    /// unknown database or measurement; 500 damage or a failed store; 503
+    /// out of space or descriptors. Nothing is left at `path` unless 200.
+    #[cfg(feature = "parquet")]
+    pub fn export_parquet(&self, database: &str, measurement: &str, start_ns: i64, end_ns: i64, path: &Path) -> Outcome {
+        export::export_parquet(&self.inner, database, measurement, start_ns, end_ns, path)
+    }
+
+    /// [`Engine::export_parquet`] for a caller presenting `token` (read
+    /// permission on `database`).
+    #[cfg(feature = "parquet")]
+    pub fn export_parquet_as(
+        &self,
+        database: &str,
+        token: Option<&str>,
+        measurement: &str,
+        start_ns: i64,
+        end_ns: i64,
+        path: &Path,
+    ) -> Outcome {
+        if let Err(out) = self.authorize(token, database, auth::PERM_READ) {
+            return out;
+        }
+        self.export_parquet(database, measurement, start_ns, end_ns, path)
     }
 
     /// Sets the most segment files the store keeps open (and mapped) while

@@ -46,6 +46,8 @@ mod write;
 
 mod query;
 
+mod export;
+
 mod status;
 
 mod verify;
@@ -56,6 +58,7 @@ pub use error::linedb_error;
 pub use handle::{
     linedb, linedb_close, linedb_open, linedb_options, linedb_options_init, LINEDB_OPEN_NO_AUTH,
 };
+pub use export::linedb_export_parquet;
 pub use query::{linedb_line_fn, linedb_query};
 pub use result::linedb_result;
 pub use status::{

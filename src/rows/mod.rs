@@ -573,6 +573,19 @@ pub enum StoredValue<'a> {
     Boolean(bool),
 }
 
+impl StoredValue<'_> {
+    /// The value's type.
+    pub const fn field_type(&self) -> FieldType {
+        match self {
+            StoredValue::Float(_) => FieldType::Float,
+            StoredValue::Integer(_) => FieldType::Integer,
+            StoredValue::UInteger(_) => FieldType::UInteger,
+            StoredValue::String(_) => FieldType::String,
+            StoredValue::Boolean(_) => FieldType::Boolean,
+        }
+    }
+}
+
 impl<'a> Fields<'a> {
     /// The fields in key order (`keys`: the block's key dictionary);
     /// `Err` if the encoding is damaged.

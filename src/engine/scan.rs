@@ -1,0 +1,352 @@
+//! Scans: the stored points of a time range, merged, one at a time.
+//!
+//! A scan takes a snapshot under the state's read lock (the segments of
+//! the partitions in range and their published blocks, and their sealed
+//! files) and then reads without any lock: blocks are immutable once
+//! published, and the snapshot holds the segments (and so their mappings)
+//! and sealed files alive. It works one partition at a time: partitions
+//! are per measurement and day, and points come out by measurement, then
+//! time, then series key, so memory is bounded by the largest partition's
+//! rows in range, never by the store. A snapshot may be scanned more than
+//! once, and every scan sees the same points (the Parquet export reads
+//! its columns first, then writes).
+//!
+//! Points with the same series and time are merged here, with the rule
+//! every reader shares: the later write wins, field by field.
+
+use std::sync::Arc;
+
+use crate::columnar::{ReadError, Reader};
+use crate::partition::Day;
+use crate::rows::{self, merge_fields, StoredField};
+use crate::seal::read::{Decoded, RowAt};
+use crate::seal::SealedFile;
+use crate::segment::{BlockMeta, Blocks, Segment};
+
+use super::apply::PartKey;
+use super::{Inner, Outcome};
+
+/// One merged point of a scan, valid during the callback only.
+pub struct Point<'p> {
+    /// The measurement escaped as canonical line protocol.
+    pub escaped: &'p [u8],
+    /// The series key: `,k=v` per tag, keys sorted, names escaped.
+    pub series: &'p [u8],
+    pub time: i64,
+    /// The fields in key order (keys escaped, string values raw).
+    pub fields: &'p [StoredField<'p>],
+}
+
+/// What a scan reads: the tables of one database in range, taken under the
+/// state's read lock once.
+pub struct Snapshot {
+    start: i64,
+    end: i64,
+    tables: Vec<TableSnap>,
+}
+
+/// A table's partitions in range, in day order. Flat (one list for the
+/// table, not one per partition): a query of a whole store of 100,000
+/// partitions holds all of it at once.
+struct TableSnap {
+    escaped: String,
+    /// Each segment with the number of blocks published when the snapshot
+    /// was taken (blocks are only appended, so the first that many are
+    /// the snapshot's; all of them: pruning by time waits until they are
+    /// verified). A count, not a copy of the list.
+    segs: Vec<(Arc<Segment>, usize)>,
+    /// The sealed files of the partitions, in order.
+    sealed: Vec<Arc<SealedFile>>,
+    parts: Vec<PartSnap>,
+}
+
+/// One partition of a [`TableSnap`].
+struct PartSnap {
+    key: PartKey,
+    /// Where its segments and sealed files end in the table's lists.
+    segs_end: usize,
+    sealed_end: usize,
+    /// Segment blocks at or below it are in the sealed files.
+    sealed_seq: u64,
+}
+
+/// A partition's files, as [`TableSnap::parts`] gives them.
+struct PartFiles<'t> {
+    key: PartKey,
+    segs: &'t [(Arc<Segment>, usize)],
+    sealed: &'t [Arc<SealedFile>],
+    sealed_seq: u64,
+}
+
+impl TableSnap {
+    fn parts(&self) -> impl Iterator<Item = PartFiles<'_>> {
+        let mut at = (0, 0);
+        self.parts.iter().map(move |p| {
+            let files = PartFiles {
+                key: p.key,
+                segs: &self.segs[at.0..p.segs_end],
+                sealed: &self.sealed[at.1..p.sealed_end],
+                sealed_seq: p.sealed_seq,
+            };
+            at = (p.segs_end, p.sealed_end);
+            files
+        })
+    }
+}
+
+/// Where a point of a partition comes from.
+#[derive(Clone, Copy)]
+enum Src<'a> {
+    /// A row of a decoded block (its fields and the block's index).
+    Block(rows::Fields<'a>, usize),
+    /// A row of a decoded sealed file (the file's index).
+    Sealed(RowAt, usize),
+}
+
+impl Snapshot {
+    /// The tables of `database` (or its one `measurement`) in
+    /// `[start, end)`, in name order. An unknown database is a 404; an
+    /// unknown measurement too when `missing_table_is_404`, else nothing.
+    pub fn take(
+        inner: &Inner,
+        database: &str,
+        measurement: Option<&str>,
+        start: i64,
+        end: i64,
+        missing_table_is_404: bool,
+    ) -> Result<Snapshot, Outcome> {
+        if inner.is_failed() {
+            return Err(Outcome::error(500, inner.failed_error().to_string()));
+        }
+        let st = inner.state.read();
+        let Some(db) = st.dbs.get(database) else {
+            return Err(Outcome::error(404, format!("database not found: {database:?}")));
+        };
+        let mut names: Vec<&String> = match measurement {
+            Some(m) => match db.tables.get_key_value(m) {
+                Some((k, _)) => vec![k],
+                None if missing_table_is_404 => return Err(Outcome::error(404, format!("measurement not found: {m:?}"))),
+                None => Vec::new(),
+            },
+            None => db.tables.keys().collect(),
+        };
+        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        let mut tables = Vec::new();
+        if start < end {
+            let (first, last) = (Day::of(start), Day::of(end - 1));
+            for name in names {
+                let t = &db.tables[name];
+                let mut snap = TableSnap {
+                    escaped: rows::escaped_measurement(name),
+                    segs: Vec::new(),
+                    sealed: Vec::new(),
+                    parts: Vec::new(),
+                };
+                for (day, p) in t.partitions.range(first..=last) {
+                    snap.segs.extend(p.segments.iter().map(|s| (Arc::clone(s), s.block_count())));
+                    snap.sealed.extend(p.sealed.iter().filter(|s| s.max_time >= start && s.min_time < end).cloned());
+                    snap.parts.push(PartSnap {
+                        key: (db.id, t.id, *day),
+                        segs_end: snap.segs.len(),
+                        sealed_end: snap.sealed.len(),
+                        sealed_seq: p.sealed_seq(),
+                    });
+                }
+                tables.push(snap);
+            }
+        }
+        Ok(Snapshot { start, end, tables })
+    }
+
+    /// Checks every byte the scans will read against its checksum, before
+    /// the first point goes out: a damaged block or sealed chunk answers
+    /// 500 naming it, with nothing delivered. Headers are verified too, so
+    /// pruning by their times cannot drop rows on the word of a damaged
+    /// header.
+    pub fn verify(&self, inner: &Inner) -> Result<(), Outcome> {
+        for t in &self.tables {
+            for (seg, _) in &t.segs {
+                // Opened first: a file that cannot be opened now (out of
+                // descriptors) is a 503, not damage.
+                let view = match seg.view() {
+                    Ok(v) => v,
+                    Err(e) => return Err(unreadable(seg, &e)),
+                };
+                let verified = seg.ensure_verified();
+                drop(view);
+                if let Err(d) = verified {
+                    return Err(Outcome::error(500, d.to_string()));
+                }
+            }
+            for part in t.parts() {
+                for sealed in part.sealed {
+                    let checked = open_sealed(inner, part.key, sealed).and_then(|r| sealed.ensure_verified(&r));
+                    if let Err(e) = checked {
+                        return Err(sealed_error(sealed, e));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with every point, merged, in order; stops when `f`
+    /// returns false. The outcome is 200 with the count of points `f` was
+    /// given (the one that stopped it included), or the error that ended
+    /// the scan (no point is given after it).
+    pub fn scan(&self, inner: &Inner, f: &mut dyn FnMut(&Point<'_>) -> bool) -> Outcome {
+        let mut count = 0u64;
+        for t in &self.tables {
+            for part in t.parts() {
+                if let Some(out) = self.scan_part(inner, t, &part, &mut count, f) {
+                    return out;
+                }
+            }
+        }
+        Outcome::ok(200, count)
+    }
+
+    /// The points of one partition, merged, to `f`; `Some` when the scan
+    /// ends here (`f` stopped it, or an error).
+    fn scan_part(
+        &self,
+        inner: &Inner,
+        t: &TableSnap,
+        part: &PartFiles<'_>,
+        count: &mut u64,
+        f: &mut dyn FnMut(&Point<'_>) -> bool,
+    ) -> Option<Outcome> {
+        let (start, end) = (self.start, self.end);
+        // The partition's files stay open while its rows are read.
+        let mut views = Vec::with_capacity(part.segs.len());
+        for (seg, _) in part.segs {
+            match seg.view() {
+                Ok(v) => views.push(v),
+                Err(e) => return Some(unreadable(seg, &e)),
+            }
+        }
+        let mut decoded = Vec::new();
+        for ((seg, published), view) in part.segs.iter().zip(&views) {
+            let blocks: Blocks = seg.blocks_upto(*published);
+            let in_range = |b: &&BlockMeta| b.max_time >= start && b.min_time < end && b.seq > part.sealed_seq;
+            for b in blocks.iter().filter(in_range) {
+                match rows::Block::decode(view.block_body(b)) {
+                    Ok(block) => decoded.push(block),
+                    Err(_) => return Some(damaged(seg, b)),
+                }
+            }
+        }
+        // The sealed files' rows in range, each chunk checked as read.
+        let mut sealed_rows = Vec::with_capacity(part.sealed.len());
+        for sealed in part.sealed {
+            match open_sealed(inner, part.key, sealed).and_then(|r| Decoded::read(&r, start, end)) {
+                Ok(d) => sealed_rows.push(d),
+                Err(e) => return Some(sealed_error(sealed, e)),
+            }
+        }
+        // (time, series, write order, where) of every row in range:
+        // the sealed files' first (they were written before any block
+        // above their sequences), oldest first.
+        let mut pts: Vec<(i64, &[u8], usize, Src<'_>)> = Vec::new();
+        for (fi, d) in sealed_rows.iter().enumerate() {
+            for (at, time, series) in d.rows(start, end) {
+                let n = pts.len();
+                pts.push((time, series, n, Src::Sealed(at, fi)));
+            }
+        }
+        for (bi, block) in decoded.iter().enumerate() {
+            for row in block.rows() {
+                let Ok(row) = row else {
+                    return Some(Outcome::error(500, "damaged row in a stored block"));
+                };
+                if row.time >= start && row.time < end {
+                    let n = pts.len();
+                    pts.push((row.time, row.series, n, Src::Block(row.fields, bi)));
+                }
+            }
+        }
+        // Stable order for equal (time, series): write order, so the
+        // later write wins when merged.
+        pts.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+        let mut i = 0;
+        let mut scratch = Vec::new();
+        let mut acc: Vec<StoredField<'_>> = Vec::new();
+        let mut next: Vec<StoredField<'_>> = Vec::new();
+        let fields_of = |src, out: &mut _| fields_of(src, &decoded, &sealed_rows, out);
+        while i < pts.len() {
+            let (time, series) = (pts[i].0, pts[i].1);
+            acc.clear();
+            if !fields_of(pts[i].3, &mut acc) {
+                return Some(Outcome::error(500, "damaged row fields"));
+            }
+            let mut j = i + 1;
+            while j < pts.len() && pts[j].0 == time && pts[j].1 == series {
+                next.clear();
+                if !fields_of(pts[j].3, &mut next) {
+                    return Some(Outcome::error(500, "damaged row fields"));
+                }
+                merge_fields(&mut acc, &next, &mut scratch);
+                j += 1;
+            }
+            i = j;
+            let point = Point { escaped: t.escaped.as_bytes(), series, time, fields: &acc };
+            *count += 1;
+            if !f(&point) {
+                return Some(Outcome::ok(200, *count));
+            }
+        }
+        None
+    }
+}
+
+/// The fields of a point, as rows store them; false if a block's row does
+/// not decode.
+fn fields_of<'a>(src: Src<'a>, blocks: &[rows::Block<'a>], sealed: &'a [Decoded], out: &mut Vec<StoredField<'a>>) -> bool {
+    match src {
+        Src::Block(fields, bi) => blocks.get(bi).is_some_and(|b| fields.decode(&b.keys, out).is_ok()),
+        Src::Sealed(at, fi) => {
+            if let Some(d) = sealed.get(fi) {
+                d.fields(at, out);
+            }
+            true
+        }
+    }
+}
+
+/// Opens a sealed file of the partition `key` (header and footer checked).
+fn open_sealed(inner: &Inner, key: PartKey, sealed: &SealedFile) -> Result<Reader, ReadError> {
+    sealed.reader(inner.opts.storage.as_ref(), &inner.files.key(key))
+}
+
+/// A sealed file that could not be read: out of descriptors is 503, damage
+/// (remembered: never read again while open) and anything else 500.
+fn sealed_error(sealed: &SealedFile, e: ReadError) -> Outcome {
+    match e {
+        ReadError::Io(e) if crate::storage::is_transient(&e) => {
+            Outcome::unavailable(format!("{e}: reading {}", sealed.path.display()))
+        }
+        ReadError::Io(e) => Outcome::error(500, format!("{e}: reading {}", sealed.path.display())),
+        ReadError::Damaged(d) => {
+            sealed.set_damaged(d.clone());
+            Outcome::error(500, d)
+        }
+        other => Outcome::error(500, format!("{other}: {}", sealed.path.display())),
+    }
+}
+
+/// A segment file that cannot be opened now: out of descriptors or address
+/// space answers 503 (a later query may succeed), anything else 500.
+fn unreadable(seg: &Segment, e: &std::io::Error) -> Outcome {
+    let msg = format!("{e}: reading {}", seg.path().display());
+    if crate::storage::is_transient(e) {
+        Outcome::unavailable(msg)
+    } else {
+        Outcome::error(500, msg)
+    }
+}
+
+/// A block that matched its checksum and still does not decode: written
+/// wrong (a bug), never read from damaged bytes.
+fn damaged(seg: &Segment, b: &BlockMeta) -> Outcome {
+    Outcome::error(500, format!("block does not decode at offset {}: {}", b.offset, seg.path().display()))
+}
