@@ -652,8 +652,9 @@ uint16_t linedb_query(struct linedb *db,
  * point, the later write winning field by field), in time order.
  *
  * Columns: "time", a timestamp in nanoseconds, UTC, never null; each tag
- * key, a UTF-8 string column, dictionary encoded, null where a series has
- * no such tag; each field key, a column of its type (float: DOUBLE;
+ * key, a UTF-8 string column, dictionary encoded (as Parquet writers do, a
+ * column chunk whose distinct values pass 1 MiB goes on in plain
+ * encoding), null where a series has no such tag; each field key, a column of its type (float: DOUBLE;
  * integer: INT64; unsigned: INT64 annotated as unsigned 64-bit; string:
  * UTF-8; boolean: BOOLEAN), null where a point has no such field. Names
  * are unescaped. Tags come first, then fields, each in name order. A
@@ -669,10 +670,13 @@ uint16_t linedb_query(struct linedb *db,
  * 86400000000000.
  *
  * The file is written under a temporary name in the same directory
- * (".NAME.linedb-PID-N.tmp"), synced, then given its name only if nothing
- * has that name yet (a hard link; on file systems without them, a rename
- * after a check): an export never overwrites a file, and a file at path is
- * always complete and durable. On any failure nothing is left at path.
+ * (".linedb-export-PID-N.tmp"), synced, then given its name only if
+ * nothing has that name yet (a hard link; on file systems without them, a
+ * rename after a check), and the directory synced: an export never
+ * overwrites a file, and a file at path is always complete and durable.
+ * On any failure nothing is left at path. Memory: one row group of
+ * buffered values (at most 131,072 rows or about 64 MiB), whatever the
+ * range.
  *
  * - db: an open handle.
  * - database, measurement: NUL-terminated UTF-8 names.
@@ -686,13 +690,14 @@ uint16_t linedb_query(struct linedb *db,
  * Returns the status, also in result->status: 200 written (an empty range
  * gives a valid file of no rows); 400 a NULL or non-UTF-8 argument, or
  * path exists, or it cannot be made (its directory missing or not
- * writable: the message names it and the OS's reason); 401 token missing,
+ * writable, its name too long: the message names it and the OS's
+ * reason); 401 token missing,
  * malformed, unknown, revoked or without read permission; 404 no such
  * database, or no such measurement in it; 500 a stored block or chunk
  * failed its checksum (named in the message; nothing is written), the
  * store failed, the OS refused while writing, an internal error, or a
  * library built without Parquet export (cargo feature "parquet", on by
- * default); 503 out of space, descriptors or memory (retry_after_secs set).
+ * default); 503 out of space or file descriptors (retry_after_secs set).
  *
  * Threading: any number of threads may export, query and write one handle
  * at once; an export sees whole batches only, and the same ones from its

@@ -21,6 +21,7 @@ pub mod engine;
 pub mod error;
 #[cfg(feature = "parquet")]
 pub mod export;
+pub mod influxql;
 pub mod line_protocol;
 pub mod partition;
 pub mod rows;

@@ -72,7 +72,7 @@ fn kind_of(path: &Path) -> Option<Kind> {
 }
 
 fn files(dir: &Path) -> Vec<PathBuf> {
-    snapshot_files(dir).into_iter().map(|(p, _)| p).collect()
+    all_files(dir).into_iter().filter(|p| p.file_name().is_some_and(|n| n != "LOCK")).collect()
 }
 
 fn copy_store(from: &Path, to: &Path) {

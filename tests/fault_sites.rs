@@ -503,6 +503,30 @@ mod wal_level {
             Ok(())
         }
 
+        /// A spare made ahead (`wal/ahead.rs`), as the maintenance thread
+        /// makes it: built, then adopted, or, when `stale`, adopted after
+        /// the log's file size changed (the file is removed). With
+        /// `cut_between`, a power cut after the build: open removes the
+        /// temporary file.
+        pub fn spare_ahead(&mut self, stale: bool, cut_between: bool) -> Result<(), String> {
+            let Some(wal) = self.wal.as_mut() else { return Ok(()) };
+            let Some(job) = wal.spare_job() else { return Ok(()) };
+            if !job.build().unwrap_or(false) {
+                return Ok(());
+            }
+            if cut_between {
+                return self.power_cut(Fate::Dropped);
+            }
+            if stale {
+                let _ = wal.set_file_size(2 * FILE);
+            }
+            let _ = wal.adopt_spare(&job);
+            if stale {
+                let _ = wal.set_file_size(FILE);
+            }
+            Ok(())
+        }
+
         /// A power cut with the fate; then the log opens from the image.
         pub fn power_cut(&mut self, fate: Fate) -> Result<(), String> {
             drop(self.wal.take());
@@ -541,6 +565,13 @@ mod wal_level {
         r.fs.arm_after(Op::Write, "spare.wal", 1, 1, Effect::Fail(libc::ENOSPC));
         r.append(&[300], true)?;
         r.append(&[200], true)?;
+        // Spares made ahead of need: taken by the next rotation; one
+        // adopted when no longer wanted; one cut off by a power cut.
+        r.spare_ahead(false, false)?;
+        r.append(&[3000, 3000], true)?;
+        r.spare_ahead(true, false)?;
+        r.append(&[3000], true)?;
+        r.spare_ahead(false, true)?;
         // A record bigger than a file gets a file sized to fit; a power cut
         // before its sync leaves that file empty: an orphan, removed.
         r.append(&[6000], false)?;

@@ -479,18 +479,115 @@ fn wal_sync_descriptions_are_closed_when_the_log_moves_on() {
 /// makes (allocates and zeroes) a file inside a write: each takes a spare.
 /// Close sheds all but one spare.
 #[test]
+fn a_spare_wal_file_made_ahead_is_what_the_next_rotation_takes() {
+    // Row 7 of the write bench: a write that fills the log's file moves on
+    // to a spare (a header and a rename) instead of making a file (a
+    // create, an allocation, two syncs). `maintain` (the background
+    // thread's pass) makes the spare as soon as one is wanted.
+    let t = TempDir::new("wal-ahead");
+    let fs = Arc::new(FaultStorage::new(Arc::new(FsStorage)));
+    const FILE: u64 = 16 << 10;
+    let opts = Options {
+        storage: fs.clone(),
+        wal_file_bytes: FILE,
+        checkpoint_wal_bytes: 1 << 30,
+        segment_bytes: 1 << 20,
+        background_sealing: false,
+        ..Options::default()
+    };
+    let e = Engine::open(t.store(), opts).unwrap();
+    e.create_database("db").unwrap();
+    let wal = t.store().join("wal");
+    let names = || -> Vec<String> {
+        let mut v: Vec<String> =
+            std::fs::read_dir(&wal).unwrap().map(|d| d.unwrap().file_name().into_string().unwrap()).collect();
+        v.sort();
+        v
+    };
+    let batch = |i: usize| -> String { (0..20).map(|k| format!("m,h=h{k} f={i}i,g=\"{}\" {}\n", "x".repeat(40), i * 100 + k)).collect() };
+    fs.start_counting(Op::Allocate, "/wal/");
+    let mut rotations_with_spare = 0;
+    for i in 0..150 {
+        // Ahead of the write: a spare of the log's size, and nothing left
+        // at the temporary name.
+        e.maintain().unwrap();
+        let before = names();
+        assert!(before.contains(&"spare.wal".to_owned()), "{before:?}");
+        assert!(!before.iter().any(|n| n.ends_with(".tmp")), "{before:?}");
+        assert_eq!(std::fs::metadata(wal.join("spare.wal")).unwrap().len(), FILE);
+        let allocated = fs.count(Op::Allocate, "/wal/");
+        assert_eq!(write(&e, "db", &batch(i)).status, 204);
+        let after = names();
+        let live = |v: &[String]| v.iter().filter(|n| !n.starts_with("spare")).count();
+        if live(&after) > live(&before) {
+            // The write rotated: it took the spare and allocated nothing.
+            rotations_with_spare += 1;
+            assert!(!after.contains(&"spare.wal".to_owned()), "{after:?}");
+            assert_eq!(fs.count(Op::Allocate, "/wal/"), allocated, "a rotation allocated a file");
+        }
+    }
+    assert!(rotations_with_spare >= 5, "{rotations_with_spare}");
+    // A spare made ahead is no more than one file: after close, none.
+    e.close().unwrap();
+    assert_eq!(names(), Vec::<String>::new());
+}
+
+#[test]
+fn a_spare_wal_file_made_ahead_that_fails_leaves_nothing_and_writes_go_on() {
+    let t = TempDir::new("wal-ahead-fails");
+    let fs = Arc::new(FaultStorage::new(Arc::new(FsStorage)));
+    const FILE: u64 = 16 << 10;
+    let opts = Options {
+        storage: fs.clone(),
+        wal_file_bytes: FILE,
+        checkpoint_wal_bytes: 1 << 30,
+        background_sealing: false,
+        ..Options::default()
+    };
+    let e = Engine::open(t.store(), opts).unwrap();
+    e.create_database("db").unwrap();
+    let big = format!("m f=\"{}\" 1", "y".repeat(FILE as usize / 2));
+    // Two writes of half a file: the second rotates and takes the spare.
+    assert_eq!(write(&e, "db", &big).status, 204);
+    assert_eq!(write(&e, "db", &big).status, 204);
+    // Out of space for the spare's allocation, then EIO from its sync:
+    // no spare, no temporary file left, the store not failed.
+    for (op, errno) in [(Op::Allocate, libc::ENOSPC), (Op::Sync, libc::EIO)] {
+        fs.arm(op, "spare.wal.tmp", errno, 1);
+        assert_eq!(e.maintain().unwrap(), 0);
+        let names: Vec<String> = std::fs::read_dir(t.store().join("wal"))
+            .unwrap()
+            .map(|d| d.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(!names.iter().any(|n| n.starts_with("spare")), "{op:?}: {names:?}");
+        fs.disarm();
+    }
+    // Writes go on (making their files themselves), and all is there.
+    for i in 0..4 {
+        assert_eq!(write(&e, "db", &format!("m g={i}i {}", 10 + i)).status, 204);
+    }
+    e.maintain().unwrap();
+    assert!(t.store().join("wal/spare.wal").exists());
+    drop(e);
+    let e = Engine::open(t.store(), small_options()).unwrap();
+    assert_eq!(all(&e, "db").len(), 5);
+}
+
+#[test]
 fn the_wal_shrinks_to_one_file_after_a_checkpoint_and_to_none_after_close() {
     // Issue 14: the log holds what is not yet in segments, and one
     // preallocated file to go on with; a closed store holds none.
     let t = TempDir::new("wal-shrinks");
     let fs = Arc::new(FaultStorage::new(Arc::new(FsStorage)));
     const FILE: u64 = 16 << 10;
-    // Four files between checkpoints.
+    // Four files between checkpoints. No background thread: it would
+    // make a spare file ahead at any moment (the next test).
     let opts = Options {
         storage: fs.clone(),
         wal_file_bytes: FILE,
         checkpoint_wal_bytes: 4 * FILE,
         segment_bytes: 1 << 20,
+        background_sealing: false,
         ..Options::default()
     };
     let e = Engine::open(t.store(), opts).unwrap();

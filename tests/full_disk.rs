@@ -165,3 +165,60 @@ fn running_out_of_inodes_answers_503_and_the_store_goes_on() {
     }
     in_namespace("running_out_of_inodes_answers_503_and_the_store_goes_on", INODES_ENV, "no-inodes: ");
 }
+
+#[cfg(feature = "parquet")]
+const EXPORT_ENV: &str = "LINEDB_FULL_DISK_EXPORT_CHILD";
+
+/// The child of the export test: the store on the ordinary disk, the
+/// export's directory a 256 KiB tmpfs. The export runs out of space: 503
+/// with a retry time, and nothing is left in the directory (no partial
+/// file, no temporary file); with room, the same export succeeds.
+#[cfg(feature = "parquet")]
+fn export_child(mount: &std::path::Path) {
+    let out = Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(mount).output().unwrap();
+    assert!(out.status.success(), "mount tmpfs: {}", String::from_utf8_lossy(&out.stderr));
+    let t = common::TempDir::new("export-full");
+    let e = Engine::open(t.store(), Options { background_sealing: false, ..Options::default() }).unwrap();
+    e.create_database("db").unwrap();
+    // Strings that do not compress: well over 256 KiB in any encoding.
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    for b in 0..40 {
+        let lines: String = (0..100)
+            .map(|i| {
+                let s: String = (0..200)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        char::from(b'a' + (x % 26) as u8)
+                    })
+                    .collect();
+                format!("m,h=h{} s=\"{s}\" {}\n", i % 10, b * 1000 + i)
+            })
+            .collect();
+        assert_eq!(e.write("db", lines.as_bytes(), Precision::Nanosecond).status, 204);
+    }
+    let path = mount.join("m.parquet");
+    let r = e.export_parquet("db", "m", i64::MIN, i64::MAX, &path);
+    assert_eq!(r.status, 503, "{}", r.message);
+    assert!(r.retry_after_secs >= 1);
+    assert!(r.message.contains("space"), "{}", r.message);
+    let left: Vec<_> = std::fs::read_dir(mount).unwrap().map(|d| d.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "a full disk left {left:?}");
+    // Room again (a directory of the ordinary disk): the same export.
+    let path = t.0.join("m.parquet");
+    let r = e.export_parquet("db", "m", i64::MIN, i64::MAX, &path);
+    assert_eq!((r.status, r.count), (200, 4000), "{}", r.message);
+    assert!(std::fs::metadata(&path).unwrap().len() > 256 << 10);
+    println!("full-disk export: 503 when full, nothing left; 200 with room");
+}
+
+#[test]
+#[cfg(feature = "parquet")]
+fn an_export_to_a_full_disk_answers_503_and_leaves_nothing() {
+    if let Ok(mount) = std::env::var(EXPORT_ENV) {
+        export_child(std::path::Path::new(&mount));
+        return;
+    }
+    in_namespace("an_export_to_a_full_disk_answers_503_and_leaves_nothing", EXPORT_ENV, "full-disk export: ");
+}

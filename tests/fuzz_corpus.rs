@@ -1,7 +1,7 @@
 //! Replays the fuzz corpora (`fuzz/corpus/<target>/`) and the saved crash
 //! inputs (`fuzz/regressions/` for parse_validate, `fuzz/regressions/<target>/`
 //! for the others) through the fuzz targets' own checks
-//! (`fuzz/fuzz_targets/{check,wal_check,segment_check,sealed_check,ops_check}.rs`), so that every
+//! (`fuzz/fuzz_targets/{check,wal_check,segment_check,sealed_check,influxql_check,ops_check}.rs`), so that every
 //! input the fuzzer once found interesting keeps passing under an ordinary
 //! `cargo test`.
 //!
@@ -21,6 +21,8 @@ mod ops_check;
 mod scratch;
 #[path = "../fuzz/fuzz_targets/sealed_check.rs"]
 mod sealed_check;
+#[path = "../fuzz/fuzz_targets/influxql_check.rs"]
+mod influxql_check;
 #[path = "../fuzz/fuzz_targets/segment_check.rs"]
 mod segment_check;
 #[path = "../fuzz/fuzz_targets/wal_check.rs"]
@@ -108,6 +110,12 @@ fn segment_regressions_pass_the_fuzz_checks() {
 fn sealed_corpus_passes_the_fuzz_checks() {
     let n = replay("fuzz/corpus/sealed_file", sealed_check::check);
     assert!(n > 0, "fuzz/corpus/sealed_file is empty or missing");
+}
+
+#[test]
+fn influxql_corpus_passes_the_fuzz_checks() {
+    let n = replay("fuzz/corpus/influxql_parse", influxql_check::check);
+    assert!(n > 0, "fuzz/corpus/influxql_parse is empty or missing");
 }
 
 #[test]

@@ -11,7 +11,7 @@
 // |---|---|---|
 // | 0..=5 | a good batch (1-5 points, 3 measurements, 3 days) | shape |
 // | 6 | a bad batch (type conflict, bad line, unknown database) | kind |
-// | 7 | checkpoint, then verify (the scrub); every second one a compact (sealing every partition) instead of the checkpoint | |
+// | 7 | checkpoint, then verify (the scrub); every second one a compact (sealing every partition) instead of the checkpoint, and every fourth a maintenance pass (`Engine::maintain`: the log's next spare file made ahead) before the checkpoint | |
 // | 8 | create a token | |
 // | 9 | revoke the oldest live token | |
 // | 10 | close and reopen | |
@@ -113,7 +113,8 @@ pub struct Report {
     pub workload_sites: BTreeMap<(Site, Op), u64>,
     /// Images opened and compared with the model.
     pub checks: u64,
-    /// Opcode 7s run so far (every second one compacts).
+    /// Opcode 7s run so far (every second one compacts, every fourth runs
+    /// a maintenance pass first).
     pub checkpoints: u64,
     /// Partitions sealed by compactions.
     pub sealed: u64,
@@ -240,8 +241,11 @@ impl Driver {
             checkpoint_wal_bytes: s.checkpoint_wal_bytes,
             max_wal_bytes: s.max_wal_bytes,
             max_open_segments: s.max_open_segments,
-            // Sealing at opcode 7 only: a workload replays the same I/O.
+            // Sealing and spares at opcode 7 only: a workload replays the
+            // same I/O. Nothing is ever due by time.
             background_sealing: false,
+            seal_after: std::time::Duration::from_secs(1 << 30),
+            seal_past_after: std::time::Duration::from_secs(1 << 30),
             storage: self.fs.clone(),
             ..Options::default()
         }
@@ -500,8 +504,12 @@ impl Driver {
         let before = self.fired();
         self.report.checkpoints += 1;
         let compact = self.report.checkpoints.is_multiple_of(2);
+        let maintain = self.report.checkpoints % 4 == 3;
         let r = if compact {
             e.compact().map(|n| self.report.sealed += n as u64)
+        } else if maintain {
+            // Seals nothing (nothing is due by time): the spare.
+            e.maintain().and_then(|_| e.checkpoint())
         } else {
             e.checkpoint()
         };
@@ -509,7 +517,13 @@ impl Driver {
             Ok(()) => Answer::Ok,
             Err(e) => Answer::Err(e.to_string()),
         };
-        let what = if compact { "compact" } else { "checkpoint" };
+        let what = if compact {
+            "compact"
+        } else if maintain {
+            "maintain, checkpoint"
+        } else {
+            "checkpoint"
+        };
         self.log(what.into(), before, answer);
         if r.is_err() && !self.faults_fired_since_open() {
             return Err(format!("{what} failed with no fault injected: {r:?}"));

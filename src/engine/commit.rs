@@ -349,6 +349,11 @@ fn stage(inner: &Inner, wal: &mut Wal, group: &[Arc<Pending>]) -> Option<Staged>
         }
     };
     inner.wal_bytes.store(wal.backlog_bytes(), Ordering::Relaxed);
+    // The append took the log's spare file: the maintenance thread makes
+    // the next one now, before another write needs it.
+    if wal.wants_spare() {
+        inner.stop.poke();
+    }
     for segment in &to_seal {
         segment.seal();
     }

@@ -29,13 +29,15 @@ pub fn export_parquet(
         Ok(s) => s,
         Err(out) => return out,
     };
-    if let Err(out) = snap.verify(inner) {
-        return out;
-    }
+    // The caller's path before the checksums: a name already taken is
+    // refused at once.
     let mut output = match Output::create(path) {
         Ok(o) => o,
         Err(e) => return output_error(&e),
     };
+    if let Err(out) = snap.verify(inner) {
+        return out;
+    }
 
     let mut seen = Seen::default();
     let mut bad = false;
@@ -87,8 +89,9 @@ pub fn export_parquet(
 }
 
 /// The caller's path is wrong (it exists, its directory does not, it may
-/// not be written): 400. Out of space or descriptors: 503, a later export
-/// may succeed. Anything else the OS refused: 500.
+/// not be written, its name is too long): 400. Out of space or
+/// descriptors: 503, a later export may succeed. Anything else the OS
+/// refused: 500.
 fn output_error(e: &OutputError) -> Outcome {
     match e {
         OutputError::Exists(_) => Outcome::error(400, e.to_string()),
@@ -99,7 +102,13 @@ fn output_error(e: &OutputError) -> Outcome {
 fn io_outcome(error: &io::Error, message: String) -> Outcome {
     use io::ErrorKind as K;
     match error.kind() {
-        K::NotFound | K::PermissionDenied | K::AlreadyExists | K::IsADirectory | K::NotADirectory | K::InvalidInput
+        K::NotFound
+        | K::PermissionDenied
+        | K::AlreadyExists
+        | K::IsADirectory
+        | K::NotADirectory
+        | K::InvalidInput
+        | K::InvalidFilename
         | K::ReadOnlyFilesystem => Outcome::error(400, message),
         _ if crate::storage::is_transient(error) => Outcome::unavailable(message),
         _ => Outcome::error(500, message),

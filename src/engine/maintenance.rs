@@ -1,8 +1,11 @@
 //! The engine's own thread: started at open, stopped and joined at close
-//! (and when the engine is dropped). Once a second it seals the partitions
-//! that are due (`seal::Due::Now`). It holds the engine only weakly between
-//! passes, so that dropping the last handle is never held up by a sleeping
-//! thread; a pass in progress sees the stop and gives up between blocks.
+//! (and when the engine is dropped). Once a second, and at once when a
+//! write takes the log's spare file, it runs a [`pass`]: it makes the
+//! log's next spare file ahead of need (`wal/ahead.rs`), then seals the
+//! partitions that are due (`seal::Due::Now`). It holds the engine only
+//! weakly between passes, so that dropping the last handle is never held up
+//! by a sleeping thread; a pass in progress sees the stop and gives up
+//! between blocks.
 
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
@@ -19,30 +22,48 @@ const TICK: Duration = Duration::from_secs(1);
 /// The thread's stack: sealing keeps its rows on the heap.
 const STACK: usize = 512 << 10;
 
-/// The thread's stop signal.
+/// The thread's signals: stop, and work to do now.
 #[derive(Debug, Default)]
 pub(super) struct Stop {
-    stopped: Mutex<bool>,
+    flags: Mutex<Flags>,
     wake: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Flags {
+    stopped: bool,
+    /// Work is waiting: the next sleep ends at once.
+    poked: bool,
 }
 
 impl Stop {
     pub(super) fn is_set(&self) -> bool {
-        *self.stopped.lock()
+        self.flags.lock().stopped
     }
 
     fn set(&self) {
-        *self.stopped.lock() = true;
+        self.flags.lock().stopped = true;
         self.wake.notify_all();
     }
 
-    /// Sleeps up to `d`; true if stopped.
-    fn sleep(&self, d: Duration) -> bool {
-        let mut stopped = self.stopped.lock();
-        if !*stopped {
-            self.wake.wait_for(&mut stopped, d);
+    /// Wakes the thread for a pass now (once, however often it is called
+    /// before the pass starts).
+    pub(super) fn poke(&self) {
+        let mut f = self.flags.lock();
+        if !f.poked {
+            f.poked = true;
+            self.wake.notify_all();
         }
-        *stopped
+    }
+
+    /// Sleeps up to `d`, or until poked; true if stopped.
+    fn sleep(&self, d: Duration) -> bool {
+        let mut f = self.flags.lock();
+        if !f.stopped && !f.poked {
+            self.wake.wait_for(&mut f, d);
+        }
+        f.poked = false;
+        f.stopped
     }
 }
 
@@ -105,6 +126,35 @@ fn run(weak: &Weak<Inner>) {
         }
         // Errors are the store's to report to the calls that meet them
         // (a failed store answers every call); here they only end the pass.
-        let _ = seal::seal(&inner, Due::Now);
+        let _ = pass(&inner);
     }
+}
+
+/// One pass of the thread's work (also `Engine::maintain`): the log's next
+/// spare file, then the seals that are due. Returns the partitions sealed.
+pub(super) fn pass(inner: &Inner) -> Result<usize, super::Error> {
+    // Best effort: without a spare, the write that needs a file makes it.
+    let _ = ahead(inner);
+    seal::seal(inner, Due::Now)
+}
+
+/// Makes the log's next spare file if it wants one (`wal/ahead.rs`): built
+/// without the log held, so writes go on meanwhile; adopted under it. True
+/// if a spare was made.
+fn ahead(inner: &Inner) -> std::io::Result<bool> {
+    let _one = inner.ahead.lock();
+    let job = {
+        let wal = inner.writer.lock();
+        if inner.is_failed() || inner.stopping() {
+            return Ok(false);
+        }
+        match wal.spare_job() {
+            Some(job) => job,
+            None => return Ok(false),
+        }
+    };
+    if !job.build()? {
+        return Ok(false);
+    }
+    inner.writer.lock().adopt_spare(&job)
 }

@@ -73,9 +73,11 @@ pub struct Options {
     pub max_open_segments: usize,
     /// WAL backlog at which a write runs a checkpoint. Default 64 MiB.
     pub checkpoint_wal_bytes: u64,
-    /// Seal partitions in the engine's own thread, once a second, as they
-    /// become due (below). Default true. Without it, only
-    /// [`Engine::compact`] seals.
+    /// Run the engine's own thread: once a second (and at once when a
+    /// write takes the log's spare file) it makes the log's next file ahead
+    /// of need and seals the partitions that have become due (below).
+    /// Default true. Without it, [`Engine::maintain`] runs the same work
+    /// when called, and [`Engine::compact`] seals everything.
     pub background_sealing: bool,
     /// A partition of the current UTC day is due for sealing once no write
     /// came to it for this long. Default 15 minutes.
@@ -249,6 +251,9 @@ struct Inner {
     checkpoint_lock: Mutex<()>,
     /// Taken by a sealing pass, so two never seal one partition at once.
     sealing: Mutex<()>,
+    /// Taken while a spare log file is made ahead of need (one at a time:
+    /// they share a temporary name).
+    ahead: Mutex<()>,
     /// Files sealing replaced: removed once a checkpoint has made durable
     /// a catalog that no longer lists them, and no query holds them.
     retired: Mutex<Vec<Retired>>,
@@ -695,6 +700,19 @@ impl Engine {
         if self.inner.opts.background_sealing && !self.inner.stopping() {
             self.maintenance.start(&self.inner);
         }
+    }
+
+    /// Runs now, on the calling thread, one pass of what the background
+    /// thread runs each second: makes the write-ahead log's next file ahead
+    /// of need (so that the write that fills the current one does not make
+    /// it), and seals the partitions that are due ([`Options::seal_after`],
+    /// [`Options::seal_past_after`]). For a store opened without background
+    /// work (`background_sealing: false`), so that the program decides
+    /// when it runs; harmless beside the thread. Returns how many
+    /// partitions it sealed; a spare file that could not be made is not an
+    /// error (the write that needs a file makes it).
+    pub fn maintain(&self) -> Result<usize, Error> {
+        maintenance::pass(&self.inner)
     }
 
     /// Seals every partition that has blocks not sealed yet, whether due or

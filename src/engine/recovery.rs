@@ -239,6 +239,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
         turn_changed: parking_lot::Condvar::new(),
         checkpoint_lock: Mutex::new(()),
         sealing: Mutex::new(()),
+        ahead: Mutex::new(()),
         retired: Mutex::new(Vec::new()),
         sealed_total: AtomicU64::new(0),
         started: std::time::Instant::now(),

@@ -3,8 +3,9 @@
 //! DataFusion, InfluxDB 3 read Parquet).
 //!
 //! - [`columns`]: the columns of an export, from a first scan of the points.
-//! - [`parquet`]: the Parquet writer (cargo feature `parquet`, on by
-//!   default).
+//! - [`parquet`]: the Parquet writer.
+//!
+//! The whole module is the cargo feature `parquet` (on by default).
 //! - [`output`]: the output file: made under a temporary name, synced,
 //!   then linked to the caller's path only if nothing is there.
 //!
@@ -12,7 +13,6 @@
 
 pub mod columns;
 pub mod output;
-#[cfg(feature = "parquet")]
 pub mod parquet;
 
 /// `names` as a JSON array of strings.

@@ -1,10 +1,13 @@
 //! An export's output file. It is written under a temporary name in the
-//! same directory (`.NAME.linedb-PID-N.tmp`), synced, then given its name
-//! by a hard link, which fails if anything already has that name: an
-//! export never overwrites a file, and a file at the caller's path is
-//! always complete and durable. The temporary name is removed on every
-//! outcome; a crash in the middle can leave one behind, never a partial
-//! file under the caller's name.
+//! same directory (`.linedb-export-PID-N.tmp`, short whatever the caller's
+//! name), synced, then given its name by a hard link, which fails if
+//! anything already has that name: an export never overwrites a file, and
+//! a file at the caller's path is always complete and durable (if the
+//! directory cannot be synced after the link, the link is undone and the
+//! export fails). The temporary name is removed on every outcome; a crash
+//! in the middle can leave one behind, never a partial file under the
+//! caller's name. (Should removing the temporary name fail after the link,
+//! the file keeps both names and the export still succeeds.)
 //!
 //! Where the file system has no hard links (FAT on an SD card), the file
 //! is renamed instead, after checking that the name is free (a file made
@@ -55,15 +58,15 @@ impl Output {
     /// Makes the temporary file beside `path`. Fails with
     /// [`OutputError::Exists`] at once if something has that name.
     pub fn create(path: &Path) -> Result<Output, OutputError> {
-        let name = path.file_name().ok_or_else(|| {
-            io_error(io::Error::from(io::ErrorKind::InvalidInput), format!("{}: not a file name", path.display()))
-        })?;
+        if path.file_name().is_none() {
+            let e = io::Error::from(io::ErrorKind::InvalidInput);
+            return Err(io_error(e, format!("{}: not a file name", path.display())));
+        }
         if fs::symlink_metadata(path).is_ok() {
             return Err(OutputError::Exists(path.to_path_buf()));
         }
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let temp_name = format!(".{}.linedb-{}-{n}.tmp", name.to_string_lossy(), std::process::id());
-        let temp = path.with_file_name(temp_name);
+        let temp = path.with_file_name(format!(".linedb-export-{}-{n}.tmp", std::process::id()));
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -98,14 +101,19 @@ impl Output {
         // (already gone after a rename), then the directory is synced so
         // that both changes survive a power cut.
         let _ = fs::remove_file(&self.temp);
+        self.temp = PathBuf::new();
         let dir = match self.path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        self.temp = PathBuf::new();
-        File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| io_error(e, format!("syncing directory {}", dir.display())))
+        let synced = File::open(&dir).and_then(|d| d.sync_all());
+        if let Err(e) = synced {
+            // Not known durable: not the caller's file. Ours to remove
+            // (the name was free and the link made it).
+            let _ = fs::remove_file(&self.path);
+            return Err(io_error(e, format!("syncing directory {}", dir.display())));
+        }
+        Ok(())
     }
 }
 
@@ -140,6 +148,20 @@ mod tests {
         let mut v: Vec<String> = fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         v.sort();
         v
+    }
+
+    #[test]
+    fn a_long_name_is_no_longer_for_the_temporary_file() {
+        // 255 bytes: the longest name most file systems take. The
+        // temporary name must not be longer.
+        let d = dir();
+        let path = d.join("x".repeat(247) + ".parquet");
+        let mut out = Output::create(&path).unwrap();
+        let f = out.take_file().unwrap();
+        out.commit(f).unwrap();
+        assert!(path.exists());
+        assert_eq!(names(&d).len(), 1);
+        fs::remove_dir_all(d).unwrap();
     }
 
     #[test]

@@ -10,20 +10,23 @@
 //! (`linedb:measurement`, `linedb:tags`, `linedb:fields`, JSON).
 //!
 //! Memory is one row group of buffered columns: at most [`GROUP_ROWS`]
-//! rows or about [`GROUP_BYTES`] of values, whichever comes first. Tag
-//! values are kept once per group (a dictionary per column) and each
-//! series' tags are split once per group.
+//! rows or about [`GROUP_BYTES`] of values (tag dictionaries and the
+//! per-series cache counted), whichever comes first, and the file's
+//! metadata until the footer (min/max per column chunk: a few hundred
+//! bytes per column and row group). Tag values are kept once per group (a
+//! dictionary per column) and each series' tags are split once per group.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::sync::Arc;
 
+use parking_lot::Mutex;
 use parquet::basic::{Compression, Encoding, LogicalType, Repetition, TimeUnit, Type as PhysicalType, ZstdLevel};
 use parquet::column::writer::ColumnWriter;
 use parquet::data_type::ByteArray;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::{ColumnPath, Type};
 
@@ -62,11 +65,16 @@ impl std::fmt::Display for WriteError {
     }
 }
 
-/// A writer that keeps the first I/O error it met, so that the errno
-/// survives the Parquet crate's error type.
+/// The first I/O error the output met, shared by the output and the
+/// [`Writer`]: the Parquet crate's error type loses the errno (and its
+/// final flush drops the output with the error), so the kind of failure
+/// (out of space: 503) is read here.
+type FirstError = Arc<Mutex<Option<io::Error>>>;
+
+/// The output, keeping its first I/O error in a [`FirstError`].
 struct Keep<W> {
     out: W,
-    error: Option<io::Error>,
+    error: FirstError,
 }
 
 impl<W: Write> Write for Keep<W> {
@@ -79,9 +87,10 @@ impl<W: Write> Write for Keep<W> {
 }
 
 impl<W> Keep<W> {
-    fn keep(&mut self, e: &io::Error) {
-        if self.error.is_none() {
-            self.error = Some(match e.raw_os_error() {
+    fn keep(&self, e: &io::Error) {
+        let mut first = self.error.lock();
+        if first.is_none() {
+            *first = Some(match e.raw_os_error() {
                 Some(code) => io::Error::from_raw_os_error(code),
                 None => io::Error::new(e.kind(), e.to_string()),
             });
@@ -131,6 +140,7 @@ struct FieldColumn {
 /// then [`Writer::finish`].
 pub struct Writer<W: Write + Send> {
     file: SerializedFileWriter<Keep<W>>,
+    error: FirstError,
     layout: Layout,
     times: Vec<i64>,
     tags: Vec<TagColumn>,
@@ -162,18 +172,23 @@ impl<W: Write + Send> Writer<W> {
             .set_created_by(format!("linedb {}", env!("CARGO_PKG_VERSION")))
             .set_compression(Compression::ZSTD(zstd))
             .set_max_row_group_row_count(Some(GROUP_ROWS))
+            // Min/max per column chunk, not per page: the file's metadata,
+            // held until the footer, stays a few hundred bytes per column
+            // and row group whatever the pages.
+            .set_statistics_enabled(EnabledStatistics::Chunk)
             .set_column_dictionary_enabled(time.clone(), false)
             .set_column_encoding(time, Encoding::DELTA_BINARY_PACKED)
             .set_key_value_metadata(Some(meta))
             .build();
-        let file = SerializedFileWriter::new(Keep { out, error: None }, schema, Arc::new(props));
-        let mut file = file.map_err(|e| WriteError::Internal(format!("Parquet writer: {e}")))?;
-        if let Some(e) = file.inner_mut().error.take() {
-            return Err(WriteError::Io(e));
-        }
+        let error = FirstError::default();
+        let keep = Keep { out, error: Arc::clone(&error) };
+        let file = match SerializedFileWriter::new(keep, schema, Arc::new(props)) {
+            Ok(f) => f,
+            Err(e) => return Err(failure(&error, &e)),
+        };
         let tags = layout.tags.iter().map(|_| TagColumn::default()).collect();
         let fields = layout.fields.iter().map(|f| FieldColumn { values: empty(f.ty), def: Vec::new() }).collect();
-        Ok(Writer { file, layout, times: Vec::new(), tags, fields, series: HashMap::new(), bytes: 0, rows: 0 })
+        Ok(Writer { file, error, layout, times: Vec::new(), tags, fields, series: HashMap::new(), bytes: 0, rows: 0 })
     }
 
     /// Adds one point (points come in the order the file is to hold them).
@@ -185,7 +200,8 @@ impl<W: Write + Send> Writer<W> {
             Some(ids) => ids,
             None => {
                 let ids = self.tag_ids(series)?;
-                self.bytes += series.len();
+                // The key, its ids, and the map's own share.
+                self.bytes += series.len() + 4 * ids.len() + 64;
                 self.series.entry(series.to_vec()).or_insert(ids)
             }
         };
@@ -197,7 +213,12 @@ impl<W: Write + Send> Writer<W> {
             let Some(col) = self.layout.field(f.key, ty).and_then(|c| self.fields.get_mut(c)) else {
                 return Err(WriteError::Internal(format!("a field the first scan did not see: {:?}", f.key)));
             };
-            self.bytes += push_value(&mut col.values, f.value);
+            // One definition level per row: a key twice in a point (merged
+            // points never have one) would shift the column.
+            if col.def.len() != row {
+                return Err(WriteError::Internal(format!("a field twice in one point: {:?}", f.key)));
+            }
+            self.bytes += push_value(&mut col.values, f.value)?;
             col.def.push(1);
         }
         // The fields the point has none of: null.
@@ -219,12 +240,13 @@ impl<W: Write + Send> Writer<W> {
         if !self.times.is_empty() {
             self.write_group()?;
         }
+        let rows = self.rows;
         match self.file.into_inner() {
-            Ok(keep) => match keep.error {
+            Ok(keep) => match keep.error.lock().take() {
                 Some(e) => Err(WriteError::Io(e)),
-                None => Ok((keep.out, self.rows)),
+                None => Ok((keep.out, rows)),
             },
-            Err(e) => Err(WriteError::Io(io::Error::other(e.to_string()))),
+            Err(e) => Err(failure(&self.error, &e)),
         }
     }
 
@@ -237,19 +259,22 @@ impl<W: Write + Send> Writer<W> {
                 return Err(WriteError::Internal("a tag the first scan did not see".into()));
             };
             let value = tags::unescape(v);
-            self.bytes += value.len();
+            if !col.index.contains_key(&value) {
+                // The dictionary's copy and the index's key.
+                self.bytes += 2 * value.len() + 64;
+            }
             ids[at] = col.intern(value)?;
         }
         Ok(ids)
     }
 
     fn write_group(&mut self) -> Result<(), WriteError> {
-        let written = self.write_columns();
-        // The parquet crate's error loses the errno; the output kept it.
-        if let Some(e) = self.file.inner_mut().error.take() {
+        if let Err(e) = self.write_columns() {
+            return Err(failure(&self.error, &e));
+        }
+        if let Some(e) = self.error.lock().take() {
             return Err(WriteError::Io(e));
         }
-        written.map_err(|e| WriteError::Io(io::Error::other(e.to_string())))?;
         self.times.clear();
         for col in &mut self.tags {
             *col = TagColumn::default();
@@ -307,6 +332,15 @@ impl<W: Write + Send> Writer<W> {
     }
 }
 
+/// What a Parquet error means: the output's I/O error if it met one (its
+/// errno kept), else a bug of ours or of the crate's.
+fn failure(first: &FirstError, e: &ParquetError) -> WriteError {
+    match first.lock().take() {
+        Some(io) => WriteError::Io(io),
+        None => WriteError::Internal(format!("Parquet writer: {e}")),
+    }
+}
+
 fn empty(ty: FieldType) -> Values {
     match ty {
         FieldType::Float => Values::Float(Vec::new()),
@@ -327,7 +361,7 @@ fn clear(v: &mut Values) {
 
 /// Appends `value` to a column of its type (the layout chose the column by
 /// type, so they match); the bytes it buffers.
-fn push_value(values: &mut Values, value: StoredValue<'_>) -> usize {
+fn push_value(values: &mut Values, value: StoredValue<'_>) -> Result<usize, WriteError> {
     match (values, value) {
         (Values::Float(v), StoredValue::Float(x)) => v.push(x),
         (Values::Int(v), StoredValue::Integer(x)) => v.push(x),
@@ -336,11 +370,13 @@ fn push_value(values: &mut Values, value: StoredValue<'_>) -> usize {
         (Values::Bool(v), StoredValue::Boolean(x)) => v.push(x),
         (Values::Bytes(v), StoredValue::String(s)) => {
             v.push(ByteArray::from(s.to_vec()));
-            return s.len() + 32;
+            return Ok(s.len() + 32);
         }
-        _ => return 0,
+        (_, value) => {
+            return Err(WriteError::Internal(format!("a {} value in a column of another type", value.field_type().name())))
+        }
     }
-    8
+    Ok(8)
 }
 
 /// The file's schema for `layout`.

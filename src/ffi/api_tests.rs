@@ -240,3 +240,26 @@ fn close_frees_the_handle_only_after_a_running_call_returns() {
         assert!(done_first, "close returned before the running call did");
     });
 }
+
+/// A library built without the `parquet` feature still exports
+/// `linedb_export_parquet` (the header is the same for every build); it
+/// answers 500 saying why, and makes no file.
+#[test]
+#[cfg(not(feature = "parquet"))]
+fn export_parquet_without_the_feature_answers_500_and_makes_nothing() {
+    let dir = TempDir::new("no-parquet");
+    let db = open_no_auth(&dir);
+    let mut result = new_result();
+    assert_eq!(write(db, "m v=1i 1", &mut result), 204);
+    let path = std::ffi::CString::new(dir.0.join("m.parquet").to_str().unwrap()).unwrap();
+    // SAFETY: a live handle, valid strings and a valid result.
+    let status = unsafe {
+        linedb_export_parquet(db, c"db".as_ptr(), ptr::null(), c"m".as_ptr(), i64::MIN, i64::MAX, path.as_ptr(), &mut result)
+    };
+    assert_eq!(status, 500);
+    assert!(text(&result.message).contains("without Parquet export"), "{}", text(&result.message));
+    assert!(!dir.0.join("m.parquet").exists());
+    let mut err = new_error();
+    // SAFETY: the handle is live and closed once.
+    assert_eq!(unsafe { linedb_close(db, &mut err) }, linedb_code::LINEDB_OK);
+}

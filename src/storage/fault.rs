@@ -428,6 +428,9 @@ impl Storage for FaultStorage {
         no_skip(Self::gate(&self.shared, Op::Lock, path, Location::caller()))?;
         self.inner.lock_file(path)
     }
+    fn free_space(&self, path: &Path) -> io::Result<Option<u64>> {
+        self.inner.free_space(path)
+    }
 }
 
 #[derive(Debug)]

@@ -69,6 +69,24 @@ impl Storage for FsStorage {
             Err(fs::TryLockError::Error(e)) => Err(with_path(e, "lock", path)),
         }
     }
+
+    fn free_space(&self, path: &Path) -> io::Result<Option<u64>> {
+        let dir = fs::File::open(path).map_err(|e| with_path(e, "open", path))?;
+        // SAFETY: an all-zero statvfs is a valid value of the plain C
+        // struct (integers only), and fstatvfs gets a descriptor `dir`
+        // keeps open for the call and a pointer to that struct, which it
+        // fills.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let rc = unsafe { libc::fstatvfs(dir.as_raw_fd(), &raw mut st) };
+        if rc != 0 {
+            return Err(with_path(io::Error::last_os_error(), "statvfs", path));
+        }
+        // Both are 32 bits wide on some 32-bit targets.
+        #[allow(clippy::useless_conversion)]
+        let free = u64::from(st.f_bavail).saturating_mul(u64::from(st.f_frsize));
+        Ok(Some(free))
+    }
 }
 
 #[derive(Debug)]

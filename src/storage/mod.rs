@@ -74,6 +74,13 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// another, holds it.
     #[track_caller]
     fn lock_file(&self, path: &Path) -> io::Result<Option<Box<dyn LockGuard>>>;
+    /// Bytes an unprivileged writer may still allocate on the file system
+    /// holding `path` (statvfs), or `None` where it cannot be known. Only
+    /// for choices that can wait (making a spare file ahead of need), never
+    /// for a promise: space can go between the check and the use.
+    fn free_space(&self, _path: &Path) -> io::Result<Option<u64>> {
+        Ok(None)
+    }
 }
 
 /// An open file. Methods take `&self` so that one thread can append while

@@ -55,6 +55,10 @@ pub fn temp_name(number: u64) -> String {
 /// them, the others named by [`spare_name`].
 pub const SPARE_NAME: &str = "spare.wal";
 
+/// Where a spare made ahead of need is built before it gets a spare's
+/// name (`ahead.rs`); removed at open.
+pub const SPARE_TEMP_NAME: &str = "spare.wal.tmp";
+
 /// The name of spare number `slot`: [`SPARE_NAME`] for slot 0 (the only
 /// one stores before multiple spares had), `spare-<slot>.wal` after it.
 pub fn spare_name(slot: usize) -> String {

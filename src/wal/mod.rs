@@ -20,8 +20,11 @@
 //! and the sequences continue from file to file. `NNNNNNNN.wal.tmp` is a
 //! file being created (removed at open); `spare.wal` and `spare-K.wal` are
 //! trimmed files kept to be recycled as the next files (up to
-//! [`WalOptions::spares`] of them), so steady writing does not allocate.
+//! [`WalOptions::spares`] of them), so steady writing does not allocate;
+//! `spare.wal.tmp` is a spare being made ahead of need (`ahead.rs`;
+//! removed at open).
 
+mod ahead;
 mod format;
 mod reader;
 mod recovery;
@@ -46,6 +49,7 @@ pub use recovery::MustReach;
 /// [`Wal::backlog_bytes`] (exactly [`record_size`]`(n)`).
 pub const RECORD_OVERHEAD: u64 = format::RECORD_HEADER_LEN + format::ALIGN - 1;
 
+pub use ahead::SpareJob;
 pub use writer::SyncTicket;
 use writer::Writer;
 
@@ -208,11 +212,29 @@ impl Wal {
     }
 
     /// Removes spare files until at most `keep` are left, best effort. The
-    /// engine keeps one spare per file of a checkpoint interval while open,
-    /// and sheds all but one at close, so that a closed store takes no more
-    /// room than one spare.
+    /// engine keeps one spare while open and sheds it at close, so that a
+    /// closed store's log holds no file.
     pub fn shed_spares(&mut self, keep: usize) {
         self.writer.shed_spares(keep);
+    }
+
+    /// A spare to make ahead of need, if the log keeps fewer spares than it
+    /// may: [`SpareJob::build`] it without the log held, then
+    /// [`Wal::adopt_spare`]. One job at a time.
+    pub fn spare_job(&self) -> Option<SpareJob> {
+        self.writer.spare_job()
+    }
+
+    /// Whether the log keeps fewer spares than it may ([`Wal::spare_job`]
+    /// would give a job).
+    pub fn wants_spare(&self) -> bool {
+        self.writer.wants_spare()
+    }
+
+    /// Takes the file a [`SpareJob`] built as a spare (true), or removes it
+    /// if none is wanted any more (false).
+    pub fn adopt_spare(&mut self, job: &SpareJob) -> io::Result<bool> {
+        self.writer.adopt_spare(job)
     }
 
     /// Sets the size of the files made from now on ([`WalOptions::file_size`]'s

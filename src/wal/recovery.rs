@@ -29,7 +29,7 @@ use crate::error::OpenError;
 use crate::storage::{File, OpenMode, Storage};
 
 use super::format::{
-    file_name, parse_file_name, parse_spare_name, parse_temp_name, spare_name, HeaderError, ALIGN, FILE_HEADER_LEN,
+    file_name, parse_file_name, parse_spare_name, parse_temp_name, spare_name, SPARE_TEMP_NAME, HeaderError, ALIGN, FILE_HEADER_LEN,
     FORMAT_VERSION,
 };
 use super::reader::{Entry, FileReader};
@@ -128,6 +128,9 @@ pub(super) fn scan(
             // A file whose creation did not finish: never part of the log.
             leftovers.push(dir.join(&name));
             max_number = max_number.max(n);
+        } else if name == SPARE_TEMP_NAME {
+            // A spare made ahead whose making did not finish.
+            leftovers.push(dir.join(&name));
         } else if let Some(slot) = parse_spare_name(&name) {
             let path = dir.join(&name);
             let len = storage.open_file(&path, OpenMode::Read)?.length()?;

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use crate::storage::{is_no_space, File, OpenMode, Storage};
 
+use super::ahead::SpareJob;
 use super::format::{
     encode_record, file_name, record_size, temp_name, FileHeader, FILE_HEADER_LEN, MAX_PAYLOAD_LEN, RECORD_HEADER_LEN,
     RECORD_HEADER_USIZE, spare_name,
@@ -723,6 +724,35 @@ impl Writer {
     /// rounded); the files made before keep theirs.
     pub fn set_file_size(&mut self, size: u64) {
         self.file_size = size;
+    }
+
+    /// A spare to make ahead of need, if the log keeps fewer than it may
+    /// (and is not failed): see `ahead.rs`.
+    pub fn spare_job(&self) -> Option<SpareJob> {
+        if !self.wants_spare() {
+            return None;
+        }
+        Some(SpareJob { storage: Arc::clone(&self.storage), dir: self.dir.clone(), size: self.file_size })
+    }
+
+    pub fn wants_spare(&self) -> bool {
+        !self.failed() && self.spares.len() < self.max_spares
+    }
+
+    /// Takes the file `job` built as a spare: true if it became one; false
+    /// if none is wanted any more (or the size changed), and it was
+    /// removed. A failed rename leaves it to be removed at the next job or
+    /// open.
+    pub fn adopt_spare(&mut self, job: &SpareJob) -> io::Result<bool> {
+        let tmp = job.temp_path();
+        let slot = self.free_spare_slot().filter(|_| !self.failed() && job.size == self.file_size);
+        let Some(slot) = slot else {
+            let _ = self.storage.remove_file(&tmp);
+            return Ok(false);
+        };
+        self.storage.rename(&tmp, &self.path(&spare_name(slot)))?;
+        self.spares.push((slot, job.size));
+        Ok(true)
     }
 
     /// Removes spare files until at most `keep` are left (best effort: a

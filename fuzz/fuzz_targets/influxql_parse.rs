@@ -1,0 +1,12 @@
+//! Parse arbitrary InfluxQL text; every invariant is in
+//! `influxql_check.rs`, which `tests/fuzz_corpus.rs` replays the corpus
+//! through as well.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+mod influxql_check;
+
+fuzz_target!(|data: &[u8]| {
+    influxql_check::check(data);
+});
