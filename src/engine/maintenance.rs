@@ -1,8 +1,8 @@
 //! The engine's own thread: started at open, stopped and joined at close
-//! (and when the engine is dropped). Once a second, and at once when a
-//! write takes the log's spare file, it runs a [`pass`]: it makes the
-//! log's next spare file ahead of need (`wal/ahead.rs`), then seals the
-//! partitions that are due (`seal::Due::Now`). It holds the engine only
+//! (and when the engine is dropped). Once a second it runs a [`pass`]: it
+//! makes the log's next spare file ahead of need (`wal/ahead.rs`), then
+//! seals the partitions that are due (`seal::Due::Now`). When a write takes
+//! the log's spare file, it makes the next one at once. It holds the engine only
 //! weakly between passes, so that dropping the last handle is never held up
 //! by a sleeping thread; a pass in progress sees the stop and gives up
 //! between blocks.
@@ -56,15 +56,28 @@ impl Stop {
         }
     }
 
-    /// Sleeps up to `d`, or until poked; true if stopped.
-    fn sleep(&self, d: Duration) -> bool {
+    /// Sleeps up to `d`, or until poked or stopped.
+    fn sleep(&self, d: Duration) -> Wake {
         let mut f = self.flags.lock();
         if !f.stopped && !f.poked {
             self.wake.wait_for(&mut f, d);
         }
-        f.poked = false;
-        f.stopped
+        let poked = std::mem::take(&mut f.poked);
+        match (f.stopped, poked) {
+            (true, _) => Wake::Stop,
+            (false, true) => Wake::Poke,
+            (false, false) => Wake::Tick,
+        }
     }
+}
+
+/// Why the thread woke.
+enum Wake {
+    Stop,
+    /// A write took the log's spare: make the next one, now.
+    Poke,
+    /// A second passed: the whole pass.
+    Tick,
 }
 
 /// The running thread.
@@ -117,7 +130,8 @@ fn run(weak: &Weak<Inner>) {
         let Some(inner) = weak.upgrade() else { return };
         let stop = Arc::clone(&inner.stop);
         drop(inner);
-        if stop.sleep(TICK) {
+        let wake = stop.sleep(TICK);
+        if matches!(wake, Wake::Stop) {
             return;
         }
         let Some(inner) = weak.upgrade() else { return };
@@ -126,7 +140,17 @@ fn run(weak: &Weak<Inner>) {
         }
         // Errors are the store's to report to the calls that meet them
         // (a failed store answers every call); here they only end the pass.
-        let _ = pass(&inner);
+        // A poke makes the spare only: sealing keeps its pace of once a
+        // second, however fast the writes come.
+        match wake {
+            Wake::Stop => {}
+            Wake::Poke => {
+                let _ = ahead(&inner);
+            }
+            Wake::Tick => {
+                let _ = pass(&inner);
+            }
+        }
     }
 }
 
