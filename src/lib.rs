@@ -22,6 +22,7 @@ pub mod error;
 #[cfg(feature = "parquet")]
 pub mod export;
 pub mod influxql;
+pub mod query;
 pub mod line_protocol;
 pub mod partition;
 pub mod rows;
