@@ -14,9 +14,19 @@ use kit::fault::{FaultStorage, Op};
 use std::time::Duration;
 use linedb::storage::FsStorage;
 
+/// A store on fault-injecting storage. No maintenance thread: it makes WAL
+/// spares and seals in the background, so a fault armed for a path could
+/// fire in its calls instead of the write's (a race `cargo test --release`
+/// met: the spare's sync took the EIO meant for the WAL's fdatasync).
 fn faulty() -> (Arc<FaultStorage>, Options) {
     let fs = Arc::new(FaultStorage::new(Arc::new(FsStorage)));
-    let opts = Options { storage: fs.clone(), wal_file_bytes: 8192, segment_bytes: 1 << 20, ..Options::default() };
+    let opts = Options {
+        storage: fs.clone(),
+        wal_file_bytes: 8192,
+        segment_bytes: 1 << 20,
+        background_sealing: false,
+        ..Options::default()
+    };
     (fs, opts)
 }
 
