@@ -731,6 +731,109 @@ static void test_export_parquet(void) {
   remove_tree(dir);
 }
 
+/* ---- InfluxQL ------------------------------------------------------------- */
+
+/* The JSON document's pieces, joined. */
+struct doc {
+  char text[4096];
+  size_t len;
+  size_t pieces;
+};
+
+static int append_piece(void *ctx, const char *piece, size_t len) {
+  struct doc *d = (struct doc *)ctx;
+  size_t room = sizeof d->text - 1 - d->len;
+  size_t n = len < room ? len : room;
+  memcpy(d->text + d->len, piece, n);
+  d->len += n;
+  d->text[d->len] = '\0';
+  d->pieces++;
+  return 0;
+}
+
+static uint16_t influxql(linedb *db, const char *database, const char *q, const linedb_query_options *opts,
+                         struct doc *d, linedb_result *res) {
+  memset(d, 0, sizeof *d);
+  return linedb_influxql(db, database, NULL, q, opts, append_piece, d, res);
+}
+
+static void test_influxql(void) {
+  char dir[4096];
+  linedb_query_options opts;
+  linedb_result res;
+  struct doc d;
+  linedb *db;
+  make_temp_dir(dir, sizeof dir);
+  db = open_store(dir, LINEDB_OPEN_NO_AUTH, 0);
+  CHECK(db != NULL);
+  if (db == NULL) return;
+  CHECK_CODE(linedb_create_database(db, "db", NULL), LINEDB_OK);
+  CHECK_STATUS(write_text(db, "db", NULL, "cpu,host=a v=1 0\ncpu,host=b v=2 0\ncpu,host=a v=4 3600000000000", &res), 204,
+               res);
+
+  memset(&opts, 0xAB, sizeof opts);
+  linedb_query_options_init(&opts);
+  CHECK(opts.struct_size == sizeof(linedb_query_options));
+  CHECK(opts.now_ns == 0 && opts.epoch == -1);
+  linedb_query_options_init(NULL); /* no crash */
+
+  /* Windows with their mean, times as RFC 3339 (the default). */
+  CHECK_STATUS(influxql(db, "db", "SELECT mean(v) FROM cpu WHERE time >= 0 AND time < 2h GROUP BY time(1h)", NULL, &d, &res),
+               200, res);
+  CHECK(res.count == 1);
+  CHECK(strcmp(d.text, "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"mean\"],"
+                       "\"values\":[[\"1970-01-01T00:00:00Z\",1.5],[\"1970-01-01T01:00:00Z\",4]]}]}]}") == 0);
+
+  /* Times in seconds; grouped by tag; two statements. */
+  opts.epoch = LINEDB_PRECISION_SECOND;
+  CHECK_STATUS(influxql(db, "db", "SELECT last(v) FROM cpu GROUP BY host; SHOW MEASUREMENTS", &opts, &d, &res), 200, res);
+  CHECK(res.count == 2);
+  CHECK(strcmp(d.text, "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"tags\":{\"host\":\"a\"},"
+                       "\"columns\":[\"time\",\"last\"],\"values\":[[3600,4]]},{\"name\":\"cpu\",\"tags\":{\"host\":\"b\"},"
+                       "\"columns\":[\"time\",\"last\"],\"values\":[[0,2]]}]},{\"statement_id\":1,\"series\":[{\"name\":"
+                       "\"measurements\",\"columns\":[\"name\"],\"values\":[[\"cpu\"]]}]}]}") == 0);
+
+  /* now() is the options' instant. */
+  opts.epoch = -1;
+  opts.now_ns = 7200000000000LL;
+  CHECK_STATUS(influxql(db, "db", "SELECT count(v) FROM cpu WHERE time > now() - 90m", &opts, &d, &res), 200, res);
+  CHECK(strstr(d.text, "[\"1970-01-01T00:30:00.000000001Z\",1]") != NULL);
+
+  /* A statement's own error is in the document; the next is not run. */
+  CHECK_STATUS(influxql(db, "db", "SELECT v, count(v) FROM cpu; SHOW MEASUREMENTS", NULL, &d, &res), 200, res);
+  CHECK(strcmp(d.text, "{\"results\":[{\"statement_id\":0,\"error\":\"mixing aggregate and non-aggregate queries is not "
+                       "supported\"},{\"statement_id\":1,\"error\":\"not executed\"}]}") == 0);
+
+  /* Text that does not parse: 400 and influxd's error document. */
+  CHECK_STATUS(influxql(db, "db", "SELECT FROM cpu", NULL, &d, &res), 400, res);
+  CHECK(strncmp(d.text, "{\"error\":\"error parsing query: ", 31) == 0);
+  CHECK(strstr(res.message, "error parsing query") != NULL);
+
+  /* An unknown database: 404 with influxd's answer. */
+  CHECK_STATUS(influxql(db, "nodb", "SELECT v FROM cpu", NULL, &d, &res), 404, res);
+  CHECK(strcmp(d.text, "{\"results\":[{\"statement_id\":0,\"error\":\"database not found: nodb\"}]}") == 0);
+
+  /* Bad arguments: 400, nothing delivered. */
+  opts.epoch = 9;
+  CHECK_STATUS(influxql(db, "db", "SHOW MEASUREMENTS", &opts, &d, &res), 400, res);
+  CHECK(d.pieces == 0);
+  opts.epoch = -1;
+  opts.struct_size = 2;
+  CHECK_STATUS(influxql(db, "db", "SHOW MEASUREMENTS", &opts, &d, &res), 400, res);
+  CHECK(d.pieces == 0);
+  /* A struct from an older build (struct_size only): the defaults. */
+  opts.struct_size = 4;
+  CHECK_STATUS(influxql(db, "db", "SHOW MEASUREMENTS", &opts, &d, &res), 200, res);
+  CHECK_STATUS(influxql(db, "db", NULL, NULL, &d, &res), 400, res);
+  CHECK_STATUS(linedb_influxql(db, "db", NULL, "SHOW MEASUREMENTS", NULL, NULL, NULL, &res), 400, res);
+  CHECK_STATUS(linedb_influxql(NULL, "db", NULL, "SHOW MEASUREMENTS", NULL, append_piece, &d, &res), 400, res);
+  /* result may be NULL. */
+  memset(&d, 0, sizeof d);
+  CHECK(linedb_influxql(db, "db", NULL, "SHOW MEASUREMENTS", NULL, append_piece, &d, NULL) == 200);
+  close_store(db);
+  remove_tree(dir);
+}
+
 /* Descriptors open in this process now (Linux). */
 static int open_fds(void) {
   int n = 0;
@@ -1117,6 +1220,7 @@ int main(void) {
   test_verify();
   test_compact();
   test_export_parquet();
+  test_influxql();
   test_bounded_open_segments();
   test_no_auth_and_reopen();
   test_struct_size_compatibility();

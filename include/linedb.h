@@ -265,6 +265,35 @@ typedef struct linedb_result {
 typedef int (*linedb_line_fn)(void *ctx, const char *line, size_t len);
 
 /**
+ * How linedb_influxql runs. Set struct_size to sizeof(linedb_query_options)
+ * (linedb_query_options_init does): the library reads only that many
+ * bytes, so a program built against an older, smaller struct keeps
+ * working (the fields it lacks take their defaults). Fields may be added
+ * at the end, never removed or reordered.
+ */
+typedef struct linedb_query_options {
+  /**
+   * sizeof(linedb_query_options); set by linedb_query_options_init. At
+   * least 4, else the call answers 400.
+   */
+  uint32_t struct_size;
+  /**
+   * The instant now() means, in nanoseconds since the Unix epoch; 0 (the
+   * default): the system clock when the call starts. Set it to run the
+   * same statements against the same instant twice.
+   */
+  int64_t now_ns;
+  /**
+   * How times are written: -1 (the default) as RFC 3339 strings in UTC
+   * with nanoseconds, trailing zeros dropped ("2016-01-01T00:00:00.5Z"),
+   * as influxd writes them by default; or a linedb_precision (0 ns, 1 us,
+   * 2 ms, 3 s): integers in that unit, cut toward zero, as influxd's
+   * epoch=ns|u|ms|s. Any other value: the call answers 400.
+   */
+  int32_t epoch;
+} linedb_query_options;
+
+/**
  * The store's status, filled by linedb_stats_get. Set struct_size to
  * sizeof(linedb_stats): the library writes only that many bytes, so a
  * program built against an older, smaller struct keeps working. Fields may
@@ -643,6 +672,89 @@ uint16_t linedb_query(struct linedb *db,
                       linedb_line_fn fn,
                       void *ctx,
                       struct linedb_result *result);
+
+/**
+ * Fills *opts with the defaults: struct_size = sizeof(linedb_query_options),
+ * now_ns 0 (the clock at the call), epoch -1 (RFC 3339 strings). NULL is
+ * ignored.
+ *
+ * # Safety
+ *
+ * opts is NULL or points to a writable linedb_query_options of this header.
+ */
+void linedb_query_options_init(struct linedb_query_options *opts);
+
+/**
+ * Runs one or more InfluxQL statements (separated by ';') against
+ * database and streams the answer influxd 1.6 gives on its /query
+ * endpoint: a JSON document, handed to fn in one or more pieces (of about
+ * 64 KiB) whose concatenation is the document, without a trailing newline.
+ * The statements are the subset of docs/influxql.md: SELECT (fields, tags,
+ * arithmetic, the aggregates count, sum, mean, median, mode, spread,
+ * stddev, min, max, first, last, percentile, distinct and
+ * count(distinct()); WHERE on time, tags and fields; GROUP BY time(d[, o])
+ * and tags; fill; ORDER BY time DESC; LIMIT, OFFSET, SLIMIT, SOFFSET) and
+ * SHOW DATABASES, MEASUREMENTS, TAG KEYS, TAG VALUES, FIELD KEYS, SERIES.
+ * For the document's shape, see docs/influxql.md; where linedb answers
+ * otherwise than influxd 1.6, the page says so.
+ *
+ * A statement's own error (an aggregate mixed with plain fields, an
+ * unknown function) is in the document, as influxd puts it:
+ * {"statement_id":N,"error":"..."}; the statements after it answer
+ * {"statement_id":M,"error":"not executed"}. A statement whose
+ * measurement does not exist answers {"statement_id":N}, no series.
+ *
+ * - db: an open handle.
+ * - database: NUL-terminated UTF-8 name of the database the statements
+ *   read (a FROM may name it, "db"."autogen"."m", but no other).
+ * - token: token with read permission on database; NULL or "" is a missing
+ *   token (401) unless the store was opened with LINEDB_OPEN_NO_AUTH.
+ * - query: NUL-terminated UTF-8 InfluxQL text.
+ * - opts: NULL for the defaults, or options with struct_size set (see
+ *   linedb_query_options).
+ * - fn, ctx: the callback (not NULL), called with each piece of the
+ *   document ("line" is a piece here, len bytes, not NUL-terminated, valid
+ *   during the call only), and what it gets as ctx. Return 0 to go on,
+ *   non-zero to stop: nothing more is read or sent.
+ * - result: NULL, or filled completely; count = statements run.
+ *   Every pointer is used during the call only; nothing is kept.
+ *
+ * Returns the status, also in result->status:
+ * - 200 the statements ran (or fn stopped them);
+ * - 400 the text does not parse: the document is then
+ *   {"error":"error parsing query: ... at line L, char C"} and no
+ *   statement runs; or a NULL or non-UTF-8 argument, or bad options (no
+ *   document then);
+ * - 401 token missing, malformed, unknown, revoked or without read
+ *   permission (no document);
+ * - 404 no such database: the document is influxd's own answer for it,
+ *   {"results":[{"statement_id":0,"error":"database not found: NAME"}]};
+ * - 500 a stored block failed its checksum, or the store failed; 503
+ *   out of descriptors for now: the statement reading it answers the
+ *   error in the document, the later ones "not executed", and
+ *   result->message says what happened.
+ *
+ * Memory: a statement's answer is built before it is sent (one series of
+ * rows per group); a GROUP BY time of more than 10,000,000 windows per
+ * series is refused as a statement error.
+ *
+ * Threading: as linedb_query; fn runs on the calling thread.
+ *
+ * # Safety
+ *
+ * db is NULL or an open handle; database, token and query NULL or
+ * NUL-terminated; opts NULL or pointing to struct_size readable bytes;
+ * fn NULL or a function of this type; result NULL or a writable
+ * linedb_result.
+ */
+uint16_t linedb_influxql(struct linedb *db,
+                         const char *database,
+                         const char *token,
+                         const char *query,
+                         const struct linedb_query_options *opts,
+                         linedb_line_fn fn,
+                         void *ctx,
+                         struct linedb_result *result);
 
 /**
  * Writes the points of one measurement with start_ns <= time < end_ns to

@@ -173,6 +173,36 @@ impl Schema {
         out
     }
 
+    /// A table's tag keys, sorted; `None` when it does not exist.
+    pub fn tag_keys(&self, table: &str) -> Option<Vec<String>> {
+        let t = self.tables.get(table)?;
+        let mut keys: Vec<String> =
+            t.columns.iter().filter(|(_, k)| **k == ColumnKind::Tag).map(|(n, _)| n.to_string()).collect();
+        keys.sort();
+        Some(keys)
+    }
+
+    /// A table's names and what each is.
+    pub fn kinds(&self, table: &str) -> Vec<(String, ColumnKind)> {
+        self.tables.get(table).map(|t| t.columns.iter().map(|(n, k)| (n.to_string(), *k)).collect()).unwrap_or_default()
+    }
+
+    /// The fields of a table's partitions from day `first` to `last`, with
+    /// the type each has in the earliest of them, sorted by name; `None`
+    /// when the table has no partition there.
+    pub fn fields_between(&self, table: &str, first: Day, last: Day) -> Option<Vec<(String, FieldType)>> {
+        let t = self.tables.get(table)?;
+        let mut out: BTreeMap<&str, FieldType> = BTreeMap::new();
+        let mut any = false;
+        for types in t.partitions.range(first..=last).map(|(_, v)| v) {
+            any = true;
+            for (name, ty) in types.iter() {
+                out.entry(name).or_insert(ty);
+            }
+        }
+        any.then(|| out.into_iter().map(|(n, t)| (n.to_owned(), t)).collect())
+    }
+
     /// The days of a table that have field types, in order.
     pub fn days(&self, table: &str) -> Vec<Day> {
         self.tables.get(table).map(|t| t.partitions.keys().copied().collect()).unwrap_or_default()

@@ -16,6 +16,7 @@ mod commit;
 #[cfg(feature = "parquet")]
 mod export;
 mod files;
+mod influxql;
 mod maintenance;
 mod memory;
 mod placement;
@@ -581,6 +582,42 @@ impl Engine {
             return out;
         }
         self.export_parquet(database, measurement, start_ns, end_ns, path)
+    }
+
+    /// Runs InfluxQL statements (`;`-separated) against `database` and
+    /// writes `influxd`'s `/query` JSON answer to `sink` in pieces (see
+    /// [`crate::query`] and `docs/influxql.md`). 200 when the statements
+    /// ran (a statement's own error is in the document), 400 when the text
+    /// does not parse, 404 for an unknown database, 500/503 when reading
+    /// failed. `count` is the statements run.
+    pub fn influxql(
+        &self,
+        database: &str,
+        text: &str,
+        opts: crate::query::Options,
+        sink: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Outcome {
+        let exists = self.inner.state.read().dbs.contains_key(database);
+        let store = influxql::DbStore { inner: &self.inner, database };
+        let store: Option<&dyn crate::query::Store> = if exists { Some(&store) } else { None };
+        let ran = crate::query::run(store, database, text, opts, sink);
+        Outcome { count: ran.statements, ..Outcome::error(ran.status, ran.message) }
+    }
+
+    /// [`Engine::influxql`] for a caller presenting `token` (read
+    /// permission on `database`).
+    pub fn influxql_as(
+        &self,
+        database: &str,
+        token: Option<&str>,
+        text: &str,
+        opts: crate::query::Options,
+        sink: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Outcome {
+        if let Err(out) = self.authorize(token, database, auth::PERM_READ) {
+            return out;
+        }
+        self.influxql(database, text, opts, sink)
     }
 
     /// Sets the most segment files the store keeps open (and mapped) while

@@ -46,6 +46,8 @@ mod write;
 
 mod query;
 
+mod influxql;
+
 mod export;
 
 mod status;
@@ -59,6 +61,7 @@ pub use handle::{
     linedb, linedb_close, linedb_open, linedb_options, linedb_options_init, LINEDB_OPEN_NO_AUTH,
 };
 pub use export::linedb_export_parquet;
+pub use influxql::{linedb_influxql, linedb_query_options, linedb_query_options_init};
 pub use query::{linedb_line_fn, linedb_query};
 pub use result::linedb_result;
 pub use status::{

@@ -1,7 +1,28 @@
-//! InfluxQL results (issue 15): planning and execution over the stored
-//! data will live here; so far, the pieces of `influxd`'s JSON answer.
+//! InfluxQL over the stored data (issue 15): statements run against one
+//! database, answered as `influxd` 1.6 answers them (`docs/influxql.md`).
 //!
-//! - `json`: values, strings and times written exactly as `influxd` 1.6
-//!   writes them (Go's `encoding/json` and `time.RFC3339Nano`).
+//! - `run`: the statements of one text, in order, to one JSON document;
+//! - `plan`: a SELECT's bounds, groups and columns, compiled (`expr`);
+//! - `select`: the scan, groups, windows and `fill` of a SELECT, with
+//!   `aggregate` computing each window's functions over `value`s;
+//! - `show`: the SHOW statements;
+//! - `time`: time bounds out of a `WHERE` clause, and RFC 3339 times;
+//! - `result` and `json`: the answer as `influxd` writes it;
+//! - `store`: what a query reads, as a trait the engine implements.
 
+pub mod aggregate;
+pub mod expr;
 pub mod json;
+pub mod plan;
+pub mod result;
+mod run;
+pub mod select;
+pub mod show;
+pub mod store;
+pub mod time;
+pub mod value;
+
+pub use result::{Answer, Epoch, Series};
+pub use run::{run, Options, Ran};
+pub use store::{Failure, Meta, Store};
+pub use value::Value;

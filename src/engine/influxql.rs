@@ -1,0 +1,62 @@
+//! InfluxQL's view of one database ([`crate::query::Store`]): its names
+//! from the catalog under the state's read lock, its points through
+//! verified [`Snapshot`] scans.
+
+use crate::partition::Day;
+use crate::query::store::PointFn;
+use crate::query::{Failure, Meta, Store};
+
+use super::scan::Snapshot;
+use super::Inner;
+
+pub struct DbStore<'a> {
+    pub inner: &'a Inner,
+    pub database: &'a str,
+}
+
+impl Store for DbStore<'_> {
+    fn databases(&self) -> Vec<String> {
+        let st = self.inner.state.read();
+        let mut dbs: Vec<(u32, &String)> = st.dbs.values().map(|d| (d.id, &d.name)).collect();
+        dbs.sort();
+        dbs.into_iter().map(|(_, n)| n.clone()).collect()
+    }
+
+    fn measurements(&self) -> Vec<String> {
+        let st = self.inner.state.read();
+        let mut names: Vec<String> =
+            st.dbs.get(self.database).map(|d| d.tables.keys().cloned().collect()).unwrap_or_default();
+        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        names
+    }
+
+    fn meta(&self, measurement: &str, min: i64, max: i64) -> Option<Meta> {
+        let st = self.inner.state.read();
+        let schema = &st.dbs.get(self.database)?.schema;
+        let fields = schema.fields_between(measurement, Day::of(min), Day::of(max))?;
+        Some(Meta {
+            tags: schema.tag_keys(measurement)?,
+            fields,
+            kinds: schema.kinds(measurement).into_iter().collect(),
+        })
+    }
+
+    fn scan(
+        &self,
+        measurement: &str,
+        min: i64,
+        max: i64,
+        f: &mut PointFn<'_>,
+    ) -> Result<(), Failure> {
+        let fail = |o: super::Outcome| Failure { status: o.status, message: o.message };
+        let end = max.saturating_add(1);
+        let snap = Snapshot::take(self.inner, self.database, Some(measurement), min, end, false).map_err(fail)?;
+        snap.verify(self.inner).map_err(fail)?;
+        let out = snap.scan(self.inner, &mut |p| f(p.series, p.time, p.fields));
+        if out.status == 200 {
+            Ok(())
+        } else {
+            Err(fail(out))
+        }
+    }
+}

@@ -1,0 +1,508 @@
+//! Runs a planned SELECT: one scan of the measurement's points in the
+//! statement's time bounds, each point tested against the condition and
+//! put in its group; then per group the raw rows, or the windows with
+//! their aggregates, `fill` and the columns' arithmetic; then `ORDER BY`,
+//! `LIMIT`/`OFFSET` and `SLIMIT`/`SOFFSET`.
+
+use std::collections::HashMap;
+
+use crate::columnar::tags;
+use crate::influxql::ast::{Fill, Select};
+use crate::schema::FieldType;
+
+use super::aggregate::{distinct, reduce, Func};
+use super::expr::{eval, truth, Env, Node, PointEnv};
+use super::plan::{self, Plan, MAX_WINDOWS};
+use super::result::Series;
+use super::store::{Failure, Store};
+use super::value::Value;
+
+/// Why a statement did not answer rows.
+#[derive(Debug)]
+pub enum StmtError {
+    /// The statement's own error, answered inside the JSON.
+    Query(String),
+    /// Reading the store failed: the whole call answers it.
+    Store(Failure),
+}
+
+impl From<String> for StmtError {
+    fn from(s: String) -> Self {
+        StmtError::Query(s)
+    }
+}
+
+/// A point's tags and fields, kept for the columns beside a selector.
+type Aux = (Vec<Option<String>>, Vec<Value>);
+
+/// One group's points, as the scan left them.
+#[derive(Default)]
+struct Group {
+    key: Vec<String>,
+    /// Raw rows (time first).
+    rows: Vec<Vec<Value>>,
+    /// Per call, the (time, value) of every point with a value.
+    vals: Vec<Vec<(i64, Value)>>,
+    /// With a lone selector and other columns: the tags and fields of
+    /// each point of `vals[0]`, for the columns of the point it selects.
+    aux: Vec<Aux>,
+}
+
+pub fn select(store: &dyn Store, s: &Select, now: i64) -> Result<Vec<Series>, StmtError> {
+    let (cond, range) = plan::bounds(s, now)?;
+    let has_window = s.dimensions.iter().any(|d| matches!(d, crate::influxql::ast::Dimension::Time { .. }));
+    let upper = if has_window { range.max.unwrap_or(now) } else { range.upper() };
+    let meta = if range.lower() <= upper { store.meta(&s.from.measurement, range.lower(), upper) } else { None };
+    // Planned even when nothing is in range: a statement's own errors
+    // (an aggregate mixed with fields, an unknown function) are answered
+    // whatever the data, as influxd checks them first.
+    let p = plan::plan(s, meta.as_ref().unwrap_or(&super::store::Meta::default()), now, range, cond.as_ref())?;
+    if meta.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut groups = collect(store, &p)?;
+    // SOFFSET and SLIMIT count series in tag order; ORDER BY time DESC
+    // then reverses the series too, as influxd does.
+    groups.drain(..p.soffset.min(groups.len()));
+    if p.slimit > 0 {
+        groups.truncate(p.slimit);
+    }
+    if p.descending {
+        groups.reverse();
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    for g in groups {
+        let mut rows = if p.is_aggregate() {
+            windows(&p, &g)?
+        } else {
+            let mut rows = g.rows;
+            if p.descending {
+                rows.reverse();
+            }
+            limit(&mut rows, p.offset, p.limit);
+            rows
+        };
+        if rows.is_empty() {
+            continue;
+        }
+        rows.shrink_to_fit();
+        let mut columns = Vec::with_capacity(p.names.len() + 1);
+        columns.push("time".to_owned());
+        columns.extend(p.names.iter().cloned());
+        out.push(Series {
+            name: Some(p.measurement.clone()),
+            tags: p.group_tags.iter().cloned().zip(g.key).collect(),
+            columns,
+            has_time: true,
+            rows,
+        });
+    }
+    Ok(out)
+}
+
+/// Scans the points into their groups, sorted by the grouped tags' values
+/// (descending for `ORDER BY time DESC`, as influxd orders them).
+fn collect(store: &dyn Store, p: &Plan) -> Result<Vec<Group>, StmtError> {
+    let (ntags, nfields) = (p.inputs.tags.len(), p.inputs.fields.len());
+    let mut tag_vals: Vec<Option<String>> = vec![None; ntags];
+    let mut field_vals = vec![Value::Null; nfields];
+    let mut groups: Vec<Group> = Vec::new();
+    let mut by_key: HashMap<Vec<String>, usize> = HashMap::new();
+    let mut key = Vec::with_capacity(p.group_at.len());
+    let raw_fields: Vec<usize> = (0..nfields).filter(|i| p.columns.iter().any(|c| reads(c, *i))).collect();
+    let with_aux = p.is_aggregate() && p.columns.iter().any(reads_point);
+    let mut bad_series = false;
+    let scanned = store.scan(&p.measurement, p.range.lower(), p.range.upper(), &mut |series, time, fields| {
+        for v in tag_vals.iter_mut() {
+            *v = None;
+        }
+        if ntags > 0 {
+            let Some(pairs) = tags::split(series) else {
+                bad_series = true;
+                return false;
+            };
+            for (k, v) in pairs {
+                let k = unescaped(k);
+                if let Some(i) = p.inputs.tags.iter().position(|t| t.as_bytes() == &*k) {
+                    tag_vals[i] = Some(String::from_utf8_lossy(&unescaped(v)).into_owned());
+                }
+            }
+        }
+        for v in field_vals.iter_mut() {
+            *v = Value::Null;
+        }
+        for f in fields {
+            let k = unescaped(f.key);
+            if let Some(i) = p.inputs.fields.iter().position(|t| t.as_bytes() == &*k) {
+                field_vals[i] = Value::from_stored(&f.value);
+            }
+        }
+        let env = PointEnv { tags: &tag_vals, fields: &field_vals };
+        if let Some(c) = &p.condition {
+            if !truth(c, &env) {
+                return true;
+            }
+        }
+        key.clear();
+        key.extend(p.group_at.iter().map(|&i| tag_vals[i].clone().unwrap_or_default()));
+        let g = match by_key.get(&key) {
+            Some(&g) => g,
+            None => {
+                groups.push(Group { key: key.clone(), vals: vec![Vec::new(); p.calls.len()], ..Group::default() });
+                by_key.insert(key.clone(), groups.len() - 1);
+                groups.len() - 1
+            }
+        };
+        let group = &mut groups[g];
+        if p.is_aggregate() {
+            for (ci, c) in p.calls.iter().enumerate() {
+                let v = &field_vals[c.field];
+                if !v.is_null() {
+                    group.vals[ci].push((time, v.clone()));
+                    if with_aux {
+                        group.aux.push((tag_vals.clone(), field_vals.clone()));
+                    }
+                }
+            }
+        } else if raw_fields.iter().any(|&i| !field_vals[i].is_null()) {
+            let mut row = Vec::with_capacity(p.columns.len() + 1);
+            row.push(Value::Integer(time));
+            row.extend(p.columns.iter().map(|c| eval(c, &env)));
+            group.rows.push(row);
+        }
+        true
+    });
+    scanned.map_err(StmtError::Store)?;
+    if bad_series {
+        return Err(StmtError::Store(Failure {
+            status: 500,
+            message: "a stored series key does not split into tags".into(),
+        }));
+    }
+    groups.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(groups)
+}
+
+/// A stored (escaped) name without its escapes, borrowed when it has none.
+fn unescaped(name: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if name.contains(&b'\\') {
+        std::borrow::Cow::Owned(tags::unescape(name))
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
+}
+
+fn reads(n: &Node, field: usize) -> bool {
+    match n {
+        Node::Field(i) => *i == field,
+        Node::Tag(_) | Node::Call(_) | Node::Lit(_) => false,
+        Node::Arith(_, l, r) | Node::Cmp(_, l, r) | Node::And(l, r) | Node::Or(l, r) => {
+            reads(l, field) || reads(r, field)
+        }
+        Node::Match { node, .. } => reads(node, field),
+    }
+}
+
+/// Whether a column reads a point's tags or fields outside calls.
+fn reads_point(n: &Node) -> bool {
+    match n {
+        Node::Field(_) | Node::Tag(_) => true,
+        Node::Call(_) | Node::Lit(_) => false,
+        Node::Arith(_, l, r) | Node::Cmp(_, l, r) | Node::And(l, r) | Node::Or(l, r) => {
+            reads_point(l) || reads_point(r)
+        }
+        Node::Match { node, .. } => reads_point(node),
+    }
+}
+
+/// Call values of a window, with the tags and fields of a selected point.
+struct WindowEnv<'a> {
+    calls: &'a [Value],
+    point: Option<&'a Aux>,
+}
+
+static NULL: Value = Value::Null;
+
+impl Env for WindowEnv<'_> {
+    fn tag(&self, i: usize) -> Option<&str> {
+        self.point?.0.get(i)?.as_deref()
+    }
+    fn field(&self, i: usize) -> &Value {
+        self.point.and_then(|p| p.1.get(i)).unwrap_or(&NULL)
+    }
+    fn call(&self, i: usize) -> &Value {
+        self.calls.get(i).unwrap_or(&NULL)
+    }
+}
+
+/// The start of the window `t` falls in: windows are `interval` long,
+/// aligned to the epoch plus `offset`.
+pub fn window_start(t: i64, interval: i64, offset: i64) -> i64 {
+    let (t, i, o) = (i128::from(t), i128::from(interval), i128::from(offset));
+    let start = t - (t - o).rem_euclid(i);
+    i64::try_from(start).unwrap_or(if start < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// One window's result before `fill`: per call its value (`None`: the
+/// window had no value for it) and the index of the selected point.
+struct Slot {
+    time: i64,
+    values: Vec<Option<Value>>,
+    selected: Option<usize>,
+    /// For `distinct`: every distinct value (one row each).
+    distinct: Vec<Value>,
+}
+
+/// The rows of an aggregate group: a row per window (one window without
+/// `GROUP BY time`), filled, with the columns evaluated.
+fn windows(p: &Plan, g: &Group) -> Result<Vec<Vec<Value>>, StmtError> {
+    let spans: Vec<(i64, i64)> = match p.window {
+        Some((interval, offset)) => {
+            let first = match p.range.min {
+                Some(min) => min,
+                // No lower bound: from the window of the group's first
+                // point, as influxd starts it.
+                None => match g.vals.iter().filter_map(|v| v.first().map(|x| x.0)).min() {
+                    Some(t) => t,
+                    None => return Ok(Vec::new()),
+                },
+            };
+            let start = window_start(first, interval, offset);
+            let last = window_start(p.range.upper(), interval, offset);
+            let count = (i128::from(last) - i128::from(start)) / i128::from(interval) + 1;
+            if count > i128::from(MAX_WINDOWS) {
+                return Err(StmtError::Query(format!(
+                    "GROUP BY time would make {count} windows, more than the {MAX_WINDOWS} linedb allows: bound the time range or widen the interval"
+                )));
+            }
+            // At most MAX_WINDOWS (checked above): fits an i64.
+            let count = i64::try_from(count).unwrap_or(MAX_WINDOWS);
+            (0..count).map(|k| (start + k * interval, (start + (k + 1) * interval))).collect()
+        }
+        None => vec![(i64::MIN, i64::MAX)],
+    };
+    let mut at = vec![0usize; p.calls.len()];
+    let mut slots: Vec<Slot> = Vec::with_capacity(spans.len());
+    for &(ws, we) in &spans {
+        let mut slot =
+            Slot { time: ws, values: Vec::with_capacity(p.calls.len()), selected: None, distinct: Vec::new() };
+        for (ci, call) in p.calls.iter().enumerate() {
+            let vals = &g.vals[ci];
+            let lo = at[ci];
+            let mut hi = lo;
+            while hi < vals.len() && vals[hi].0 < we {
+                hi += 1;
+            }
+            at[ci] = hi;
+            let window = &vals[lo..hi];
+            if window.is_empty() {
+                slot.values.push(None);
+                continue;
+            }
+            let Some((v, sel)) = reduce(call.func, window) else {
+                // No point (a percentile past the values): the window is
+                // empty for this call, as influxd's reducer emits nothing.
+                slot.values.push(None);
+                continue;
+            };
+            if call.func == Func::Distinct {
+                slot.distinct = distinct(window);
+            }
+            if ci == 0 {
+                slot.selected = sel.map(|s| lo + s);
+            }
+            slot.values.push(Some(v));
+        }
+        slot.time = match p.window {
+            Some(_) => ws,
+            // A lone selector (or the same one written again, which
+            // influxd reads once) answers its point's time.
+            None => match slot.selected {
+                Some(s)
+                    if p.calls[0].func.is_selector()
+                        && p.calls.iter().all(|c| c.func == p.calls[0].func && c.field == p.calls[0].field) =>
+                {
+                    g.vals[0][s].0
+                }
+                _ => p.range.min.unwrap_or(0),
+            },
+        };
+        slots.push(slot);
+    }
+    if slots.iter().all(|s| s.values.iter().all(Option::is_none)) {
+        // influxd makes a series of the points its reducers emit: none,
+        // no series (whatever the fill).
+        return Ok(Vec::new());
+    }
+    fill(p, &mut slots);
+    if p.descending {
+        slots.reverse();
+    }
+    if p.fill == Fill::None && p.calls.len() > 1 {
+        // influxd limits each call's points, then joins them by time: a
+        // row is kept when any call still has a value there.
+        for ci in 0..p.calls.len() {
+            let have: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].values[ci].is_some()).collect();
+            let end = if p.limit > 0 { p.offset.saturating_add(p.limit) } else { usize::MAX };
+            for (rank, &i) in have.iter().enumerate() {
+                if rank < p.offset || rank >= end {
+                    slots[i].values[ci] = None;
+                }
+            }
+        }
+    }
+    // Only fill(null) (the default) answers 0 for a count of nothing.
+    // (influxd fills the points a call's iterator gives: a count with no
+    // point in the whole series stays null, not 0.)
+    let zero_counts = matches!(p.fill, Fill::Default | Fill::Null);
+    let present: Vec<bool> = (0..p.calls.len()).map(|ci| present(&slots, ci)).collect();
+    let mut rows = Vec::with_capacity(slots.len());
+    let mut calls = vec![Value::Null; p.calls.len()];
+    for slot in &slots {
+        let empty = slot.values.iter().all(Option::is_none);
+        if empty && (p.window.is_none() || p.fill == Fill::None) {
+            continue;
+        }
+        for (ci, c) in p.calls.iter().enumerate() {
+            calls[ci] = match &slot.values[ci] {
+                Some(v) => v.clone(),
+                None if zero_counts && present[ci] => c.func.empty(),
+                None => Value::Null,
+            };
+        }
+        let point = slot.selected.and_then(|s| g.aux.get(s));
+        if p.calls.first().is_some_and(|c| c.func == Func::Distinct) && !slot.distinct.is_empty() {
+            for v in &slot.distinct {
+                calls[0] = v.clone();
+                rows.push(row(p, slot.time, &calls, point));
+            }
+            continue;
+        }
+        rows.push(row(p, slot.time, &calls, point));
+    }
+    if !(p.fill == Fill::None && p.calls.len() > 1) {
+        limit(&mut rows, p.offset, p.limit);
+    }
+    Ok(rows)
+}
+
+/// `OFFSET` and `LIMIT` (0: none) of a series' rows.
+fn limit(rows: &mut Vec<Vec<Value>>, offset: usize, limit: usize) {
+    rows.drain(..offset.min(rows.len()));
+    if limit > 0 {
+        rows.truncate(limit);
+    }
+}
+
+fn row(p: &Plan, time: i64, calls: &[Value], point: Option<&Aux>) -> Vec<Value> {
+    let env = WindowEnv { calls, point };
+    let mut row = Vec::with_capacity(p.columns.len() + 1);
+    row.push(Value::Integer(time));
+    row.extend(p.columns.iter().map(|c| eval(c, &env)));
+    row
+}
+
+/// `fill(...)` of the windows without a value for a call.
+fn fill(p: &Plan, slots: &mut [Slot]) {
+    if p.window.is_none() {
+        return;
+    }
+    for (ci, call) in p.calls.iter().enumerate() {
+        match &p.fill {
+            Fill::Default | Fill::Null | Fill::None => {}
+            Fill::Number(_) | Fill::Integer(_) => {
+                let x = match p.fill {
+                    Fill::Integer(n) => n as f64,
+                    Fill::Number(x) => x,
+                    _ => 0.0,
+                };
+                // The number as the call's type (an integer cut toward
+                // zero, as Go converts); a string or boolean call gets its
+                // type's zero value, as influxd fills it.
+                // A string or boolean call with no point in the whole
+                // series gets the number as written (influxd's fill then
+                // sees no string iterator).
+                let output = match call.output {
+                    Some(FieldType::String | FieldType::Boolean) if !present(slots, ci) => None,
+                    other => other,
+                };
+                let v = match output {
+                    // Go's conversion: toward zero, saturating here.
+                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                    Some(FieldType::Integer) => Value::Integer(x as i64),
+                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                    Some(FieldType::UInteger) => Value::Unsigned(x as u64),
+                    Some(FieldType::String) => Value::String(String::new()),
+                    Some(FieldType::Boolean) => Value::Boolean(false),
+                    Some(FieldType::Float) | None => match p.fill {
+                        Fill::Integer(n) => Value::Integer(n),
+                        _ => Value::Float(x),
+                    },
+                };
+                fill_with(slots, ci, &v);
+            }
+            Fill::Previous => {
+                // "Previous" in the order the rows go out.
+                let mut prev: Option<Value> = None;
+                let order: Box<dyn Iterator<Item = &mut Slot>> =
+                    if p.descending { Box::new(slots.iter_mut().rev()) } else { Box::new(slots.iter_mut()) };
+                for s in order {
+                    match &s.values[ci] {
+                        Some(v) => prev = Some(v.clone()),
+                        None => s.values[ci] = prev.clone(),
+                    }
+                }
+            }
+            Fill::Linear => linear(slots, ci, p.window.map_or(1, |w| w.0)),
+        }
+    }
+}
+
+/// Whether call `ci` has a value in any window of the series.
+fn present(slots: &[Slot], ci: usize) -> bool {
+    slots.iter().any(|s| s.values[ci].is_some())
+}
+
+fn fill_with(slots: &mut [Slot], ci: usize, v: &Value) {
+    for s in slots.iter_mut() {
+        if s.values[ci].is_none() {
+            s.values[ci] = Some(v.clone());
+        }
+    }
+}
+
+/// Linear fill: an empty window between two with numbers gets the value
+/// on the line between them, computed as influxd computes it (in window
+/// numbers: slope times distance plus start, in floats; cut toward zero
+/// for integers).
+fn linear(slots: &mut [Slot], ci: usize, interval: i64) {
+    let known: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].values[ci].is_some()).collect();
+    for pair in known.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        let (Some(va), Some(vb)) = (slots[a].values[ci].clone(), slots[b].values[ci].clone()) else {
+            continue;
+        };
+        // In window numbers (time / interval, cut toward zero), as influxd.
+        let (ta, tb) = (slots[a].time / interval, slots[b].time / interval);
+        for s in slots.iter_mut().take(b).skip(a + 1) {
+            let x = (s.time / interval - ta) as f64;
+            s.values[ci] = match (&va, &vb) {
+                (Value::Integer(y0), Value::Integer(y1)) => {
+                    let m = (y1 - y0) as f64 / (tb - ta) as f64;
+                    // Cut toward zero, as influxd's int64(); between two
+                    // i64 values, so in range.
+                    #[allow(clippy::cast_possible_truncation)]
+                    let y = (m * x + *y0 as f64) as i64;
+                    Some(Value::Integer(y))
+                }
+                _ => match (va.as_f64(), vb.as_f64()) {
+                    (Some(y0), Some(y1)) => {
+                        let m = (y1 - y0) / (tb - ta) as f64;
+                        Some(Value::Float(m * x + y0))
+                    }
+                    _ => None,
+                },
+            };
+        }
+    }
+}
