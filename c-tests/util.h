@@ -87,7 +87,10 @@ static int copy_file(const char *src, const char *dst) {
   int out;
   ssize_t n;
   int rc = 0;
-  if (in < 0) return -1;
+  /* A file the store removed or renamed since the listing (its next WAL
+     file, made ahead under a temporary name by the maintenance thread):
+     not part of the copy, as it would not be of a crash image. */
+  if (in < 0) return errno == ENOENT ? 0 : -1;
   out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (out < 0) {
     close(in);
@@ -120,7 +123,7 @@ static int copy_tree(const char *src, const char *dst) {
     snprintf(from, sizeof from, "%s/%s", src, entry->d_name);
     snprintf(to, sizeof to, "%s/%s", dst, entry->d_name);
     if (lstat(from, &st) != 0) {
-      rc = -1;
+      rc = errno == ENOENT ? 0 : -1; /* gone since the listing: see copy_file */
     } else if (S_ISDIR(st.st_mode)) {
       rc = copy_tree(from, to);
     } else if (S_ISREG(st.st_mode)) {

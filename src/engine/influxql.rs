@@ -3,10 +3,11 @@
 //! verified [`Snapshot`] scans.
 
 use crate::partition::Day;
-use crate::query::store::PointFn;
+use crate::line_protocol::{scan, write_escaped_name};
+use crate::query::store::{PointFn, SeriesFn};
 use crate::query::{Failure, Meta, Store};
 
-use super::scan::Snapshot;
+use super::scan::{Filter, Snapshot};
 use super::Inner;
 
 pub struct DbStore<'a> {
@@ -46,13 +47,27 @@ impl Store for DbStore<'_> {
         measurement: &str,
         min: i64,
         max: i64,
+        fields: Option<&[String]>,
+        series: &mut SeriesFn<'_>,
         f: &mut PointFn<'_>,
     ) -> Result<(), Failure> {
         let fail = |o: super::Outcome| Failure { status: o.status, message: o.message };
         let end = max.saturating_add(1);
         let snap = Snapshot::take(self.inner, self.database, Some(measurement), min, end, false).map_err(fail)?;
         snap.verify(self.inner).map_err(fail)?;
-        let out = snap.scan(self.inner, &mut |p| f(p.series, p.time, p.fields));
+        // Field keys as rows store them.
+        let escaped: Option<Vec<Vec<u8>>> = fields.map(|names| {
+            names
+                .iter()
+                .map(|n| {
+                    let mut s = String::new();
+                    write_escaped_name(&mut s, n, scan::KEY);
+                    s.into_bytes()
+                })
+                .collect()
+        });
+        let filter = Filter { fields: escaped.as_deref(), series };
+        let out = snap.scan_with(self.inner, Some(filter), &mut |p, slot| f(slot, p.time, p.fields));
         if out.status == 200 {
             Ok(())
         } else {

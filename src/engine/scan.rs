@@ -37,6 +37,22 @@ pub struct Point<'p> {
     pub fields: &'p [StoredField<'p>],
 }
 
+/// What a scan may leave out, decided by its caller: the fields it needs
+/// (escaped keys; `None`: all), and which series. `series` gives a series
+/// key a slot (handed to the callback with each of its points), or `None`
+/// to skip the series before any of its fields is decoded or its rows
+/// sorted; it is asked once per series per block or sealed file.
+pub struct Filter<'f> {
+    pub fields: Option<&'f [Vec<u8>]>,
+    pub series: &'f mut dyn FnMut(&[u8]) -> Option<u32>,
+}
+
+impl std::fmt::Debug for Filter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Filter({:?} fields)", self.fields.map(<[Vec<u8>]>::len))
+    }
+}
+
 /// What a scan reads: the tables of one database in range, taken under the
 /// state's read lock once.
 pub struct Snapshot {
@@ -195,10 +211,23 @@ impl Snapshot {
     /// given (the one that stopped it included), or the error that ended
     /// the scan (no point is given after it).
     pub fn scan(&self, inner: &Inner, f: &mut dyn FnMut(&Point<'_>) -> bool) -> Outcome {
+        self.scan_with(inner, None, &mut |p, _| f(p))
+    }
+
+    /// [`Snapshot::scan`] of what `filter` keeps: `f` gets each point with
+    /// its series' slot (0 without a filter). A point's fields are those
+    /// the filter wants that it has. With a filter, points come in time
+    /// order, but those of one time in slot order, not series key order.
+    pub fn scan_with(
+        &self,
+        inner: &Inner,
+        mut filter: Option<Filter<'_>>,
+        f: &mut dyn FnMut(&Point<'_>, u32) -> bool,
+    ) -> Outcome {
         let mut count = 0u64;
         for t in &self.tables {
             for part in t.parts() {
-                if let Some(out) = self.scan_part(inner, t, &part, &mut count, f) {
+                if let Some(out) = self.scan_part(inner, t, &part, filter.as_mut(), &mut count, f) {
                     return out;
                 }
             }
@@ -213,8 +242,9 @@ impl Snapshot {
         inner: &Inner,
         t: &TableSnap,
         part: &PartFiles<'_>,
+        mut filter: Option<&mut Filter<'_>>,
         count: &mut u64,
-        f: &mut dyn FnMut(&Point<'_>) -> bool,
+        f: &mut dyn FnMut(&Point<'_>, u32) -> bool,
     ) -> Option<Outcome> {
         let (start, end) = (self.start, self.end);
         // The partition's files stay open while its rows are read.
@@ -238,49 +268,71 @@ impl Snapshot {
         }
         // The sealed files' rows in range, each chunk checked as read.
         let mut sealed_rows = Vec::with_capacity(part.sealed.len());
+        let want = filter.as_ref().and_then(|fl| fl.fields);
         for sealed in part.sealed {
-            match open_sealed(inner, part.key, sealed).and_then(|r| Decoded::read(&r, start, end)) {
+            let read = |r: Reader| match want {
+                Some(fields) => Decoded::read_fields(&r, start, end, fields),
+                None => Decoded::read(&r, start, end),
+            };
+            match open_sealed(inner, part.key, sealed).and_then(read) {
                 Ok(d) => sealed_rows.push(d),
                 Err(e) => return Some(sealed_error(sealed, e)),
             }
         }
-        // (time, series, write order, where) of every row in range:
-        // the sealed files' first (they were written before any block
-        // above their sequences), oldest first.
-        let mut pts: Vec<(i64, &[u8], usize, Src<'_>)> = Vec::new();
+        // A series' slot, asked of the filter once per series of each
+        // block and sealed file (by the series' id in its table).
+        let mut slots = Slots::default();
+        // (time, series, write order, where, slot) of every row in range
+        // the filter keeps: the sealed files' first (they were written
+        // before any block above their sequences), oldest first.
+        let mut pts: Vec<(i64, &[u8], usize, Src<'_>, u32)> = Vec::new();
         for (fi, d) in sealed_rows.iter().enumerate() {
-            for (at, time, series) in d.rows(start, end) {
-                let n = pts.len();
-                pts.push((time, series, n, Src::Sealed(at, fi)));
+            slots.start(d.series_count());
+            for (at, time, id, series) in d.rows_with_ids(start, end) {
+                if let Some(slot) = slots.get(&mut filter, id, series) {
+                    let n = pts.len();
+                    pts.push((time, series, n, Src::Sealed(at, fi), slot));
+                }
             }
         }
         for (bi, block) in decoded.iter().enumerate() {
+            slots.start(block.series_count());
             for row in block.rows() {
                 let Ok(row) = row else {
                     return Some(Outcome::error(500, "damaged row in a stored block"));
                 };
                 if row.time >= start && row.time < end {
-                    let n = pts.len();
-                    pts.push((row.time, row.series, n, Src::Block(row.fields, bi)));
+                    if let Some(slot) = slots.get(&mut filter, row.series_id, row.series) {
+                        let n = pts.len();
+                        pts.push((row.time, row.series, n, Src::Block(row.fields, bi), slot));
+                    }
                 }
             }
         }
         // Stable order for equal (time, series): write order, so the
-        // later write wins when merged.
-        pts.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+        // later write wins when merged. With a filter, a series is its
+        // slot (one slot per series key): integers compare faster than
+        // keys, and a filtered scan promises time order only.
+        if filter.is_some() {
+            pts.sort_unstable_by_key(|p| (p.0, p.4, p.2));
+        } else {
+            pts.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+        }
         let mut i = 0;
         let mut scratch = Vec::new();
         let mut acc: Vec<StoredField<'_>> = Vec::new();
         let mut next: Vec<StoredField<'_>> = Vec::new();
         let fields_of = |src, out: &mut _| fields_of(src, &decoded, &sealed_rows, out);
         while i < pts.len() {
-            let (time, series) = (pts[i].0, pts[i].1);
+            let (time, series, slot) = (pts[i].0, pts[i].1, pts[i].4);
             acc.clear();
             if !fields_of(pts[i].3, &mut acc) {
                 return Some(Outcome::error(500, "damaged row fields"));
             }
+            let mut from_block = matches!(pts[i].3, Src::Block(..));
             let mut j = i + 1;
-            while j < pts.len() && pts[j].0 == time && pts[j].1 == series {
+            while j < pts.len() && pts[j].0 == time && pts[j].4 == slot && pts[j].1 == series {
+                from_block |= matches!(pts[j].3, Src::Block(..));
                 next.clear();
                 if !fields_of(pts[j].3, &mut next) {
                     return Some(Outcome::error(500, "damaged row fields"));
@@ -289,13 +341,43 @@ impl Snapshot {
                 j += 1;
             }
             i = j;
+            if let (Some(want), true) = (want, from_block) {
+                // Blocks decode whole rows; sealed files read only these.
+                acc.retain(|fld| want.iter().any(|w| w.as_slice() == fld.key));
+            }
             let point = Point { escaped: t.escaped.as_bytes(), series, time, fields: &acc };
             *count += 1;
-            if !f(&point) {
+            if !f(&point, slot) {
                 return Some(Outcome::ok(200, *count));
             }
         }
         None
+    }
+}
+
+/// The slots of one block's or sealed file's series, by series id, asked
+/// of the filter the first time each id is met.
+#[derive(Default)]
+struct Slots {
+    /// `None`: not asked yet; `Some(None)`: skipped.
+    by_id: Vec<Option<Option<u32>>>,
+}
+
+impl Slots {
+    /// Forgets the last table: the next has `n` series.
+    fn start(&mut self, n: usize) {
+        self.by_id.clear();
+        self.by_id.resize(n, None);
+    }
+
+    fn get(&mut self, filter: &mut Option<&mut Filter<'_>>, id: u32, series: &[u8]) -> Option<u32> {
+        let Some(fl) = filter.as_mut() else { return Some(0) };
+        match self.by_id.get_mut(id as usize) {
+            Some(Some(slot)) => *slot,
+            Some(cell) => *cell.insert((fl.series)(series)),
+            // An id past the table (never from verified bytes): ask.
+            None => (fl.series)(series),
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use crate::influxql::ast::{Cast, Dimension, Expr, Field, Fill, Select};
 use crate::schema::FieldType;
 
 use super::aggregate::Func;
-use super::expr::{compile, compile_with, Inputs, Node};
+use super::expr::{compile, compile_with, reads_field, Inputs, Node};
 use super::store::Meta;
 use super::time::{self, TimeRange};
 
@@ -30,7 +30,11 @@ pub struct Plan {
     pub range: TimeRange,
     /// `GROUP BY time(interval, offset)`.
     pub window: Option<(i64, i64)>,
-    pub condition: Option<Node>,
+    /// The conjuncts of the condition that read tags only: tested once per
+    /// series, before its points are read.
+    pub series_condition: Option<Node>,
+    /// The rest, tested per point.
+    pub point_condition: Option<Node>,
     /// The tag keys grouped by, sorted.
     pub group_tags: Vec<String>,
     /// Their indexes in [`Inputs::tags`].
@@ -99,6 +103,10 @@ pub fn plan(s: &Select, meta: &Meta, now: i64, range: TimeRange, condition: Opti
         Some(c) => Some(compile(c, &kind, &mut inputs)?),
         None => None,
     };
+    let (series_condition, point_condition) = match condition {
+        Some(c) => split_conjuncts(c),
+        None => (None, None),
+    };
     let has_calls = fields.iter().any(|f| has_call(&f.expr));
     let mut calls: Vec<Call> = Vec::new();
     let mut columns = Vec::with_capacity(fields.len());
@@ -159,7 +167,8 @@ pub fn plan(s: &Select, meta: &Meta, now: i64, range: TimeRange, condition: Opti
         measurement: s.from.measurement.clone(),
         range,
         window,
-        condition,
+        series_condition,
+        point_condition,
         group_tags,
         group_at,
         inputs,
@@ -173,6 +182,25 @@ pub fn plan(s: &Select, meta: &Meta, now: i64, range: TimeRange, condition: Opti
         slimit: to_usize(s.slimit),
         soffset: to_usize(s.soffset),
     })
+}
+
+/// Splits a condition's `AND`ed parts into those that read only tags and
+/// the rest, each joined again by `AND`.
+fn split_conjuncts(c: Node) -> (Option<Node>, Option<Node>) {
+    fn parts(n: Node, out: &mut Vec<Node>) {
+        match n {
+            Node::And(l, r) => {
+                parts(*l, out);
+                parts(*r, out);
+            }
+            other => out.push(other),
+        }
+    }
+    let mut all = Vec::new();
+    parts(c, &mut all);
+    let (tags, rest): (Vec<Node>, Vec<Node>) = all.into_iter().partition(|n| !reads_field(n));
+    let join = |v: Vec<Node>| v.into_iter().reduce(|a, b| Node::And(Box::new(a), Box::new(b)));
+    (join(tags), join(rest))
 }
 
 /// Splits a statement's `WHERE` into its time bounds and the rest.

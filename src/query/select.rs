@@ -100,67 +100,107 @@ pub fn select(store: &dyn Store, s: &Select, now: i64) -> Result<Vec<Series>, St
     Ok(out)
 }
 
-/// Scans the points into their groups, sorted by the grouped tags' values
-/// (descending for `ORDER BY time DESC`, as influxd orders them).
-fn collect(store: &dyn Store, p: &Plan) -> Result<Vec<Group>, StmtError> {
-    let (ntags, nfields) = (p.inputs.tags.len(), p.inputs.fields.len());
-    let mut tag_vals: Vec<Option<String>> = vec![None; ntags];
-    let mut field_vals = vec![Value::Null; nfields];
-    let mut groups: Vec<Group> = Vec::new();
-    let mut by_key: HashMap<Vec<String>, usize> = HashMap::new();
-    let mut key = Vec::with_capacity(p.group_at.len());
-    let raw_fields: Vec<usize> = (0..nfields).filter(|i| p.columns.iter().any(|c| reads(c, *i))).collect();
-    let with_aux = p.is_aggregate() && p.columns.iter().any(reads_point);
-    let mut bad_series = false;
-    let scanned = store.scan(&p.measurement, p.range.lower(), p.range.upper(), &mut |series, time, fields| {
-        for v in tag_vals.iter_mut() {
-            *v = None;
+/// A series the scan keeps: its tags (those the statement reads) and its
+/// group.
+struct SeriesInfo {
+    tags: Vec<Option<String>>,
+    group: usize,
+}
+
+/// What the series callback learns, shared with the point callback.
+#[derive(Default)]
+struct Seen {
+    series: Vec<SeriesInfo>,
+    /// Group keys (the grouped tags' values), by group index.
+    groups: Vec<Vec<String>>,
+    by_key: HashMap<Vec<String>, usize>,
+    /// Every series key asked about, with its slot (or none: skipped).
+    known: HashMap<Vec<u8>, Option<u32>>,
+    bad_series: bool,
+}
+
+impl Seen {
+    /// The slot of a series key: its tags parsed once, its group found,
+    /// and the condition's tag-only part tested (a series that fails it is
+    /// skipped before any of its points is read).
+    fn slot(&mut self, p: &Plan, series: &[u8]) -> Option<u32> {
+        if let Some(s) = self.known.get(series) {
+            return *s;
         }
-        if ntags > 0 {
+        let mut tags: Vec<Option<String>> = vec![None; p.inputs.tags.len()];
+        if !tags.is_empty() {
             let Some(pairs) = tags::split(series) else {
-                bad_series = true;
-                return false;
+                self.bad_series = true;
+                return None;
             };
             for (k, v) in pairs {
                 let k = unescaped(k);
                 if let Some(i) = p.inputs.tags.iter().position(|t| t.as_bytes() == &*k) {
-                    tag_vals[i] = Some(String::from_utf8_lossy(&unescaped(v)).into_owned());
+                    tags[i] = Some(String::from_utf8_lossy(&unescaped(v)).into_owned());
                 }
             }
         }
+        let keep = p.series_condition.as_ref().is_none_or(|c| truth(c, &PointEnv { tags: &tags, fields: &[] }));
+        let slot = if keep {
+            let key: Vec<String> = p.group_at.iter().map(|&i| tags[i].clone().unwrap_or_default()).collect();
+            let group = match self.by_key.get(&key) {
+                Some(&g) => g,
+                None => {
+                    self.groups.push(key.clone());
+                    self.by_key.insert(key, self.groups.len() - 1);
+                    self.groups.len() - 1
+                }
+            };
+            self.series.push(SeriesInfo { tags, group });
+            u32::try_from(self.series.len() - 1).ok()
+        } else {
+            None
+        };
+        self.known.insert(series.to_vec(), slot);
+        slot
+    }
+}
+
+/// Scans the points into their groups, sorted by the grouped tags' values.
+/// Only the fields the statement reads are read, and only the series its
+/// tag conditions keep.
+fn collect(store: &dyn Store, p: &Plan) -> Result<Vec<Group>, StmtError> {
+    let nfields = p.inputs.fields.len();
+    let mut field_vals = vec![Value::Null; nfields];
+    let seen = std::cell::RefCell::new(Seen::default());
+    let mut groups: Vec<Group> = Vec::new();
+    let raw_fields: Vec<usize> = (0..nfields).filter(|i| p.columns.iter().any(|c| reads(c, *i))).collect();
+    let with_aux = p.is_aggregate() && p.columns.iter().any(reads_point);
+    let mut series_fn = |series: &[u8]| seen.borrow_mut().slot(p, series);
+    let mut field_map = FieldMap::default();
+    let mut point_fn = |slot: u32, time: i64, fields: &[crate::rows::StoredField<'_>]| {
         for v in field_vals.iter_mut() {
             *v = Value::Null;
         }
-        for f in fields {
-            let k = unescaped(f.key);
-            if let Some(i) = p.inputs.fields.iter().position(|t| t.as_bytes() == &*k) {
+        for (k, f) in fields.iter().enumerate() {
+            if let Some(i) = field_map.input(p, k, f.key) {
                 field_vals[i] = Value::from_stored(&f.value);
             }
         }
-        let env = PointEnv { tags: &tag_vals, fields: &field_vals };
-        if let Some(c) = &p.condition {
+        let seen = seen.borrow();
+        let Some(info) = seen.series.get(slot as usize) else { return true };
+        let env = PointEnv { tags: &info.tags, fields: &field_vals };
+        if let Some(c) = &p.point_condition {
             if !truth(c, &env) {
                 return true;
             }
         }
-        key.clear();
-        key.extend(p.group_at.iter().map(|&i| tag_vals[i].clone().unwrap_or_default()));
-        let g = match by_key.get(&key) {
-            Some(&g) => g,
-            None => {
-                groups.push(Group { key: key.clone(), vals: vec![Vec::new(); p.calls.len()], ..Group::default() });
-                by_key.insert(key.clone(), groups.len() - 1);
-                groups.len() - 1
-            }
-        };
-        let group = &mut groups[g];
+        while groups.len() <= info.group {
+            groups.push(Group { vals: vec![Vec::new(); p.calls.len()], ..Group::default() });
+        }
+        let group = &mut groups[info.group];
         if p.is_aggregate() {
             for (ci, c) in p.calls.iter().enumerate() {
                 let v = &field_vals[c.field];
                 if !v.is_null() {
                     group.vals[ci].push((time, v.clone()));
                     if with_aux {
-                        group.aux.push((tag_vals.clone(), field_vals.clone()));
+                        group.aux.push((info.tags.clone(), field_vals.clone()));
                     }
                 }
             }
@@ -171,16 +211,57 @@ fn collect(store: &dyn Store, p: &Plan) -> Result<Vec<Group>, StmtError> {
             group.rows.push(row);
         }
         true
-    });
+    };
+    let scanned = store.scan(
+        &p.measurement,
+        p.range.lower(),
+        p.range.upper(),
+        Some(&p.inputs.fields),
+        &mut series_fn,
+        &mut point_fn,
+    );
     scanned.map_err(StmtError::Store)?;
-    if bad_series {
+    let seen = seen.into_inner();
+    if seen.bad_series {
         return Err(StmtError::Store(Failure {
             status: 500,
             message: "a stored series key does not split into tags".into(),
         }));
     }
+    // Groups whose series had no point left get none.
+    for (g, key) in groups.iter_mut().zip(seen.groups) {
+        g.key = key;
+    }
+    groups.retain(|g| !g.rows.is_empty() || g.vals.iter().any(|v| !v.is_empty()));
     groups.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(groups)
+}
+
+/// Which input field a point's k-th stored field is, remembered per
+/// position: points mostly have the same fields as the one before, so a
+/// key is compared with the last key at its position (one short compare)
+/// before it is looked up among the inputs.
+#[derive(Default)]
+struct FieldMap {
+    /// Per position: the last (escaped) key seen there, and its input.
+    at: Vec<(Vec<u8>, Option<usize>)>,
+}
+
+impl FieldMap {
+    fn input(&mut self, p: &Plan, k: usize, key: &[u8]) -> Option<usize> {
+        if let Some((last, input)) = self.at.get(k) {
+            if last.as_slice() == key {
+                return *input;
+            }
+        }
+        let name = unescaped(key);
+        let input = p.inputs.fields.iter().position(|t| t.as_bytes() == &*name);
+        if self.at.len() <= k {
+            self.at.resize(k + 1, (Vec::new(), None));
+        }
+        self.at[k] = (key.to_vec(), input);
+        input
+    }
 }
 
 /// A stored (escaped) name without its escapes, borrowed when it has none.

@@ -36,9 +36,14 @@ pub struct Failure {
     pub message: String,
 }
 
-/// What a scan calls with each point: series key, time, fields; false
-/// stops the scan.
-pub type PointFn<'f> = dyn FnMut(&[u8], i64, &[StoredField<'_>]) -> bool + 'f;
+/// What a scan asks of each series key (escaped, `,k=v` per tag): a slot
+/// for its points, or `None` to skip them unread. Asked at least once per
+/// series; the same key always answers the same.
+pub type SeriesFn<'f> = dyn FnMut(&[u8]) -> Option<u32> + 'f;
+
+/// What a scan calls with each point of a kept series: its slot, time and
+/// fields (keys escaped); false stops the scan.
+pub type PointFn<'f> = dyn FnMut(u32, i64, &[StoredField<'_>]) -> bool + 'f;
 
 /// One database, as a query sees it.
 pub trait Store {
@@ -50,13 +55,15 @@ pub trait Store {
     /// `None` when it has no partition there.
     fn meta(&self, measurement: &str, min: i64, max: i64) -> Option<Meta>;
     /// Every point of `measurement` with `min <= time <= max`, merged, in
-    /// time order: `f(series key, time, fields)` (series keys and field
-    /// keys escaped as line protocol); `f` returns false to stop.
+    /// time order, of the series `series` keeps, to `f`, with only the
+    /// `fields` named (unescaped; `None`: all).
     fn scan(
         &self,
         measurement: &str,
         min: i64,
         max: i64,
+        fields: Option<&[String]>,
+        series: &mut SeriesFn<'_>,
         f: &mut PointFn<'_>,
     ) -> Result<(), Failure>;
 }

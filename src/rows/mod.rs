@@ -392,6 +392,8 @@ pub struct Row<'a> {
     pub time: i64,
     /// `,k=v...`, escaped, sorted.
     pub series: &'a [u8],
+    /// The series' index in its block's table of series keys.
+    pub series_id: u32,
     /// The encoded fields, in key order.
     pub fields: Fields<'a>,
 }
@@ -425,6 +427,11 @@ impl<'a> Block<'a> {
         let series = dict(&mut r).ok_or_else(|| bad(0))?;
         let keys = dict(&mut r).ok_or_else(|| bad(r.pos))?;
         Ok(Block { body, series, keys, rows_at: r.pos, varint })
+    }
+
+    /// The number of distinct series keys the block's rows name.
+    pub fn series_count(&self) -> usize {
+        self.series.len()
     }
 
     pub fn rows(&self) -> Rows<'_, 'a> {
@@ -530,10 +537,12 @@ impl<'a> Iterator for Rows<'_, 'a> {
             let end = r.pos;
             let mut r = Reader { b: row, pos: 0, varint };
             let time = if varint { prev_time.wrapping_add(r.int()?) } else { r.int()? };
-            let series = *self.block.series.get(r.len()?)?;
+            let series_ix = r.len()?;
+            let series = *self.block.series.get(series_ix)?;
+            let series_id = u32::try_from(series_ix).ok()?;
             let count = r.len()?;
             let fields = Fields { b: &row[r.pos..], count, varint };
-            Some((Row { time, series, fields }, end))
+            Some((Row { time, series, series_id, fields }, end))
         })();
         match row {
             Some((row, end)) => {

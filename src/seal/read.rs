@@ -50,14 +50,21 @@ fn damaged(r: &Reader, what: &str) -> ReadError {
 impl Decoded {
     /// Decodes the groups of `r` whose times overlap `[start, end)`.
     pub fn read(r: &Reader, start: i64, end: i64) -> Result<Decoded, ReadError> {
-        Decoded::read_where(r, None, |g| overlaps(g, start, end))
+        Decoded::read_where(r, None, |g| overlaps(g, start, end), None)
+    }
+
+    /// [`Decoded::read`] of only the field columns whose (escaped) keys
+    /// are in `fields`: the others are neither read nor decoded, and rows
+    /// answer without them.
+    pub fn read_fields(r: &Reader, start: i64, end: i64, fields: &[Vec<u8>]) -> Result<Decoded, ReadError> {
+        Decoded::read_where(r, None, |g| overlaps(g, start, end), Some(fields))
     }
 
     /// Decodes group `index` of `r` (its series keys given, when read
     /// already: they are the file's).
     pub fn read_group(r: &Reader, keys: Option<Vec<Vec<u8>>>, index: usize) -> Result<Decoded, ReadError> {
         let want = r.footer().groups.get(index).ok_or_else(|| damaged(r, "no such group"))?;
-        Decoded::read_where(r, keys, |g| std::ptr::eq(g, want))
+        Decoded::read_where(r, keys, |g| std::ptr::eq(g, want), None)
     }
 
     /// The file's series keys, by id (taken back to read the next group).
@@ -65,7 +72,12 @@ impl Decoded {
         self.keys
     }
 
-    fn read_where(r: &Reader, keys: Option<Vec<Vec<u8>>>, pick: impl Fn(&Group) -> bool) -> Result<Decoded, ReadError> {
+    fn read_where(
+        r: &Reader,
+        keys: Option<Vec<Vec<u8>>>,
+        pick: impl Fn(&Group) -> bool,
+        fields: Option<&[Vec<u8>]>,
+    ) -> Result<Decoded, ReadError> {
         let f = r.footer();
         let keys = match keys {
             Some(k) => k,
@@ -84,6 +96,10 @@ impl Decoded {
             }
             let mut columns = Vec::with_capacity(f.fields.len());
             for c in 0..f.fields.len() {
+                if fields.is_some_and(|want| !want.contains(&f.fields[c].key)) {
+                    columns.push(None);
+                    continue;
+                }
                 columns.push(r.field(g, c)?.map(|column| {
                     let index = column.present.as_ref().map(|p| {
                         let mut k = 0u32;
@@ -101,6 +117,27 @@ impl Decoded {
             groups.push(DecodedGroup { times, series, columns });
         }
         Ok(Decoded { keys, fields: f.fields.iter().map(|c| c.key.clone()).collect(), groups })
+    }
+
+    /// The number of series keys the file names (ids run below it).
+    pub fn series_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Every row in `[start, end)` with its series id (an index below
+    /// [`Decoded::series_count`]): where it is, its time, its series' id
+    /// and key.
+    pub fn rows_with_ids(&self, start: i64, end: i64) -> impl Iterator<Item = (RowAt, i64, u32, &[u8])> + '_ {
+        self.groups.iter().enumerate().flat_map(move |(gi, g)| {
+            g.times.iter().zip(&g.series).enumerate().filter(move |(_, (t, _))| **t >= start && **t < end).map(
+                move |(ri, (t, s))| {
+                    // Group and row counts fit u32 (the writer's bounds).
+                    #[allow(clippy::cast_possible_truncation)]
+                    let at = RowAt { group: gi as u32, row: ri as u32 };
+                    (at, *t, *s, self.keys.get(*s as usize).map_or(&[][..], |k| k.as_slice()))
+                },
+            )
+        })
     }
 
     /// Every row in `[start, end)`: where it is, its time and series key.
