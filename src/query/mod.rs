@@ -4,12 +4,14 @@
 //! - `run`: the statements of one text, in order, to one JSON document;
 //! - `plan`: a SELECT's bounds, groups and columns, compiled (`expr`);
 //! - `select`: the scan, groups, windows and `fill` of a SELECT, with
-//!   `aggregate` computing each window's functions over `value`s;
+//!   `accumulate` computing each window's functions as points stream by
+//!   (and `aggregate` those that need every value) over `value`s;
 //! - `show`: the SHOW statements;
 //! - `time`: time bounds out of a `WHERE` clause, and RFC 3339 times;
 //! - `result` and `json`: the answer as `influxd` writes it;
 //! - `store`: what a query reads, as a trait the engine implements.
 
+pub mod accumulate;
 pub mod aggregate;
 pub mod expr;
 pub mod json;

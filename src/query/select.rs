@@ -10,7 +10,8 @@ use crate::columnar::tags;
 use crate::influxql::ast::{Fill, Select};
 use crate::schema::FieldType;
 
-use super::aggregate::{distinct, reduce, Func};
+use super::accumulate::{Acc, Aux};
+use super::aggregate::Func;
 use super::expr::{eval, truth, Env, Node, PointEnv};
 use super::plan::{self, Plan, MAX_WINDOWS};
 use super::result::Series;
@@ -32,20 +33,21 @@ impl From<String> for StmtError {
     }
 }
 
-/// A point's tags and fields, kept for the columns beside a selector.
-type Aux = (Vec<Option<String>>, Vec<Value>);
-
 /// One group's points, as the scan left them.
 #[derive(Default)]
 struct Group {
     key: Vec<String>,
     /// Raw rows (time first).
     rows: Vec<Vec<Value>>,
-    /// Per call, the (time, value) of every point with a value.
-    vals: Vec<Vec<(i64, Value)>>,
-    /// With a lone selector and other columns: the tags and fields of
-    /// each point of `vals[0]`, for the columns of the point it selects.
-    aux: Vec<Aux>,
+    /// The windows that had points, in time order (one, starting at
+    /// `i64::MIN`, without `GROUP BY time`), with each call's accumulator.
+    windows: Vec<(i64, Vec<Acc>)>,
+}
+
+impl Group {
+    fn has_points(&self) -> bool {
+        !self.rows.is_empty() || !self.windows.is_empty()
+    }
 }
 
 pub fn select(store: &dyn Store, s: &Select, now: i64) -> Result<Vec<Series>, StmtError> {
@@ -73,7 +75,7 @@ pub fn select(store: &dyn Store, s: &Select, now: i64) -> Result<Vec<Series>, St
     let mut out = Vec::with_capacity(groups.len());
     for g in groups {
         let mut rows = if p.is_aggregate() {
-            windows(&p, &g)?
+            windows(&p, g.windows)?
         } else {
             let mut rows = g.rows;
             if p.descending {
@@ -191,17 +193,24 @@ fn collect(store: &dyn Store, p: &Plan) -> Result<Vec<Group>, StmtError> {
             }
         }
         while groups.len() <= info.group {
-            groups.push(Group { vals: vec![Vec::new(); p.calls.len()], ..Group::default() });
+            groups.push(Group::default());
         }
         let group = &mut groups[info.group];
         if p.is_aggregate() {
-            for (ci, c) in p.calls.iter().enumerate() {
+            if p.calls.iter().all(|c| field_vals[c.field].is_null()) {
+                return true;
+            }
+            // Points come in time order: a point's window is the last one
+            // or a new one after it.
+            let ws = p.window.map_or(i64::MIN, |(interval, offset)| window_start(time, interval, offset));
+            if group.windows.last().is_none_or(|w| w.0 != ws) {
+                group.windows.push((ws, p.calls.iter().map(|c| Acc::new(c.func)).collect()));
+            }
+            let Some((_, accs)) = group.windows.last_mut() else { return true };
+            for (acc, c) in accs.iter_mut().zip(&p.calls) {
                 let v = &field_vals[c.field];
                 if !v.is_null() {
-                    group.vals[ci].push((time, v.clone()));
-                    if with_aux {
-                        group.aux.push((info.tags.clone(), field_vals.clone()));
-                    }
+                    acc.add(c.func, time, v, with_aux, &mut || (info.tags.clone(), field_vals.clone()));
                 }
             }
         } else if raw_fields.iter().any(|&i| !field_vals[i].is_null()) {
@@ -232,7 +241,7 @@ fn collect(store: &dyn Store, p: &Plan) -> Result<Vec<Group>, StmtError> {
     for (g, key) in groups.iter_mut().zip(seen.groups) {
         g.key = key;
     }
-    groups.retain(|g| !g.rows.is_empty() || g.vals.iter().any(|v| !v.is_empty()));
+    groups.retain(Group::has_points);
     groups.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(groups)
 }
@@ -325,30 +334,30 @@ pub fn window_start(t: i64, interval: i64, offset: i64) -> i64 {
 }
 
 /// One window's result before `fill`: per call its value (`None`: the
-/// window had no value for it) and the index of the selected point.
+/// window had no value for it), and what the first call chose.
 struct Slot {
     time: i64,
     values: Vec<Option<Value>>,
-    selected: Option<usize>,
+    /// The tags and fields of the point a lone selector chose.
+    point: Option<Aux>,
     /// For `distinct`: every distinct value (one row each).
     distinct: Vec<Value>,
 }
 
 /// The rows of an aggregate group: a row per window (one window without
 /// `GROUP BY time`), filled, with the columns evaluated.
-fn windows(p: &Plan, g: &Group) -> Result<Vec<Vec<Value>>, StmtError> {
-    let spans: Vec<(i64, i64)> = match p.window {
+fn windows(p: &Plan, accs: Vec<(i64, Vec<Acc>)>) -> Result<Vec<Vec<Value>>, StmtError> {
+    let spans: Vec<i64> = match p.window {
         Some((interval, offset)) => {
-            let first = match p.range.min {
-                Some(min) => min,
+            let start = match p.range.min {
+                Some(min) => window_start(min, interval, offset),
                 // No lower bound: from the window of the group's first
                 // point, as influxd starts it.
-                None => match g.vals.iter().filter_map(|v| v.first().map(|x| x.0)).min() {
-                    Some(t) => t,
+                None => match accs.first() {
+                    Some(w) => w.0,
                     None => return Ok(Vec::new()),
                 },
             };
-            let start = window_start(first, interval, offset);
             let last = window_start(p.range.upper(), interval, offset);
             let count = (i128::from(last) - i128::from(start)) / i128::from(interval) + 1;
             if count > i128::from(MAX_WINDOWS) {
@@ -358,55 +367,48 @@ fn windows(p: &Plan, g: &Group) -> Result<Vec<Vec<Value>>, StmtError> {
             }
             // At most MAX_WINDOWS (checked above): fits an i64.
             let count = i64::try_from(count).unwrap_or(MAX_WINDOWS);
-            (0..count).map(|k| (start + k * interval, (start + (k + 1) * interval))).collect()
+            (0..count).map(|k| start + k * interval).collect()
         }
-        None => vec![(i64::MIN, i64::MAX)],
+        None => vec![i64::MIN],
     };
-    let mut at = vec![0usize; p.calls.len()];
+    // A lone selector (or the same one written again, which influxd reads
+    // once) answers its point's time when there is no GROUP BY time.
+    let lone_selector = p.calls[0].func.is_selector()
+        && p.calls.iter().all(|c| c.func == p.calls[0].func && c.field == p.calls[0].field);
+    let mut accs = accs.into_iter().peekable();
     let mut slots: Vec<Slot> = Vec::with_capacity(spans.len());
-    for &(ws, we) in &spans {
-        let mut slot =
-            Slot { time: ws, values: Vec::with_capacity(p.calls.len()), selected: None, distinct: Vec::new() };
-        for (ci, call) in p.calls.iter().enumerate() {
-            let vals = &g.vals[ci];
-            let lo = at[ci];
-            let mut hi = lo;
-            while hi < vals.len() && vals[hi].0 < we {
-                hi += 1;
-            }
-            at[ci] = hi;
-            let window = &vals[lo..hi];
-            if window.is_empty() {
-                slot.values.push(None);
-                continue;
-            }
-            let Some((v, sel)) = reduce(call.func, window) else {
-                // No point (a percentile past the values): the window is
-                // empty for this call, as influxd's reducer emits nothing.
-                slot.values.push(None);
-                continue;
-            };
-            if call.func == Func::Distinct {
-                slot.distinct = distinct(window);
-            }
-            if ci == 0 {
-                slot.selected = sel.map(|s| lo + s);
-            }
-            slot.values.push(Some(v));
+    for ws in spans {
+        let mut slot = Slot { time: ws, values: Vec::with_capacity(p.calls.len()), point: None, distinct: Vec::new() };
+        // Windows with points before the first span (below a lower bound
+        // they cannot be) are passed.
+        while accs.peek().is_some_and(|w| w.0 < ws) {
+            accs.next();
         }
-        slot.time = match p.window {
-            Some(_) => ws,
-            // A lone selector (or the same one written again, which
-            // influxd reads once) answers its point's time.
-            None => match slot.selected {
-                Some(s)
-                    if p.calls[0].func.is_selector()
-                        && p.calls.iter().all(|c| c.func == p.calls[0].func && c.field == p.calls[0].field) =>
-                {
-                    g.vals[0][s].0
+        let here = if accs.peek().is_some_and(|w| w.0 == ws) { accs.next().map(|w| w.1) } else { None };
+        let mut chosen = None;
+        match here {
+            None => slot.values.resize(p.calls.len(), None),
+            Some(list) => {
+                for (ci, (acc, call)) in list.into_iter().zip(&p.calls).enumerate() {
+                    // None: no point (a percentile past the values), as
+                    // influxd's reducer emits nothing.
+                    let Some(done) = acc.finish(call.func) else {
+                        slot.values.push(None);
+                        continue;
+                    };
+                    if ci == 0 {
+                        chosen = done.time;
+                        slot.point = done.aux;
+                        slot.distinct = done.distinct;
+                    }
+                    slot.values.push(Some(done.value));
                 }
-                _ => p.range.min.unwrap_or(0),
-            },
+            }
+        }
+        slot.time = match (p.window, chosen) {
+            (Some(_), _) => ws,
+            (None, Some(t)) if lone_selector => t,
+            (None, _) => p.range.min.unwrap_or(0),
         };
         slots.push(slot);
     }
@@ -451,7 +453,7 @@ fn windows(p: &Plan, g: &Group) -> Result<Vec<Vec<Value>>, StmtError> {
                 None => Value::Null,
             };
         }
-        let point = slot.selected.and_then(|s| g.aux.get(s));
+        let point = slot.point.as_ref();
         if p.calls.first().is_some_and(|c| c.func == Func::Distinct) && !slot.distinct.is_empty() {
             for v in &slot.distinct {
                 calls[0] = v.clone();

@@ -7,8 +7,9 @@ use crate::rows::StoredValue;
 
 /// One value of a result row. Strings are owned: a result outlives the
 /// scan that read it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum Value {
+    #[default]
     Null,
     Float(f64),
     Integer(i64),
