@@ -834,6 +834,150 @@ static void test_influxql(void) {
   remove_tree(dir);
 }
 
+/* The typed answers, written out as text to compare. */
+struct typed {
+  char text[2048];
+  size_t len;
+  int stop_after_rows; /* 0: never */
+  int rows;
+};
+
+static void typed_put(struct typed *t, const char *s, size_t n) {
+  size_t room = sizeof t->text - 1 - t->len;
+  if (n > room) n = room;
+  memcpy(t->text + t->len, s, n);
+  t->len += n;
+  t->text[t->len] = '\0';
+}
+
+static void typed_puts(struct typed *t, const char *s) { typed_put(t, s, strlen(s)); }
+
+static int on_series(void *ctx, uint32_t statement, const char *name, const char *const *tag_keys,
+                     const char *const *tag_values, size_t tag_count, const char *const *columns, size_t column_count) {
+  struct typed *t = (struct typed *)ctx;
+  char buf[64];
+  size_t k;
+  snprintf(buf, sizeof buf, "S%u:", statement);
+  typed_puts(t, buf);
+  typed_puts(t, name == NULL ? "(none)" : name);
+  for (k = 0; k < tag_count; k++) {
+    typed_puts(t, k == 0 ? "{" : ",");
+    typed_puts(t, tag_keys[k]);
+    typed_puts(t, "=");
+    typed_puts(t, tag_values[k]);
+    typed_puts(t, k + 1 == tag_count ? "}" : "");
+  }
+  for (k = 0; k < column_count; k++) {
+    typed_puts(t, k == 0 ? "[" : ",");
+    typed_puts(t, columns[k]);
+  }
+  typed_puts(t, "]");
+  return 0;
+}
+
+static int on_row(void *ctx, const linedb_value *values, size_t n) {
+  struct typed *t = (struct typed *)ctx;
+  char buf[64];
+  size_t k;
+  typed_puts(t, "(");
+  for (k = 0; k < n; k++) {
+    const linedb_value *v = &values[k];
+    if (k > 0) typed_puts(t, " ");
+    switch (v->type) {
+      case LINEDB_VALUE_NULL: typed_puts(t, "null"); break;
+      case LINEDB_VALUE_TIME: snprintf(buf, sizeof buf, "t%lld", (long long)v->i); typed_puts(t, buf); break;
+      case LINEDB_VALUE_INTEGER: snprintf(buf, sizeof buf, "%lldi", (long long)v->i); typed_puts(t, buf); break;
+      case LINEDB_VALUE_UNSIGNED: snprintf(buf, sizeof buf, "%lluu", (unsigned long long)v->u); typed_puts(t, buf); break;
+      case LINEDB_VALUE_FLOAT: snprintf(buf, sizeof buf, "%g", v->f); typed_puts(t, buf); break;
+      case LINEDB_VALUE_BOOLEAN: typed_puts(t, v->b ? "true" : "false"); break;
+      case LINEDB_VALUE_STRING: typed_puts(t, "'"); typed_put(t, v->s, v->s_len); typed_puts(t, "'"); break;
+      default: typed_puts(t, "?"); break;
+    }
+  }
+  typed_puts(t, ")");
+  t->rows++;
+  return t->stop_after_rows != 0 && t->rows >= t->stop_after_rows;
+}
+
+static int on_error(void *ctx, uint32_t statement, const char *message) {
+  struct typed *t = (struct typed *)ctx;
+  char buf[64];
+  snprintf(buf, sizeof buf, "E%d:", statement == UINT32_MAX ? -1 : (int)statement);
+  typed_puts(t, buf);
+  typed_puts(t, message);
+  typed_puts(t, ";");
+  return 0;
+}
+
+static void test_influxql_rows(void) {
+  char dir[4096];
+  linedb_rows_fn fns;
+  linedb_result res;
+  struct typed t;
+  linedb *db;
+  make_temp_dir(dir, sizeof dir);
+  db = open_store(dir, LINEDB_OPEN_NO_AUTH, 0);
+  CHECK(db != NULL);
+  if (db == NULL) return;
+  CHECK_CODE(linedb_create_database(db, "db", NULL), LINEDB_OK);
+  CHECK_STATUS(write_text(db, "db", NULL,
+                          "cpu,host=a v=1.5,n=3i,u=7u,ok=true,s=\"x y\" 10\ncpu,host=b v=2.5,ok=false 20\n"
+                          "cpu,host=a n=4i 30",
+                          &res),
+               204, res);
+  fns.series = on_series;
+  fns.row = on_row;
+  fns.error = on_error;
+
+  /* Every type, nulls marked; time as nanoseconds. */
+  memset(&t, 0, sizeof t);
+  CHECK_STATUS(linedb_influxql_rows(db, "db", NULL, "SELECT * FROM cpu", NULL, &fns, &t, &res), 200, res);
+  CHECK(res.count == 1);
+  CHECK(strcmp(t.text, "S0:cpu[time,host,n,ok,s,u,v](t10 'a' 3i true 'x y' 7u 1.5)(t20 'b' null false null null 2.5)"
+                       "(t30 'a' 4i null null null null)") == 0);
+
+  /* Groups with tags; a statement error; the one after it not run. */
+  memset(&t, 0, sizeof t);
+  CHECK_STATUS(linedb_influxql_rows(db, "db", NULL, "SELECT sum(n) FROM cpu GROUP BY host; SELECT mean(s) FROM cpu; SHOW MEASUREMENTS",
+                                    NULL, &fns, &t, &res),
+               200, res);
+  CHECK(strcmp(t.text, "S0:cpu{host=a}[time,sum](t0 7i)E1:mean() does not apply to string field \"s\";E2:not executed;") ==
+        0);
+
+  /* SHOW SERIES has no name; rows have no time. */
+  memset(&t, 0, sizeof t);
+  CHECK_STATUS(linedb_influxql_rows(db, "db", NULL, "SHOW SERIES", NULL, &fns, &t, &res), 200, res);
+  CHECK(strcmp(t.text, "S0:(none)[key]('cpu,host=a')('cpu,host=b')") == 0);
+
+  /* A row callback that stops: nothing more. */
+  memset(&t, 0, sizeof t);
+  t.stop_after_rows = 1;
+  CHECK_STATUS(linedb_influxql_rows(db, "db", NULL, "SELECT v FROM cpu; SHOW MEASUREMENTS", NULL, &fns, &t, &res), 200,
+               res);
+  CHECK(t.rows == 1);
+  CHECK(strstr(t.text, "measurements") == NULL);
+
+  /* A text that does not parse, an unknown database. */
+  memset(&t, 0, sizeof t);
+  CHECK_STATUS(linedb_influxql_rows(db, "db", NULL, "SELECT", NULL, &fns, &t, &res), 400, res);
+  CHECK(strncmp(t.text, "E-1:error parsing query: ", 25) == 0);
+  memset(&t, 0, sizeof t);
+  CHECK_STATUS(linedb_influxql_rows(db, "nodb", NULL, "SELECT v FROM cpu", NULL, &fns, &t, &res), 404, res);
+  CHECK(strcmp(t.text, "E0:database not found: nodb;") == 0);
+
+  /* Bad arguments: 400, no callback. */
+  memset(&t, 0, sizeof t);
+  CHECK_STATUS(linedb_influxql_rows(db, "db", NULL, "SHOW MEASUREMENTS", NULL, NULL, &t, &res), 400, res);
+  fns.row = NULL;
+  CHECK_STATUS(linedb_influxql_rows(db, "db", NULL, "SHOW MEASUREMENTS", NULL, &fns, &t, &res), 400, res);
+  fns.row = on_row;
+  fns.error = NULL; /* allowed */
+  CHECK_STATUS(linedb_influxql_rows(db, "db", NULL, "SELECT mean(s) FROM cpu", NULL, &fns, &t, &res), 200, res);
+  CHECK(t.len == 0);
+  close_store(db);
+  remove_tree(dir);
+}
+
 /* Descriptors open in this process now (Linux). */
 static int open_fds(void) {
   int n = 0;
@@ -1221,6 +1365,7 @@ int main(void) {
   test_compact();
   test_export_parquet();
   test_influxql();
+  test_influxql_rows();
   test_bounded_open_segments();
   test_no_auth_and_reopen();
   test_struct_size_compatibility();

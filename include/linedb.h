@@ -154,6 +154,51 @@ typedef enum linedb_precision {
 } linedb_precision;
 
 /**
+ * The type of a linedb_value. Fixed numbers: never renumbered.
+ */
+enum linedb_value_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * No value (a point without that field, an empty window).
+   */
+  LINEDB_VALUE_NULL = 0,
+  /**
+   * f holds it.
+   */
+  LINEDB_VALUE_FLOAT = 1,
+  /**
+   * i holds it.
+   */
+  LINEDB_VALUE_INTEGER = 2,
+  /**
+   * u holds it.
+   */
+  LINEDB_VALUE_UNSIGNED = 3,
+  /**
+   * s and s_len hold it: UTF-8, NOT NUL-terminated.
+   */
+  LINEDB_VALUE_STRING = 4,
+  /**
+   * b holds it: 0 or 1.
+   */
+  LINEDB_VALUE_BOOLEAN = 5,
+  /**
+   * A row's time: i holds nanoseconds since the Unix epoch (UTC).
+   */
+  LINEDB_VALUE_TIME = 6,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum linedb_value_type linedb_value_type;
+#else
+typedef uint32_t linedb_value_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * An open store, from `linedb_open` to `linedb_close`. Opaque: C sees
  * only pointers to it.
  *
@@ -292,6 +337,90 @@ typedef struct linedb_query_options {
    */
   int32_t epoch;
 } linedb_query_options;
+
+/**
+ * Called at the start of each series of a statement's answer.
+ *
+ * - statement: the statement's index in the text, from 0.
+ * - name: the series' name (the measurement; "databases",
+ *   "measurements" for those SHOW statements), NUL-terminated; NULL for
+ *   SHOW SERIES, whose answer has no name.
+ * - tag_keys, tag_values: tag_count NUL-terminated strings each, the
+ *   series' tags (only with GROUP BY tags), keys sorted.
+ * - columns: column_count NUL-terminated names; "time" first when the
+ *   series' rows have a time.
+ *
+ * Every pointer is valid during the call only. Return 0 to go on,
+ * non-zero to stop the call (nothing more is read or sent).
+ */
+typedef int (*linedb_series_fn)(void *ctx,
+                                uint32_t statement,
+                                const char *name,
+                                const char *const *tag_keys,
+                                const char *const *tag_values,
+                                size_t tag_count,
+                                const char *const *columns,
+                                size_t column_count);
+
+/**
+ * One value of a row. Read the member its type names; the others are 0
+ * (s NULL). Valid only during the callback that receives it: copy what
+ * you keep.
+ */
+typedef struct linedb_value {
+  /**
+   * A linedb_value_type.
+   */
+  uint32_t type;
+  /**
+   * LINEDB_VALUE_BOOLEAN: 0 or 1.
+   */
+  int32_t b;
+  /**
+   * LINEDB_VALUE_INTEGER, LINEDB_VALUE_TIME.
+   */
+  int64_t i;
+  /**
+   * LINEDB_VALUE_UNSIGNED.
+   */
+  uint64_t u;
+  /**
+   * LINEDB_VALUE_FLOAT.
+   */
+  double f;
+  /**
+   * LINEDB_VALUE_STRING: the bytes (not NUL-terminated) and their number.
+   */
+  const char *s;
+  size_t s_len;
+} linedb_value;
+
+/**
+ * Called with each row of the last series begun: values[0..n], one per
+ * column, in column order (the time first, as LINEDB_VALUE_TIME, when the
+ * series has one). Valid during the call only. Return 0 to go on,
+ * non-zero to stop the call.
+ */
+typedef int (*linedb_row_fn)(void *ctx, const struct linedb_value *values, size_t n);
+
+/**
+ * Called when a statement answers an error instead of series (its own
+ * error, "not executed" for those after a failed one, or why the text
+ * does not parse: then statement is UINT32_MAX and nothing runs).
+ * message is NUL-terminated, valid during the call only. Return 0 to go
+ * on, non-zero to stop.
+ */
+typedef int (*linedb_statement_error_fn)(void *ctx, uint32_t statement, const char *message);
+
+/**
+ * The callbacks of linedb_influxql_rows. series and row must be set;
+ * error may be NULL (errors are then only in the result).
+ */
+typedef struct linedb_rows_fn {
+  linedb_series_fn series;
+  linedb_row_fn row;
+  linedb_statement_error_fn error;
+} linedb_rows_fn;
 
 /**
  * The store's status, filled by linedb_stats_get. Set struct_size to
@@ -755,6 +884,46 @@ uint16_t linedb_influxql(struct linedb *db,
                          linedb_line_fn fn,
                          void *ctx,
                          struct linedb_result *result);
+
+/**
+ * Runs InfluxQL statements as linedb_influxql does, and hands the answers
+ * to callbacks as typed values instead of JSON text: for each series
+ * fns->series (its name, tags and column names), then fns->row with each
+ * row (a time as LINEDB_VALUE_TIME in nanoseconds, whatever opts->epoch
+ * says; floats, integers, unsigned, strings and booleans as their types;
+ * nulls as LINEDB_VALUE_NULL), and fns->error for a statement that
+ * answers an error. The answers, their order and the statuses are
+ * linedb_influxql's.
+ *
+ * - db, database, token, query, opts, result: as linedb_influxql
+ *   (result->count = statements run).
+ * - fns: the callbacks (series and row not NULL), read during the call.
+ * - ctx: passed to every callback untouched.
+ *
+ * Returns the status, also in result->status: 200, 400 (the text does not
+ * parse: fns->error gets the message with statement UINT32_MAX; or a NULL
+ * or non-UTF-8 argument, bad options, a NULL callback), 401, 404 (fns->error
+ * gets "database not found: NAME" for statement 0), 500, 503: as
+ * linedb_influxql.
+ *
+ * Threading: as linedb_query; the callbacks run on the calling thread and
+ * may call the library, but not linedb_close on this handle.
+ *
+ * # Safety
+ *
+ * db is NULL or an open handle; database, token and query NULL or
+ * NUL-terminated; opts NULL or pointing to struct_size readable bytes;
+ * fns NULL or a readable linedb_rows_fn whose callbacks are NULL or
+ * functions of their types; result NULL or a writable linedb_result.
+ */
+uint16_t linedb_influxql_rows(struct linedb *db,
+                              const char *database,
+                              const char *token,
+                              const char *query,
+                              const struct linedb_query_options *opts,
+                              const struct linedb_rows_fn *fns,
+                              void *ctx,
+                              struct linedb_result *result);
 
 /**
  * Writes the points of one measurement with start_ns <= time < end_ns to

@@ -597,11 +597,33 @@ impl Engine {
         opts: crate::query::Options,
         sink: &mut dyn FnMut(&[u8]) -> bool,
     ) -> Outcome {
+        let mut out = crate::query::result::JsonOut::new(sink, opts.epoch);
+        self.influxql_to(database, text, opts.now_ns, &mut out)
+    }
+
+    /// [`Engine::influxql`] with the answers given to `out` (typed, not
+    /// JSON); `now_ns` is the instant `now()` means.
+    pub fn influxql_to(&self, database: &str, text: &str, now_ns: i64, out: &mut dyn crate::query::Output) -> Outcome {
         let exists = self.inner.state.read().dbs.contains_key(database);
         let store = influxql::DbStore { inner: &self.inner, database };
         let store: Option<&dyn crate::query::Store> = if exists { Some(&store) } else { None };
-        let ran = crate::query::run(store, database, text, opts, sink);
+        let ran = crate::query::run_to(store, database, text, now_ns, out);
         Outcome { count: ran.statements, ..Outcome::error(ran.status, ran.message) }
+    }
+
+    /// [`Engine::influxql_to`] for a caller presenting `token`.
+    pub fn influxql_to_as(
+        &self,
+        database: &str,
+        token: Option<&str>,
+        text: &str,
+        now_ns: i64,
+        out: &mut dyn crate::query::Output,
+    ) -> Outcome {
+        if let Err(out) = self.authorize(token, database, auth::PERM_READ) {
+            return out;
+        }
+        self.influxql_to(database, text, now_ns, out)
     }
 
     /// [`Engine::influxql`] for a caller presenting `token` (read

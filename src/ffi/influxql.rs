@@ -97,6 +97,22 @@ impl linedb_query_options {
     }
 }
 
+/// The options a call was given (NULL: the defaults), checked.
+///
+/// # Safety
+///
+/// `opts` is NULL or points to `struct_size` readable bytes, aligned.
+pub(crate) unsafe fn options_arg(opts: *const linedb_query_options) -> Result<Options, Failure> {
+    let options = if opts.is_null() {
+        linedb_query_options::defaults()
+    } else {
+        // SAFETY: non-NULL, with struct_size readable bytes (the caller's
+        // contract).
+        unsafe { linedb_query_options::read(opts)? }
+    };
+    options.to_engine()
+}
+
 /// Fills *opts with the defaults: struct_size = sizeof(linedb_query_options),
 /// now_ns 0 (the clock at the call), epoch -1 (RFC 3339 strings). NULL is
 /// ignored.
@@ -196,14 +212,7 @@ pub unsafe extern "C" fn linedb_influxql(
             let database = str_arg(database, "database")?;
             let token = optional_str_arg(token, "token")?;
             let query = str_arg(query, "query")?;
-            let options = if opts.is_null() {
-                linedb_query_options::defaults()
-            } else {
-                // SAFETY: non-NULL, with struct_size readable bytes (the
-                // caller's contract).
-                linedb_query_options::read(opts)?
-            };
-            let options = options.to_engine()?;
+            let options = options_arg(opts)?;
             let Some(callback) = r#fn else {
                 return Err(Failure::invalid("fn is NULL"));
             };

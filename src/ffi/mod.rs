@@ -48,6 +48,8 @@ mod query;
 
 mod influxql;
 
+mod rows;
+
 mod export;
 
 mod status;
@@ -62,6 +64,10 @@ pub use handle::{
 };
 pub use export::linedb_export_parquet;
 pub use influxql::{linedb_influxql, linedb_query_options, linedb_query_options_init};
+pub use rows::{
+    linedb_influxql_rows, linedb_row_fn, linedb_rows_fn, linedb_series_fn, linedb_statement_error_fn, linedb_value,
+    linedb_value_type,
+};
 pub use query::{linedb_line_fn, linedb_query};
 pub use result::linedb_result;
 pub use status::{

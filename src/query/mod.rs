@@ -25,6 +25,6 @@ pub mod time;
 pub mod value;
 
 pub use result::{Answer, Epoch, Series};
-pub use run::{run, Options, Ran};
+pub use run::{run, run_to, Options, Output, Ran};
 pub use store::{Failure, Meta, Store};
 pub use value::Value;

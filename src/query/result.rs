@@ -48,6 +48,23 @@ pub(crate) struct JsonOut<'s> {
 
 const PIECE: usize = 64 * 1024;
 
+impl super::run::Output for JsonOut<'_> {
+    fn parse_error(&mut self, message: &str) {
+        self.error_document(message);
+        self.flush();
+    }
+
+    fn statement(&mut self, id: usize, answer: &Answer) -> bool {
+        self.statement_object(id, answer);
+        self.flush()
+    }
+
+    fn end(&mut self) {
+        self.buf.push_str("]}");
+        self.flush();
+    }
+}
+
 impl<'s> JsonOut<'s> {
     pub fn new(sink: &'s mut dyn FnMut(&[u8]) -> bool, epoch: Epoch) -> Self {
         JsonOut { buf: String::with_capacity(PIECE + 1024), sink, stopped: false, epoch }
@@ -75,19 +92,9 @@ impl<'s> JsonOut<'s> {
         self.buf.push('}');
     }
 
-    pub fn begin(&mut self) {
-        self.buf.push_str("{\"results\":[");
-    }
-
-    pub fn end(&mut self) {
-        self.buf.push_str("]}");
-    }
-
-    /// One statement's result object (`first`: no comma before it).
-    pub fn statement(&mut self, id: usize, answer: &Answer, first: bool) {
-        if !first {
-            self.buf.push(',');
-        }
+    /// One statement's result object (the first opens the document).
+    fn statement_object(&mut self, id: usize, answer: &Answer) {
+        self.buf.push_str(if id == 0 { "{\"results\":[" } else { "," });
         self.buf.push_str("{\"statement_id\":");
         self.buf.push_str(&id.to_string());
         match answer {
@@ -196,18 +203,17 @@ mod tests {
     use super::*;
 
     fn render(answers: &[Answer], epoch: Epoch) -> String {
+        use crate::query::run::Output;
         let mut text = Vec::new();
         let mut sink = |b: &[u8]| {
             text.extend_from_slice(b);
             true
         };
         let mut out = JsonOut::new(&mut sink, epoch);
-        out.begin();
         for (i, a) in answers.iter().enumerate() {
-            out.statement(i, a, i == 0);
+            out.statement(i, a);
         }
         out.end();
-        out.flush();
         String::from_utf8(text).unwrap()
     }
 

@@ -29,8 +29,20 @@ pub struct Ran {
     pub statements: u64,
 }
 
+/// Where a call's answers go: influxd's JSON document ([`JsonOut`]), or a
+/// caller's typed callbacks (the C API's `linedb_influxql_rows`).
+pub trait Output {
+    /// The text does not parse: nothing runs.
+    fn parse_error(&mut self, message: &str);
+    /// One statement's answer, in order; false stops the call.
+    fn statement(&mut self, id: usize, answer: &Answer) -> bool;
+    /// After the last statement.
+    fn end(&mut self);
+}
+
 /// Runs `text` against `store` (`None`: the database does not exist;
-/// `database` is its name) and writes the answer to `sink`.
+/// `database` is its name) and writes the answer to `sink` as influxd's
+/// JSON document.
 pub fn run(
     store: Option<&dyn Store>,
     database: &str,
@@ -39,24 +51,27 @@ pub fn run(
     sink: &mut dyn FnMut(&[u8]) -> bool,
 ) -> Ran {
     let mut out = JsonOut::new(sink, opts.epoch);
+    run_to(store, database, text, opts.now_ns, &mut out)
+}
+
+/// [`run`] with the answers given to `out`.
+pub fn run_to(store: Option<&dyn Store>, database: &str, text: &str, now_ns: i64, out: &mut dyn Output) -> Ran {
     let statements = match parse(text) {
         Ok(s) => s,
         Err(e) => {
             let message = format!("error parsing query: {e}");
-            out.error_document(&message);
-            out.flush();
+            out.parse_error(&message);
             return Ran { status: 400, message, statements: 0 };
         }
     };
     let mut ran = Ran { status: 200, message: String::new(), statements: 0 };
-    out.begin();
     let mut failed = false;
     for (id, st) in statements.iter().enumerate() {
         let answer = if failed {
             Answer::Error("not executed".into())
         } else {
             ran.statements += 1;
-            match statement(store, database, st, opts.now_ns) {
+            match statement(store, database, st, now_ns) {
                 Ok(series) => Answer::Series(series),
                 Err(StmtError::Query(e)) => {
                     failed = true;
@@ -76,13 +91,11 @@ pub fn run(
                 }
             }
         };
-        out.statement(id, &answer, id == 0);
-        if !out.flush() {
+        if !out.statement(id, &answer) {
             return ran;
         }
     }
     out.end();
-    out.flush();
     ran
 }
 
