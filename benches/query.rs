@@ -4,7 +4,7 @@
 //!
 //! | query | linedb | influxd | SQLite |
 //! |---|---|---|---|
-//! | Q1 | `SELECT mean(usage_user) FROM cpu WHERE hostname = 'host_0' AND <6 h> GROUP BY time(1m)` through `Engine::influxql` (JSON) | the same over HTTP `/query` | `avg(usage_user)` per minute of one host, index on (hostname, time) |
+//! | Q1 | `SELECT mean(usage_user) FROM cpu WHERE hostname = 'host_0' AND <6 h> GROUP BY time(1m)` through `Engine::influxql` (JSON) and `Engine::influxql_to` (typed, as `linedb_influxql_rows`) | the same over HTTP `/query` | `avg(usage_user)` per minute of one host, index on (hostname, time) |
 //! | Q2 | `SELECT last(usage_user) FROM cpu GROUP BY hostname` | the same | the row of `max(time)` per hostname |
 //! | Q3 | `SELECT mean(*) FROM cpu WHERE <all> GROUP BY time(1h), hostname` | the same | `avg` of each field per hour and hostname |
 //!
@@ -136,6 +136,38 @@ fn linedb_run(db: &Engine, q: &str) -> usize {
     json_rows(&doc)
 }
 
+/// Counts the rows of typed answers (`Engine::influxql_to`, the path of
+/// C's `linedb_influxql_rows`), reading each value as a caller would.
+struct CountRows(usize);
+
+impl linedb::query::Output for CountRows {
+    fn parse_error(&mut self, message: &str) {
+        panic!("{message}");
+    }
+    fn statement(&mut self, _: usize, answer: &linedb::query::Answer) -> bool {
+        match answer {
+            linedb::query::Answer::Error(e) => panic!("{e}"),
+            linedb::query::Answer::Series(list) => {
+                for s in list {
+                    for row in &s.rows {
+                        std::hint::black_box(row.iter().filter(|v| !v.is_null()).count());
+                        self.0 += 1;
+                    }
+                }
+            }
+        }
+        true
+    }
+    fn end(&mut self) {}
+}
+
+fn linedb_typed(db: &Engine, q: &str) -> usize {
+    let mut out = CountRows(0);
+    let status = db.influxql_to(DB, q, linedb::engine::now_ns(), &mut out).status;
+    assert_eq!(status, 200);
+    out.0
+}
+
 fn sqlite_load(text: &str) -> rusqlite::Connection {
     let mut conn = rusqlite::Connection::open_in_memory().expect("sqlite");
     conn.execute_batch(
@@ -214,11 +246,13 @@ fn main() {
         note = "influxd: not on PATH".into();
     }
     println!("{lines} lines, median of {runs} warm runs");
-    println!("| query | linedb | influxd | SQLite | linedb/influxd | linedb/SQLite | rows |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| query | linedb (JSON) | linedb (typed) | influxd | SQLite | linedb/influxd | linedb/SQLite | rows |");
+    println!("|---|---|---|---|---|---|---|---|");
     let only = std::env::var("LINEDB_BENCH_QUERIES").unwrap_or_default();
     for q in queries(lines).into_iter().filter(|q| only.is_empty() || only.split(',').any(|o| o == q.name)) {
         let (ours, rows) = time_runs(runs, || linedb_run(&db, &q.influxql));
+        let (typed, typed_rows) = time_runs(runs, || linedb_typed(&db, &q.influxql));
+        assert_eq!(typed_rows, rows, "{}: typed and JSON answers differ", q.name);
         let (lite, lite_rows) = time_runs(runs, || sqlite_run(&conn, &q.sql));
         let peer = influxd.as_mut().map(|(_, http)| {
             let target = format!("/query?db={DB}&q={}", encode(&q.influxql));
@@ -237,9 +271,10 @@ fn main() {
             None => ("–".into(), "–".into()),
         };
         println!(
-            "| {} | {} | {peer_cell} | {} | {ratio} | {:.2}× | {rows} (SQLite {lite_rows}) |",
+            "| {} | {} | {} | {peer_cell} | {} | {ratio} | {:.2}× | {rows} (SQLite {lite_rows}) |",
             q.name,
             ms(ours),
+            ms(typed),
             ms(lite),
             ours.as_secs_f64() / lite.as_secs_f64()
         );
