@@ -864,8 +864,8 @@ void linedb_query_options_init(struct linedb_query_options *opts);
  *   result->message says what happened.
  *
  * Memory: a statement's answer is built before it is sent (one series of
- * rows per group); a GROUP BY time of more than 10,000,000 windows per
- * series is refused as a statement error.
+ * rows per group); a GROUP BY time of more than 1,000,000 windows, its
+ * series together, is refused as a statement error.
  *
  * Threading: as linedb_query; fn runs on the calling thread.
  *

@@ -115,10 +115,18 @@ fn without_a_lower_bound_windows_start_at_the_first_point_and_end_at_now() {
         doc,
         r#"{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","count"],"values":[["1970-01-01T01:56:40Z",2],["1970-01-01T02:13:20Z",0],["1970-01-01T02:30:00Z",0],["1970-01-01T02:46:40Z",0]]}]}]}"#
     );
-    // A time range of more windows than allowed is the statement's error.
+    // A time range of more windows than allowed is the statement's error,
+    // counted over all its series.
     let (out, doc) = ask(&db, "db", "SELECT count(v) FROM cpu WHERE time >= 0 GROUP BY time(1ns)");
     assert_eq!(out.status, 200);
-    assert!(doc.contains(r#""error":"GROUP BY time would make 10000000000001 windows"#), "{doc}");
+    assert!(doc.contains("more than the 1000000 windows linedb allows a statement (10000000000001 in one series)"), "{doc}");
+    write(&db, "db", "cpu,host=a v=1 7200000000000\ncpu,host=b v=1 7200000000000");
+    // One series of 600,000 windows is allowed; three are not.
+    let q = "SELECT count(v) FROM cpu WHERE time >= 7200000000000 AND time < 7200000600000 GROUP BY time(1ns)";
+    let (_, doc) = ask(&db, "db", q);
+    assert!(!doc.contains("error"), "{}", &doc[..200]);
+    let (_, doc) = ask(&db, "db", &format!("{q}, host"));
+    assert!(doc.contains("(600000 in one series)"), "three series of 600,000 windows pass the budget: {doc}");
 }
 
 #[test]

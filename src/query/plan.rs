@@ -59,9 +59,10 @@ impl Plan {
     }
 }
 
-/// The most windows one series of a statement may have: a `GROUP BY
-/// time(1s)` over years would otherwise build billions of rows.
-pub const MAX_WINDOWS: i64 = 10_000_000;
+/// The most windows a statement may have, all its series together: a
+/// `GROUP BY time(1s)` over years would otherwise build billions of rows
+/// (each window costs about a hundred bytes while its answer is built).
+pub const MAX_WINDOWS: i64 = 1_000_000;
 
 /// Plans `s` against the measurement's `meta` (`None`: the measurement
 /// does not exist in the range: the statement answers nothing).

@@ -73,9 +73,10 @@ pub fn select(store: &dyn Store, s: &Select, now: i64) -> Result<Vec<Series>, St
         groups.reverse();
     }
     let mut out = Vec::with_capacity(groups.len());
+    let mut budget = MAX_WINDOWS;
     for g in groups {
         let mut rows = if p.is_aggregate() {
-            windows(&p, g.windows)?
+            windows(&p, g.windows, &mut budget)?
         } else {
             let mut rows = g.rows;
             if p.descending {
@@ -346,7 +347,7 @@ struct Slot {
 
 /// The rows of an aggregate group: a row per window (one window without
 /// `GROUP BY time`), filled, with the columns evaluated.
-fn windows(p: &Plan, accs: Vec<(i64, Vec<Acc>)>) -> Result<Vec<Vec<Value>>, StmtError> {
+fn windows(p: &Plan, accs: Vec<(i64, Vec<Acc>)>, budget: &mut i64) -> Result<Vec<Vec<Value>>, StmtError> {
     let spans: Vec<i64> = match p.window {
         Some((interval, offset)) => {
             let start = match p.range.min {
@@ -360,13 +361,15 @@ fn windows(p: &Plan, accs: Vec<(i64, Vec<Acc>)>) -> Result<Vec<Vec<Value>>, Stmt
             };
             let last = window_start(p.range.upper(), interval, offset);
             let count = (i128::from(last) - i128::from(start)) / i128::from(interval) + 1;
-            if count > i128::from(MAX_WINDOWS) {
+            if count > i128::from(*budget) {
                 return Err(StmtError::Query(format!(
-                    "GROUP BY time would make {count} windows, more than the {MAX_WINDOWS} linedb allows: bound the time range or widen the interval"
+                    "GROUP BY time would make more than the {MAX_WINDOWS} windows linedb allows a statement \
+                     ({count} in one series): bound the time range or widen the interval"
                 )));
             }
-            // At most MAX_WINDOWS (checked above): fits an i64.
+            // At most the budget (checked above): fits an i64.
             let count = i64::try_from(count).unwrap_or(MAX_WINDOWS);
+            *budget -= count;
             (0..count).map(|k| start + k * interval).collect()
         }
         None => vec![i64::MIN],
