@@ -978,6 +978,63 @@ static void test_influxql_rows(void) {
   remove_tree(dir);
 }
 
+/* One statement through the Arrow C Stream Interface: the schema's
+   formats, a batch per series, and every release called. */
+static void test_influxql_arrow(void) {
+  char dir[4096];
+  struct ArrowArrayStream stream;
+  struct ArrowSchema schema;
+  struct ArrowArray batch;
+  linedb_result res;
+  linedb *db;
+  int batches = 0;
+  int64_t rows = 0;
+  make_temp_dir(dir, sizeof dir);
+  db = open_store(dir, LINEDB_OPEN_NO_AUTH, 0);
+  CHECK(db != NULL);
+  if (db == NULL) return;
+  CHECK_CODE(linedb_create_database(db, "db", NULL), LINEDB_OK);
+  CHECK_STATUS(write_text(db, "db", NULL, "cpu,host=a v=1.5,n=3i 10\ncpu,host=b v=2.5,n=4i 20\ncpu,host=a n=5i 30", &res),
+               204, res);
+  memset(&stream, 0xAB, sizeof stream);
+  CHECK_STATUS(linedb_influxql_arrow(db, "db", NULL, "SELECT n, v FROM cpu GROUP BY host", NULL, &stream, &res), 200,
+               res);
+  CHECK(stream.release != NULL);
+  if (stream.release == NULL) return;
+  CHECK(stream.get_schema(&stream, &schema) == 0);
+  CHECK(schema.n_children == 4);
+  if (schema.n_children == 4) {
+    CHECK(strcmp(schema.children[0]->name, "time") == 0 && strcmp(schema.children[0]->format, "tsn:UTC") == 0);
+    CHECK(strcmp(schema.children[1]->name, "host") == 0 && strcmp(schema.children[1]->format, "u") == 0);
+    CHECK(strcmp(schema.children[2]->name, "n") == 0 && strcmp(schema.children[2]->format, "l") == 0);
+    CHECK(strcmp(schema.children[3]->name, "v") == 0 && strcmp(schema.children[3]->format, "g") == 0);
+  }
+  schema.release(&schema);
+  for (;;) {
+    CHECK(stream.get_next(&stream, &batch) == 0);
+    if (batch.release == NULL) break; /* the end */
+    batches++;
+    rows += batch.length;
+    CHECK(batch.n_children == 4);
+    batch.release(&batch);
+  }
+  CHECK(batches == 2 && rows == 3);
+  stream.release(&stream);
+  CHECK(stream.release == NULL);
+
+  /* Failures leave the stream released: nothing to free. */
+  memset(&stream, 0xAB, sizeof stream);
+  CHECK_STATUS(linedb_influxql_arrow(db, "db", NULL, "SELECT v, count(v) FROM cpu", NULL, &stream, &res), 400, res);
+  CHECK(stream.release == NULL);
+  CHECK(strstr(res.message, "mixing aggregate") != NULL);
+  memset(&stream, 0xAB, sizeof stream);
+  CHECK_STATUS(linedb_influxql_arrow(db, "nodb", NULL, "SHOW MEASUREMENTS", NULL, &stream, &res), 404, res);
+  CHECK(stream.release == NULL);
+  CHECK_STATUS(linedb_influxql_arrow(db, "db", NULL, "SHOW MEASUREMENTS", NULL, NULL, &res), 400, res);
+  close_store(db);
+  remove_tree(dir);
+}
+
 /* Descriptors open in this process now (Linux). */
 static int open_fds(void) {
   int n = 0;
@@ -1366,6 +1423,7 @@ int main(void) {
   test_export_parquet();
   test_influxql();
   test_influxql_rows();
+  test_influxql_arrow();
   test_bounded_open_segments();
   test_no_auth_and_reopen();
   test_struct_size_compatibility();

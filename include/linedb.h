@@ -21,6 +21,52 @@
 #define LINEDB_VERSION_PATCH 0
 
 
+/*
+ * The Arrow C Data and C Stream Interfaces (https://arrow.apache.org/docs/
+ * format/CStreamInterface.html), for linedb_influxql_arrow: a program that
+ * includes Arrow's own definitions first (ARROW_C_DATA_INTERFACE and
+ * ARROW_C_STREAM_INTERFACE defined) uses those; they are the same ABI.
+ */
+#ifndef ARROW_C_DATA_INTERFACE
+#define ARROW_C_DATA_INTERFACE
+#define ARROW_FLAG_DICTIONARY_ORDERED 1
+#define ARROW_FLAG_NULLABLE 2
+#define ARROW_FLAG_MAP_KEYS_SORTED 4
+struct ArrowSchema {
+  const char *format;
+  const char *name;
+  const char *metadata;
+  int64_t flags;
+  int64_t n_children;
+  struct ArrowSchema **children;
+  struct ArrowSchema *dictionary;
+  void (*release)(struct ArrowSchema *);
+  void *private_data;
+};
+struct ArrowArray {
+  int64_t length;
+  int64_t null_count;
+  int64_t offset;
+  int64_t n_buffers;
+  int64_t n_children;
+  const void **buffers;
+  struct ArrowArray **children;
+  struct ArrowArray *dictionary;
+  void (*release)(struct ArrowArray *);
+  void *private_data;
+};
+#endif /* ARROW_C_DATA_INTERFACE */
+#ifndef ARROW_C_STREAM_INTERFACE
+#define ARROW_C_STREAM_INTERFACE
+struct ArrowArrayStream {
+  int (*get_schema)(struct ArrowArrayStream *, struct ArrowSchema *out);
+  int (*get_next)(struct ArrowArrayStream *, struct ArrowArray *out);
+  const char *(*get_last_error)(struct ArrowArrayStream *);
+  void (*release)(struct ArrowArrayStream *);
+  void *private_data;
+};
+#endif /* ARROW_C_STREAM_INTERFACE */
+
 /**
  * Size in bytes, the terminating NUL included, of every `message` buffer
  * the library fills (`linedb_error.message`, `linedb_result.message`).
@@ -924,6 +970,57 @@ uint16_t linedb_influxql_rows(struct linedb *db,
                               const struct linedb_rows_fn *fns,
                               void *ctx,
                               struct linedb_result *result);
+
+/**
+ * Runs one InfluxQL statement (the subset of linedb_influxql) and hands
+ * its answer over as an Arrow C stream (the Arrow C Stream Interface,
+ * struct ArrowArrayStream, declared in this header when the Arrow
+ * headers are not included first): record batches that pyarrow
+ * (RecordBatchReader._import_from_c), Polars, DuckDB and nanoarrow take
+ * without a copy through text.
+ *
+ * The stream's schema: "time" (timestamp, nanoseconds, UTC, never null)
+ * when the statement's rows have a time; then one UTF-8 column per GROUP
+ * BY tag key (the series' value on each row; named "key::tag" when the
+ * statement has a column of that name); then the statement's columns,
+ * each typed by its values (float64, int64, uint64, utf8, bool; integers
+ * mixed with floats are float64; other mixes are utf8 text; a column
+ * without a value is float64 of nulls), nulls where a row has no value.
+ * One record batch per series, in the order linedb_influxql answers them.
+ *
+ * - db, database, token, query, opts, result: as linedb_influxql
+ *   (result->count = statements run).
+ * - out_stream: a struct ArrowArrayStream * to fill. On 200 it is the
+ *   caller's: read it with get_schema and get_next, then call its release
+ *   once. On any other status it is left released (release is NULL):
+ *   nothing to free.
+ *
+ * Returns the status, also in result->status: 200; 400 the text does not
+ * parse, holds more than one statement, or the statement answers an error
+ * (result->message says which), or a NULL or non-UTF-8 argument, bad
+ * options; 401; 404 no such database; 500 (also: a library built without
+ * the cargo feature "arrow", on by default); 503.
+ *
+ * Memory: the answer is built whole before the stream is handed over
+ * (as linedb_influxql builds a statement's answer).
+ *
+ * Threading: as linedb_query. The stream may be read on any thread, after
+ * the call and after linedb_close.
+ *
+ * # Safety
+ *
+ * db is NULL or an open handle; database, token and query NULL or
+ * NUL-terminated; opts NULL or pointing to struct_size readable bytes;
+ * out_stream NULL or a writable struct ArrowArrayStream; result NULL or a
+ * writable linedb_result.
+ */
+uint16_t linedb_influxql_arrow(struct linedb *db,
+                               const char *database,
+                               const char *token,
+                               const char *query,
+                               const struct linedb_query_options *opts,
+                               void *out_stream,
+                               struct linedb_result *result);
 
 /**
  * Writes the points of one measurement with start_ns <= time < end_ns to

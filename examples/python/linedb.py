@@ -109,6 +109,12 @@ def _load(path):
     lib.linedb_query.restype = c_uint16
     lib.linedb_query.argtypes = [c_void_p, c_char_p, c_char_p, c_char_p, c_int64, c_int64, LINE_FN,
                                  c_void_p, POINTER(Result)]
+    lib.linedb_influxql.restype = c_uint16
+    lib.linedb_influxql.argtypes = [c_void_p, c_char_p, c_char_p, c_char_p, c_void_p, LINE_FN, c_void_p,
+                                    POINTER(Result)]
+    lib.linedb_influxql_arrow.restype = c_uint16
+    lib.linedb_influxql_arrow.argtypes = [c_void_p, c_char_p, c_char_p, c_char_p, c_void_p, c_void_p,
+                                          POINTER(Result)]
     lib.linedb_stats_get.restype = c_uint32
     lib.linedb_stats_get.argtypes = [c_void_p, POINTER(Stats), POINTER(Error)]
     lib.linedb_field_type_get.restype = c_uint32
@@ -231,6 +237,36 @@ class Store:
         if status != 200:
             raise QueryError(res)
         return lines
+
+    def influxql(self, database, text, token=None):
+        """InfluxQL statements' answer: influxd's JSON document, as a dict."""
+        pieces = []
+
+        def on_piece(_ctx, piece, length):
+            pieces.append(ctypes.string_at(piece, length))
+            return 0
+
+        callback = LINE_FN(on_piece)  # kept alive for the call
+        res = Result()
+        status = lib.linedb_influxql(self._db, _text(database), _text(token), _text(text), None, callback,
+                                     None, ctypes.byref(res))
+        if status != 200:
+            raise QueryError(res)
+        import json
+        return json.loads(b"".join(pieces))
+
+    def arrow(self, database, text, token=None):
+        """One InfluxQL statement's answer as a pyarrow.Table, through the
+        Arrow C Stream Interface (no copy through text)."""
+        import pyarrow
+        stream = (ctypes.c_uint8 * 64)()  # a struct ArrowArrayStream (40 bytes)
+        res = Result()
+        status = lib.linedb_influxql_arrow(self._db, _text(database), _text(token), _text(text), None,
+                                           ctypes.addressof(stream), ctypes.byref(res))
+        if status != 200:
+            raise QueryError(res)
+        reader = pyarrow.RecordBatchReader._import_from_c(ctypes.addressof(stream))
+        return reader.read_all()
 
     def stats(self):
         stats = Stats()

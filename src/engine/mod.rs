@@ -127,7 +127,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn ok(status: u16, count: u64) -> Self {
+    pub(crate) fn ok(status: u16, count: u64) -> Self {
         Outcome { status, retry_after_secs: 0, count, error_line: 0, message: String::new() }
     }
     pub(crate) fn error(status: u16, message: impl Into<String>) -> Self {
@@ -624,6 +624,45 @@ impl Engine {
             return out;
         }
         self.influxql_to(database, text, now_ns, out)
+    }
+
+    /// One InfluxQL statement's answer as Arrow record batches (see
+    /// [`crate::query::arrow`]) for a caller presenting `token`: 200 with
+    /// the schema and a batch per series; 400 when the text does not parse,
+    /// holds other than one statement, or the statement answers an error
+    /// (the message says it); 401, 404, 500, 503 as [`Engine::influxql`].
+    #[cfg(feature = "arrow")]
+    pub fn influxql_arrow_as(
+        &self,
+        database: &str,
+        token: Option<&str>,
+        text: &str,
+        now_ns: i64,
+    ) -> Result<(arrow_schema::SchemaRef, Vec<arrow_array::RecordBatch>), Outcome> {
+        /// Keeps the one statement's answer.
+        struct One(Vec<crate::query::Answer>);
+        impl crate::query::Output for One {
+            fn parse_error(&mut self, _: &str) {}
+            fn statement(&mut self, _: usize, answer: &crate::query::Answer) -> bool {
+                self.0.push(answer.clone());
+                true
+            }
+            fn end(&mut self) {}
+        }
+        let mut one = One(Vec::new());
+        let out = self.influxql_to_as(database, token, text, now_ns, &mut one);
+        if out.status != 200 {
+            return Err(out);
+        }
+        match one.0.as_slice() {
+            [crate::query::Answer::Series(series)] => crate::query::arrow::batches(series)
+                .map_err(|e| Outcome::error(500, format!("building the Arrow answer: {e}"))),
+            [crate::query::Answer::Error(e)] => Err(Outcome::error(400, e.clone())),
+            answers => Err(Outcome::error(
+                400,
+                format!("an Arrow answer is of one statement; the text holds {}", answers.len()),
+            )),
+        }
     }
 
     /// [`Engine::influxql`] for a caller presenting `token` (read

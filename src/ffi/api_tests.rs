@@ -263,3 +263,35 @@ fn export_parquet_without_the_feature_answers_500_and_makes_nothing() {
     // SAFETY: the handle is live and closed once.
     assert_eq!(unsafe { linedb_close(db, &mut err) }, linedb_code::LINEDB_OK);
 }
+
+/// A library built without the `arrow` feature still exports
+/// `linedb_influxql_arrow`; it answers 500 saying why, and leaves the
+/// stream released.
+#[test]
+#[cfg(not(feature = "arrow"))]
+fn influxql_arrow_without_the_feature_answers_500_and_a_released_stream() {
+    let dir = TempDir::new("no-arrow");
+    let db = open_no_auth(&dir);
+    let mut result = new_result();
+    assert_eq!(write(db, "m v=1i 1", &mut result), 204);
+    let mut stream = [0xABu8; 40];
+    // SAFETY: a live handle, valid strings, 40 writable bytes (a struct
+    // ArrowArrayStream) and a valid result.
+    let status = unsafe {
+        super::linedb_influxql_arrow(
+            db,
+            c"db".as_ptr(),
+            ptr::null(),
+            c"SELECT v FROM m".as_ptr(),
+            ptr::null(),
+            stream.as_mut_ptr().cast(),
+            &mut result,
+        )
+    };
+    assert_eq!(status, 500);
+    assert!(text(&result.message).contains("without Arrow answers"), "{}", text(&result.message));
+    assert_eq!(stream, [0u8; 40], "a released stream");
+    let mut err = new_error();
+    // SAFETY: the handle is live and closed once.
+    assert_eq!(unsafe { linedb_close(db, &mut err) }, linedb_code::LINEDB_OK);
+}

@@ -50,6 +50,8 @@ mod influxql;
 
 mod rows;
 
+mod arrow;
+
 mod export;
 
 mod status;
@@ -64,6 +66,7 @@ pub use handle::{
 };
 pub use export::linedb_export_parquet;
 pub use influxql::{linedb_influxql, linedb_query_options, linedb_query_options_init};
+pub use arrow::linedb_influxql_arrow;
 pub use rows::{
     linedb_influxql_rows, linedb_row_fn, linedb_rows_fn, linedb_series_fn, linedb_statement_error_fn, linedb_value,
     linedb_value_type,

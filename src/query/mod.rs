@@ -9,10 +9,14 @@
 //! - `show`: the SHOW statements;
 //! - `time`: time bounds out of a `WHERE` clause, and RFC 3339 times;
 //! - `result` and `json`: the answer as `influxd` writes it;
-//! - `store`: what a query reads, as a trait the engine implements.
+//! - `store`: what a query reads, as a trait the engine implements;
+//! - `arrow`: a statement's answer as Arrow record batches (feature
+//!   `arrow`, on by default).
 
 pub mod accumulate;
 pub mod aggregate;
+#[cfg(feature = "arrow")]
+pub mod arrow;
 pub mod expr;
 pub mod json;
 pub mod plan;
