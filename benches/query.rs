@@ -7,6 +7,7 @@
 //! | Q1 | `SELECT mean(usage_user) FROM cpu WHERE hostname = 'host_0' AND <6 h> GROUP BY time(1m)` through `Engine::influxql` (JSON) and `Engine::influxql_to` (typed, as `linedb_influxql_rows`) | the same over HTTP `/query` | `avg(usage_user)` per minute of one host, index on (hostname, time) |
 //! | Q2 | `SELECT last(usage_user) FROM cpu GROUP BY hostname` | the same | the row of `max(time)` per hostname |
 //! | Q3 | `SELECT mean(*) FROM cpu WHERE <all> GROUP BY time(1h), hostname` | the same | `avg` of each field per hour and hostname |
+//! | Q4 | `SELECT * FROM cpu WHERE <all>` as Arrow record batches (`Engine::influxql_arrow_as`, the path of `linedb_influxql_arrow`): points/s | the full scan to line protocol (write bench row 4) | |
 //!
 //! linedb's store is sealed first (`compact`), as a device's past days
 //! are; influxd gets the same 5,000-line batches over HTTP; SQLite one
@@ -277,6 +278,34 @@ fn main() {
             ms(typed),
             ms(lite),
             ours.as_secs_f64() / lite.as_secs_f64()
+        );
+    }
+    // Q4: every point of the range as Arrow record batches (the path of
+    // linedb_influxql_arrow), against the row-4 full scan of the write
+    // bench (canonical line protocol text).
+    if only.is_empty() || only.split(',').any(|o| o == "Q4") {
+        let end = START_NS + (lines as i64 / 100 + 1) * 10_000_000_000;
+        let q = format!("SELECT * FROM cpu WHERE time >= {START_NS} AND time < {end}");
+        let (arrow, rows) = time_runs(runs.min(5), || {
+            let (_, batches) = db.influxql_arrow(DB, &q, linedb::engine::now_ns()).expect("arrow answer");
+            batches.iter().map(|b| b.num_rows()).sum()
+        });
+        let (scan, scanned) = time_runs(runs.min(5), || {
+            let mut n = 0usize;
+            let out = db.query(DB, None, i64::MIN, i64::MAX, &mut |line| {
+                n += usize::from(!line.is_empty());
+                true
+            });
+            assert_eq!(out.status, 200);
+            n
+        });
+        assert_eq!(rows, scanned, "Q4 answers every point");
+        println!(
+            "\nQ4 `{q}` to Arrow: {rows} points in {:.1} ms, {:.2} M points/s; the full scan to line protocol (write bench row 4): {:.1} ms, {:.2} M points/s",
+            arrow.as_secs_f64() * 1e3,
+            rows as f64 / arrow.as_secs_f64() / 1e6,
+            scan.as_secs_f64() * 1e3,
+            scanned as f64 / scan.as_secs_f64() / 1e6
         );
     }
     if !note.is_empty() {

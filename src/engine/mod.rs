@@ -626,16 +626,28 @@ impl Engine {
         self.influxql_to(database, text, now_ns, out)
     }
 
-    /// One InfluxQL statement's answer as Arrow record batches (see
-    /// [`crate::query::arrow`]) for a caller presenting `token`: 200 with
-    /// the schema and a batch per series; 400 when the text does not parse,
-    /// holds other than one statement, or the statement answers an error
-    /// (the message says it); 401, 404, 500, 503 as [`Engine::influxql`].
+    /// [`Engine::influxql_arrow`] for a caller presenting `token`.
     #[cfg(feature = "arrow")]
     pub fn influxql_arrow_as(
         &self,
         database: &str,
         token: Option<&str>,
+        text: &str,
+        now_ns: i64,
+    ) -> Result<(arrow_schema::SchemaRef, Vec<arrow_array::RecordBatch>), Outcome> {
+        self.authorize(token, database, auth::PERM_READ)?;
+        self.influxql_arrow(database, text, now_ns)
+    }
+
+    /// One InfluxQL statement's answer as Arrow record batches (see
+    /// [`crate::query::arrow`]): the schema and a batch per series; `Err`
+    /// 400 when the text does not parse, holds other than one statement,
+    /// or the statement answers an error (the message says it); 404, 500,
+    /// 503 as [`Engine::influxql`].
+    #[cfg(feature = "arrow")]
+    pub fn influxql_arrow(
+        &self,
+        database: &str,
         text: &str,
         now_ns: i64,
     ) -> Result<(arrow_schema::SchemaRef, Vec<arrow_array::RecordBatch>), Outcome> {
@@ -650,7 +662,7 @@ impl Engine {
             fn end(&mut self) {}
         }
         let mut one = One(Vec::new());
-        let out = self.influxql_to_as(database, token, text, now_ns, &mut one);
+        let out = self.influxql_to(database, text, now_ns, &mut one);
         if out.status != 200 {
             return Err(out);
         }
