@@ -22,38 +22,19 @@ pub fn json_strings<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> String
         if i > 0 {
             out.push(',');
         }
-        json_string(&mut out, name.as_ref());
+        // One JSON string writer for the library: influxd's escapes
+        // (RFC 8259 plus `<`, `>`, `&` as \u escapes), valid JSON.
+        crate::query::json::string(&mut out, name.as_ref());
     }
     out.push(']');
     out
-}
-
-/// Appends `s` as a JSON string (RFC 8259: `"`, `\` and control
-/// characters escaped).
-pub fn json_string(out: &mut String, s: &str) {
-    use std::fmt::Write;
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn json_strings_escape_what_json_requires() {
-        assert_eq!(super::json_strings(["a", "b\"\\\n\u{1}é"]), r#"["a","b\"\\\n\u0001é"]"#);
+        assert_eq!(super::json_strings(["a", "b\"\\\n\u{1}é<"]), r#"["a","b\"\\\n\u0001é\u003c"]"#);
         assert_eq!(super::json_strings(Vec::<String>::new()), "[]");
     }
 }
