@@ -3,7 +3,8 @@
 //!
 //! - `run`: the statements of one text, in order, to one JSON document;
 //! - `plan`: a SELECT's bounds, groups and columns, compiled (`expr`);
-//! - `select`: the scan, groups, windows and `fill` of a SELECT, with
+//! - `select`: a SELECT's groups and windows (`collect` scans the points
+//!   into them, `fill` fills empty windows), with
 //!   `accumulate` computing each window's functions as points stream by
 //!   (and `aggregate` those that need every value) over `value`s;
 //! - `show`: the SHOW statements;
@@ -15,6 +16,8 @@
 
 pub mod accumulate;
 pub mod aggregate;
+mod collect;
+mod fill;
 #[cfg(feature = "arrow")]
 pub mod arrow;
 pub mod expr;

@@ -199,6 +199,14 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The start of the window `t` falls in: windows are `interval` long,
+/// aligned to the epoch plus `offset`.
+pub fn window_start(t: i64, interval: i64, offset: i64) -> i64 {
+    let (t, i, o) = (i128::from(t), i128::from(interval), i128::from(offset));
+    let start = t - (t - o).rem_euclid(i);
+    i64::try_from(start).unwrap_or(if start < 0 { i64::MIN } else { i64::MAX })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
