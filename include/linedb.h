@@ -202,11 +202,7 @@ typedef enum linedb_precision {
 /**
  * The type of a linedb_value. Fixed numbers: never renumbered.
  */
-enum linedb_value_type
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
+typedef enum linedb_value_type {
   /**
    * No value (a point without that field, an empty window).
    */
@@ -235,14 +231,7 @@ enum linedb_value_type
    * A row's time: i holds nanoseconds since the Unix epoch (UTC).
    */
   LINEDB_VALUE_TIME = 6,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum linedb_value_type linedb_value_type;
-#else
-typedef uint32_t linedb_value_type;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
+} linedb_value_type;
 
 /**
  * An open store, from `linedb_open` to `linedb_close`. Opaque: C sees

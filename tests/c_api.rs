@@ -216,7 +216,10 @@ fn declaration_names(declaration: &str, names: &mut Vec<String>) {
                 }
             }
         }
-        names.push(last_identifier(&declaration[close + 1..]));
+        // `struct ArrowSchema { ... }` (no typedef) names nothing after.
+        if !declaration[close + 1..].trim().is_empty() {
+            names.push(last_identifier(&declaration[close + 1..]));
+        }
     } else if let Some(pointer) = declaration.find("(*") {
         // `typedef int (*linedb_line_fn)(void *ctx, ...)`
         names.push(first_identifier(&declaration[pointer + 2..]));

@@ -13,7 +13,7 @@ use super::strings::{optional_str_arg, str_arg};
 use crate::query::{Answer, Output, Series, Value};
 
 /// The type of a linedb_value. Fixed numbers: never renumbered.
-#[repr(u32)]
+#[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(non_camel_case_types)]
 pub enum linedb_value_type {

@@ -15,7 +15,7 @@ use super::value::{arithmetic, Value};
 use crate::influxql::ast::BinOp;
 
 /// A point's tags and fields, kept for the columns beside a lone selector.
-pub type Aux = (Vec<Option<String>>, Vec<Value>);
+pub type Aux = (Vec<Option<std::sync::Arc<str>>>, Vec<Value>);
 
 #[derive(Debug)]
 pub enum Acc {

@@ -6,6 +6,7 @@
 //! window.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::columnar::tags;
 
@@ -37,7 +38,7 @@ impl Group {
 /// A series the scan keeps: its tags (those the statement reads) and its
 /// group.
 struct SeriesInfo {
-    tags: Vec<Option<String>>,
+    tags: Vec<Option<Arc<str>>>,
     group: usize,
 }
 
@@ -61,7 +62,7 @@ impl Seen {
         if let Some(s) = self.known.get(series) {
             return *s;
         }
-        let mut tags: Vec<Option<String>> = vec![None; p.inputs.tags.len()];
+        let mut tags: Vec<Option<Arc<str>>> = vec![None; p.inputs.tags.len()];
         if !tags.is_empty() {
             let Some(pairs) = tags::split(series) else {
                 self.bad_series = true;
@@ -70,13 +71,13 @@ impl Seen {
             for (k, v) in pairs {
                 let k = unescaped(k);
                 if let Some(i) = p.inputs.tags.iter().position(|t| t.as_bytes() == &*k) {
-                    tags[i] = Some(String::from_utf8_lossy(&unescaped(v)).into_owned());
+                    tags[i] = Some(String::from_utf8_lossy(&unescaped(v)).into());
                 }
             }
         }
         let keep = p.series_condition.as_ref().is_none_or(|c| truth(c, &PointEnv { tags: &tags, fields: &[] }));
         let slot = if keep {
-            let key: Vec<String> = p.group_at.iter().map(|&i| tags[i].clone().unwrap_or_default()).collect();
+            let key: Vec<String> = p.group_at.iter().map(|&i| tags[i].as_deref().unwrap_or("").to_owned()).collect();
             let group = match self.by_key.get(&key) {
                 Some(&g) => g,
                 None => {

@@ -3,6 +3,8 @@
 //! once, aggregate calls numbered. Evaluated per point (conditions, raw
 //! columns) or per window (aggregate columns).
 
+use std::sync::Arc;
+
 use regex::Regex;
 
 use crate::influxql::ast::{BinOp, Cast, Expr};
@@ -96,7 +98,7 @@ pub fn compile_with(
         Expr::Paren(inner) => compile_with(inner, kind, inputs, on_call)?,
         Expr::Integer(n) => Node::Lit(Value::Integer(*n)),
         Expr::Number(x) => Node::Lit(Value::Float(*x)),
-        Expr::Str(s) => Node::Lit(Value::String(s.clone())),
+        Expr::Str(s) => Node::Lit(Value::String(s.as_str().into())),
         Expr::Bool(b) => Node::Lit(Value::Boolean(*b)),
         Expr::Duration(d) => Node::Lit(Value::Integer(*d)),
         Expr::Wildcard => return Err("wildcard is not allowed here".into()),
@@ -152,6 +154,10 @@ pub fn regex(pattern: &str) -> Result<Regex, String> {
 pub trait Env {
     /// The tag's value; `None` when the point has no such tag.
     fn tag(&self, i: usize) -> Option<&str>;
+    /// The tag's value as a value (null when absent), shared.
+    fn tag_value(&self, i: usize) -> Value {
+        self.tag(i).map_or(Value::Null, |t| Value::String(t.into()))
+    }
     fn field(&self, i: usize) -> &Value;
     fn call(&self, i: usize) -> &Value;
 }
@@ -161,7 +167,7 @@ static NULL: Value = Value::Null;
 pub fn eval(n: &Node, env: &dyn Env) -> Value {
     match n {
         // A column of a tag the point lacks is null.
-        Node::Tag(i) => env.tag(*i).map_or(Value::Null, |t| Value::String(t.to_owned())),
+        Node::Tag(i) => env.tag_value(*i),
         Node::Field(i) => env.field(*i).clone(),
         Node::Call(i) => env.call(*i).clone(),
         Node::Lit(v) => v.clone(),
@@ -184,7 +190,10 @@ pub fn eval(n: &Node, env: &dyn Env) -> Value {
 /// as `""` (influxd matches `host = ''` to series without `host`).
 fn operand(n: &Node, env: &dyn Env) -> Value {
     match n {
-        Node::Tag(i) => Value::String(env.tag(*i).unwrap_or("").to_owned()),
+        Node::Tag(i) => match env.tag_value(*i) {
+            Value::Null => Value::String("".into()),
+            v => v,
+        },
         other => eval(other, env),
     }
 }
@@ -195,7 +204,7 @@ pub fn truth(n: &Node, env: &dyn Env) -> bool {
     if let Node::Cmp(op @ (BinOp::Eq | BinOp::NotEq), l, r) = n {
         if let (Node::Tag(i), Node::Lit(Value::String(s))) | (Node::Lit(Value::String(s)), Node::Tag(i)) = (&**l, &**r)
         {
-            return (env.tag(*i).unwrap_or("") == s) == (*op == BinOp::Eq);
+            return (env.tag(*i).unwrap_or("") == &**s) == (*op == BinOp::Eq);
         }
     }
     matches!(eval(n, env), Value::Boolean(true))
@@ -204,13 +213,16 @@ pub fn truth(n: &Node, env: &dyn Env) -> bool {
 /// An environment without calls (conditions and raw columns).
 #[derive(Debug)]
 pub struct PointEnv<'a> {
-    pub tags: &'a [Option<String>],
+    pub tags: &'a [Option<Arc<str>>],
     pub fields: &'a [Value],
 }
 
 impl Env for PointEnv<'_> {
     fn tag(&self, i: usize) -> Option<&str> {
         self.tags.get(i)?.as_deref()
+    }
+    fn tag_value(&self, i: usize) -> Value {
+        self.tags.get(i).and_then(Clone::clone).map_or(Value::Null, Value::String)
     }
     fn field(&self, i: usize) -> &Value {
         self.fields.get(i).unwrap_or(&NULL)

@@ -49,7 +49,7 @@ pub(super) fn fill(p: &Plan, slots: &mut [Slot]) {
                     Some(FieldType::Integer) => Value::Integer(x as i64),
                     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                     Some(FieldType::UInteger) => Value::Unsigned(x as u64),
-                    Some(FieldType::String) => Value::String(String::new()),
+                    Some(FieldType::String) => Value::String("".into()),
                     Some(FieldType::Boolean) => Value::Boolean(false),
                     Some(FieldType::Float) | None => match p.fill {
                         Fill::Integer(n) => Value::Integer(n),

@@ -95,6 +95,9 @@ impl Env for WindowEnv<'_> {
     fn tag(&self, i: usize) -> Option<&str> {
         self.point?.0.get(i)?.as_deref()
     }
+    fn tag_value(&self, i: usize) -> Value {
+        self.point.and_then(|p| p.0.get(i)).and_then(Clone::clone).map_or(Value::Null, Value::String)
+    }
     fn field(&self, i: usize) -> &Value {
         self.point.and_then(|p| p.1.get(i)).unwrap_or(&NULL)
     }

@@ -25,7 +25,7 @@ fn list(name: &str, columns: &[&str], rows: Vec<Vec<Value>>) -> Series {
 }
 
 fn strings<S: Into<String>>(values: impl IntoIterator<Item = S>) -> Vec<Vec<Value>> {
-    values.into_iter().map(|s| vec![Value::String(s.into())]).collect()
+    values.into_iter().map(|s| vec![Value::String(s.into().into())]).collect()
 }
 
 /// `SHOW DATABASES`: in creation order.
@@ -73,7 +73,7 @@ pub fn field_keys(store: &dyn Store, from: Option<&Source>) -> Vec<Series> {
                 let rows = meta
                     .fields
                     .into_iter()
-                    .map(|(f, ty)| vec![Value::String(f), Value::String(ty.name().to_owned())])
+                    .map(|(f, ty)| vec![Value::String(f.into()), Value::String(ty.name().into())])
                     .collect();
                 out.push(list(&m, &["fieldKey", "fieldType"], rows));
             }
@@ -133,7 +133,7 @@ pub fn tag_values(store: &dyn Store, from: Option<&Source>, filter: &KeyFilter) 
             pairs.extend(tags_of(&series).into_iter().filter(|(k, _)| wanted(k)));
         }
         if !pairs.is_empty() {
-            let rows = pairs.into_iter().map(|(k, v)| vec![Value::String(k), Value::String(v)]).collect();
+            let rows = pairs.into_iter().map(|(k, v)| vec![Value::String(k.into()), Value::String(v.into())]).collect();
             out.push(list(&m, &["key", "value"], rows));
         }
     }
@@ -155,8 +155,11 @@ pub fn series(store: &dyn Store, from: Option<&Source>, condition: Option<&Expr>
         for series in series_keys(store, &m)? {
             if let Some(c) = &cond {
                 let pairs = tags_of(&series);
-                let tag_vals: Vec<Option<String>> =
-                    inputs.tags.iter().map(|t| pairs.iter().find(|(k, _)| k == t).map(|(_, v)| v.clone())).collect();
+                let tag_vals: Vec<Option<std::sync::Arc<str>>> = inputs
+                    .tags
+                    .iter()
+                    .map(|t| pairs.iter().find(|(k, _)| k == t).map(|(_, v)| v.as_str().into()))
+                    .collect();
                 let fields = vec![Value::Null; inputs.fields.len()];
                 if !truth(c, &PointEnv { tags: &tag_vals, fields: &fields }) {
                     continue;
@@ -164,7 +167,7 @@ pub fn series(store: &dyn Store, from: Option<&Source>, condition: Option<&Expr>
             }
             let mut key = escaped.clone();
             key.push_str(&String::from_utf8_lossy(&series));
-            rows.push(vec![Value::String(key)]);
+            rows.push(vec![Value::String(key.into())]);
         }
     }
     if rows.is_empty() {

@@ -2,11 +2,13 @@
 //! arithmetic and comparisons `influxd` applies to them.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use crate::rows::StoredValue;
 
-/// One value of a result row. Strings are owned: a result outlives the
-/// scan that read it.
+/// One value of a result row. Strings are shared, not copied: a tag's
+/// value is one allocation per series, however many rows show it (and a
+/// result outlives the scan that read it).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum Value {
     #[default]
@@ -14,7 +16,7 @@ pub enum Value {
     Float(f64),
     Integer(i64),
     Unsigned(u64),
-    String(String),
+    String(Arc<str>),
     Boolean(bool),
 }
 
@@ -24,7 +26,7 @@ impl Value {
             StoredValue::Float(x) => Value::Float(x),
             StoredValue::Integer(x) => Value::Integer(x),
             StoredValue::UInteger(x) => Value::Unsigned(x),
-            StoredValue::String(s) => Value::String(String::from_utf8_lossy(s).into_owned()),
+            StoredValue::String(s) => Value::String(String::from_utf8_lossy(s).into()),
             StoredValue::Boolean(b) => Value::Boolean(b),
         }
     }
