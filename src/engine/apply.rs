@@ -120,6 +120,9 @@ pub fn apply_batch(st: &mut State, b: &BatchApply<'_>, placer: &mut dyn Placer) 
         let seg = placer.segment(key, part, Segment::block_len(body.len()))?;
         if !part.segments.iter().any(|s| Arc::ptr_eq(s, &seg)) {
             if let Some(prev) = part.segments.last() {
+                // Nothing but zeros past its blocks, and its blocks
+                // durable: see `Segment::clear_past_end`.
+                prev.clear_past_end()?;
                 prev.flush()?;
             }
             part.segments.reserve_exact(1);

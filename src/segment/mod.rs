@@ -392,6 +392,23 @@ impl Segment {
         if !self.repaired {
             return Ok(false);
         }
+        Ok(self.clear_past_end()?)
+    }
+
+    /// Zero-fills what lies past the published blocks, and syncs if it
+    /// wrote; for a segment its partition moves on from, before the next
+    /// segment gets a block. Returns whether it wrote.
+    ///
+    /// Why: open stops walking a segment at a zero block header, so a
+    /// crash can leave bytes of lost blocks further on (a sector kept past
+    /// a sector lost) in a segment that opens clean. Blocks appended later
+    /// overwrite them only up to the last block's end; what is left is
+    /// read as a block header by the next open. In a partition's last
+    /// segment that is a torn tail, cut; in a segment with a later one
+    /// after it, it would be damage and the store would not open. So no
+    /// segment becomes "not the last" with anything but zeros past its
+    /// blocks.
+    pub fn clear_past_end(&self) -> io::Result<bool> {
         let mut tail = self.map.lock_tail()?;
         let (from, to) = (self.map.published(), tail.allocated());
         recovery::zero_tail(&mut tail, from, to)

@@ -184,7 +184,7 @@ pub(super) fn recover<W>(tail: &mut TailGuard<'_, W>, path: &Path, expect: &Expe
 
 /// Zeroes `[from, to)` through the file, writing only the chunks that are
 /// not zero already, and syncs if it wrote. Returns whether it wrote.
-pub(super) fn zero_tail<W>(tail: &mut TailGuard<'_, W>, from: u64, to: u64) -> Result<bool, OpenError> {
+pub(super) fn zero_tail<W>(tail: &mut TailGuard<'_, W>, from: u64, to: u64) -> std::io::Result<bool> {
     let mut wrote = false;
     let mut at = from;
     while at < to {

@@ -793,3 +793,56 @@ fn a_sync_that_fails_for_space_is_a_failed_sync_not_a_shortage() {
     faults.fail_sync.store(false, Ordering::SeqCst);
     assert!(seg.flush().is_err(), "never retry a failed sync and report success");
 }
+
+/// A crash can leave bytes of lost blocks past a zero block header (a
+/// sector kept after one lost): the segment opens clean at that header.
+/// Blocks appended later end below the debris; unless it is cleared when
+/// the partition moves on, the next open of the segment as a non-last one
+/// (`whole`) reads it as a damaged block and refuses the store.
+#[test]
+fn debris_past_a_clean_end_is_cleared_before_a_later_segment() {
+    let dir = TempDir::new("debris");
+    let path = dir.seg();
+    let trusted = {
+        let seg = Segment::create(&disk(), &SegmentCache::unbounded(), &path, KEY, 64 * MIB).unwrap();
+        for s in 1..=3 {
+            append(&seg, s);
+        }
+        seg.flush().unwrap()
+    };
+    // Where blocks 4 and 5 will end: a lost block's header left there.
+    let end = trusted + Segment::block_len(body(4).len()) + Segment::block_len(body(5).len());
+    write_bytes(&path, end, &format::BLOCK_MAGIC.to_le_bytes());
+    write_bytes(&path, end + 4, &[0x5a; 60]);
+    let whole = |path: &Path| {
+        let expect = super::Expect { trusted_len: 0, trusted_seq: u64::MAX, whole: true, key: None, cut_now: false };
+        Segment::open_checked(&disk(), &SegmentCache::unbounded(), path, &expect, 64 * MIB)
+    };
+    for clear in [false, true] {
+        let copy = dir.0.join(format!("copy-{clear}.seg"));
+        fs::copy(&path, &copy).unwrap();
+        {
+            let seg = Segment::open(&disk(), &SegmentCache::unbounded(), &copy, trusted, 64 * MIB).unwrap();
+            assert!(!seg.tail_repaired(), "the walk stops clean at the zero header after block 3");
+            append(&seg, 4);
+            append(&seg, 5);
+            assert_eq!(seg.used_len(), end);
+            if clear {
+                assert!(seg.clear_past_end().unwrap(), "the debris is written over");
+                assert!(!seg.clear_past_end().unwrap(), "nothing left to write");
+            }
+            seg.flush().unwrap();
+        }
+        match whole(&copy) {
+            Ok(seg) => {
+                assert!(clear, "opened whole with debris after its last block");
+                check_blocks(&seg, &[1, 2, 3, 4, 5]);
+            }
+            Err(OpenError::Corrupt { offset, .. }) => {
+                assert!(!clear, "refused after the debris was cleared");
+                assert_eq!(offset, end);
+            }
+            Err(e) => panic!("unexpected: {e}"),
+        }
+    }
+}
