@@ -134,13 +134,16 @@ fn write_sealed_seeds() {
     let dir = corpus_dir("sealed_file");
     let tmp = std::env::temp_dir().join(format!("linedb-sealed-seeds-{}", std::process::id()));
     fs::create_dir_all(&tmp).unwrap();
-    for shape in 0..4u32 {
+    // Shape 4: runs longer than a page (`chunk::MIN_PAGE`), so that
+    // chunks hold several pages. (Files written before format 2 are kept
+    // as `v1_seed_*`.)
+    for shape in 0..5u32 {
         let path = tmp.join(format!("{shape}.col"));
         let _ = fs::remove_file(&path);
         let mut w = Writer::new(FsStorage.open_file(&path, OpenMode::CreateNew).unwrap(), sealed_check::KEY).unwrap();
         let series: Vec<u32> = [",host=a", ",host=b,rack=1", "", ",rack=2"]
             .iter()
-            .take(1 + shape as usize)
+            .take(if shape == 4 { 3 } else { 1 + shape as usize })
             .map(|k| w.series_id(k.as_bytes()).unwrap())
             .collect();
         for group in 0..(1 + shape % 2) {
@@ -148,7 +151,8 @@ fn write_sealed_seeds() {
             let mut fields = Vec::new();
             let mut rows = Vec::new();
             for (k, s) in series.iter().enumerate() {
-                for t in 0..(20 + shape * 10) {
+                let n = if shape == 4 { 2100 + 700 * k as u32 } else { 20 + shape * 10 };
+                for t in 0..n {
                     let start = fields.len();
                     fields.push(StoredField { key: b"f", value: StoredValue::Float(f64::from(t) * 0.125 + f64::from(group)) });
                     if t % 3 != 0 {
@@ -169,7 +173,7 @@ fn write_sealed_seeds() {
         }
         w.finish((1, 9)).unwrap();
         let file = fs::read(&path).unwrap();
-        for setting in [0u8, 1] {
+        for setting in [0u8, 1, 2, 3] {
             let mut input = vec![setting];
             input.extend_from_slice(&file);
             fs::write(dir.join(format!("seed_{shape}_{setting}")), input).unwrap();

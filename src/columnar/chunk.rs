@@ -4,7 +4,11 @@
 //!
 //! - numbers (times, integers, unsigned, floats, dictionary indexes):
 //!   `pco`, which picks delta orders, bins and float or integer
-//!   multipliers per chunk and codes them with tANS;
+//!   multipliers per chunk and codes them with tANS; since format 2, a
+//!   group's times and numeric fields are `pco` pages of whole series
+//!   runs (`PcoPages`), so that a query of a few series decodes only
+//!   their pages (a page holds at least [`MIN_PAGE`] values: runs shorter
+//!   than that share one);
 //! - booleans: `pco` of 0 and 1 (a field that is mostly one value takes
 //!   well under a bit each);
 //! - presence (which rows of a group hold a field, when not all do): one
@@ -46,6 +50,8 @@ pub enum Encoding {
     Dict = 3,
     /// (series, rows) pairs: which series a row group's rows belong to.
     Runs = 4,
+    /// `pco` pages of whole series runs (format 2): see [`put_paged`].
+    PcoPages = 5,
 }
 
 impl Encoding {
@@ -55,6 +61,7 @@ impl Encoding {
             2 => Encoding::Bits,
             3 => Encoding::Dict,
             4 => Encoding::Runs,
+            5 => Encoding::PcoPages,
             _ => return None,
         })
     }
@@ -94,6 +101,185 @@ pub fn get_numbers<T: Number>(r: &mut Cursor<'_>, n: usize) -> Result<Vec<T>, Ba
         return Err(bad(format!("{} numbers where {n} were expected", progress.n_processed)));
     }
     Ok(v)
+}
+
+/// A page holds at least this many values (but the last of a chunk):
+/// shorter series runs share a page. Each page costs some bytes of its
+/// own (pco's per-page state), and a query of one series decodes its
+/// whole page.
+pub const MIN_PAGE: usize = 2048;
+
+/// Splits values counted per series run (in run order) into pages of
+/// whole runs, each of at least [`MIN_PAGE`] values but the last: the
+/// values per page, none 0, summing to the total.
+pub fn page_sizes(counts: impl IntoIterator<Item = usize>) -> Vec<usize> {
+    let mut pages = Vec::new();
+    let mut open = 0usize;
+    for c in counts {
+        open += c;
+        if open >= MIN_PAGE {
+            pages.push(open);
+            open = 0;
+        }
+    }
+    if open > 0 {
+        pages.push(open);
+    }
+    pages
+}
+
+/// Appends `values` as `pco` pages of `pages` values each (as
+/// [`page_sizes`] gives): the page count, each page's count of values,
+/// each page's count of bytes, the length of pco's header and chunk
+/// metadata (all LEB128 varints: a page's own cost is a few bytes), that
+/// header and metadata, then the pages. Pages share the chunk's bins;
+/// each decodes alone.
+pub fn put_paged<T: Number>(values: &[T], pages: &[usize], out: &mut Vec<u8>) -> Result<(), BadChunk> {
+    if pages.iter().sum::<usize>() != values.len() || pages.contains(&0) {
+        return Err(bad("pages do not cover the values"));
+    }
+    let pco_err = |e: pco::errors::PcoError| bad(format!("pco: {e}"));
+    put_varint(out, pages.len());
+    if pages.is_empty() {
+        return Ok(());
+    }
+    let config = pco::ChunkConfig::default()
+        .with_compression_level(PCO_LEVEL)
+        .with_paging_spec(pco::PagingSpec::Exact(pages.to_vec()));
+    let fc = pco::wrapped::FileCompressor::default();
+    let mut meta = fc.write_header(Vec::new()).map_err(pco_err)?;
+    let mut cc = fc.chunk_compressor(values, &config).map_err(pco_err)?;
+    meta = cc.write_meta(meta).map_err(pco_err)?;
+    let mut bodies = Vec::new();
+    let mut lens = Vec::with_capacity(pages.len());
+    for i in 0..pages.len() {
+        let before = bodies.len();
+        bodies = cc.write_page(i, bodies).map_err(pco_err)?;
+        lens.push(bodies.len() - before);
+    }
+    for &n in pages.iter().chain(&lens) {
+        put_varint(out, n);
+    }
+    put_varint(out, meta.len());
+    out.extend_from_slice(&meta);
+    out.extend_from_slice(&bodies);
+    Ok(())
+}
+
+/// What [`put_paged`] wrote, its lengths checked, not decoded yet.
+#[derive(Debug)]
+pub struct Paged<'a> {
+    /// (first value, values, bytes) of each page.
+    pages: Vec<(usize, usize, &'a [u8])>,
+    meta: &'a [u8],
+}
+
+/// Reads what [`put_paged`] wrote, which must hold exactly `n` values.
+pub fn get_paged<'a>(r: &mut Cursor<'a>, n: usize) -> Result<Paged<'a>, BadChunk> {
+    let count = r.varint()?;
+    // Each page takes at least its 2 bytes of lengths and one value.
+    if count > n || count > r.b.len() / 2 {
+        return Err(bad(format!("{count} pages")));
+    }
+    let mut counts = Vec::with_capacity(count);
+    for _ in 0..count {
+        counts.push(r.varint()?);
+    }
+    let mut lens = Vec::with_capacity(count);
+    for _ in 0..count {
+        lens.push(r.varint()?);
+    }
+    let meta = if count > 0 {
+        let len = r.varint()?;
+        r.take(len)?
+    } else {
+        &[]
+    };
+    let mut pages = Vec::with_capacity(count);
+    let mut first = 0usize;
+    for (c, l) in counts.into_iter().zip(lens) {
+        if c == 0 {
+            return Err(bad("an empty page"));
+        }
+        pages.push((first, c, r.take(l)?));
+        first = first.checked_add(c).ok_or_else(|| bad("page counts overflow"))?;
+    }
+    if first != n {
+        return Err(bad(format!("pages of {first} values where {n} were expected")));
+    }
+    Ok(Paged { pages, meta })
+}
+
+impl Paged<'_> {
+    /// The values at the indexes of `ranges` (sorted, disjoint, each within
+    /// the chunk), concatenated: only the pages they touch are decoded.
+    pub fn decode<T: Number>(&self, ranges: &[(usize, usize)]) -> Result<Vec<T>, BadChunk> {
+        let pco_err = |e: pco::errors::PcoError| bad(format!("pco: {e}"));
+        let total: usize = ranges.iter().map(|(a, b)| b.saturating_sub(*a)).sum();
+        let mut out: Vec<T> = Vec::new();
+        out.try_reserve_exact(total).map_err(|_| bad(format!("no memory for {total} numbers")))?;
+        if total == 0 {
+            return Ok(out);
+        }
+        let (fd, rest) = pco::wrapped::FileDecompressor::new(self.meta).map_err(pco_err)?;
+        let (mut cd, _) = fd.chunk_decompressor::<T, _>(rest).map_err(pco_err)?;
+        let mut buf: Vec<T> = Vec::new();
+        let mut r = 0; // the first range not wholly taken
+        for &(first, n, bytes) in &self.pages {
+            let end = first + n;
+            while r < ranges.len() && ranges[r].1 <= first {
+                r += 1;
+            }
+            if r == ranges.len() {
+                break;
+            }
+            if ranges[r].0 >= end {
+                continue; // no range reaches into this page
+            }
+            buf.clear();
+            buf.resize(n, T::default());
+            let mut pd = cd.page_decompressor(bytes, n).map_err(pco_err)?;
+            let progress = pd.read(&mut buf).map_err(pco_err)?;
+            if progress.n_processed != n || !progress.finished {
+                return Err(bad(format!("a page of {} numbers where {n} were expected", progress.n_processed)));
+            }
+            let mut k = r;
+            while k < ranges.len() && ranges[k].0 < end {
+                let (a, b) = (ranges[k].0.max(first), ranges[k].1.min(end));
+                out.extend_from_slice(&buf[a - first..b - first]);
+                k += 1;
+            }
+        }
+        if out.len() != total {
+            return Err(bad("ranges outside the chunk"));
+        }
+        Ok(out)
+    }
+}
+
+/// The numbers of a chunk at the indexes of `ranges` (as
+/// [`Paged::decode`] takes them), `n` in all: a whole `Pco` chunk
+/// (format 1) is decoded whole and cut; `PcoPages` decodes the pages the
+/// ranges touch.
+pub fn get_numbers_in<T: Number>(
+    r: &mut Cursor<'_>,
+    encoding: Encoding,
+    n: usize,
+    ranges: &[(usize, usize)],
+) -> Result<Vec<T>, BadChunk> {
+    if ranges.iter().any(|&(a, b)| a >= b || b > n) || ranges.windows(2).any(|w| w[0].1 > w[1].0) {
+        return Err(bad("ranges out of order"));
+    }
+    match encoding {
+        Encoding::PcoPages => get_paged(r, n)?.decode(ranges),
+        _ => {
+            let all: Vec<T> = get_numbers(r, n)?;
+            if ranges == [(0, n)] {
+                return Ok(all);
+            }
+            Ok(ranges.iter().flat_map(|&(a, b)| all[a..b].iter().copied()).collect())
+        }
+    }
 }
 
 /// Appends one bit a value (length implied by the caller's count).
@@ -211,7 +397,7 @@ pub fn get_dict(r: &mut Cursor<'_>) -> Result<Dict, BadChunk> {
     }
     let bytes = match packed {
         0 => stored.to_vec(),
-        1 => zstd::bulk::decompress(stored, raw_len).map_err(|e| bad(format!("zstd: {e}")))?,
+        1 => unzstd(stored, raw_len)?,
         x => return Err(bad(format!("dictionary packing {x}"))),
     };
     if bytes.len() != raw_len {
@@ -233,6 +419,37 @@ pub fn get_dict(r: &mut Cursor<'_>) -> Result<Dict, BadChunk> {
         return Err(bad("bytes after the dictionary"));
     }
     Ok(Dict { bytes, ranges })
+}
+
+/// Appends `n` as a LEB128 varint.
+fn put_varint(out: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        // The low 7 bits, with the bit that says more follow.
+        #[allow(clippy::cast_possible_truncation)]
+        out.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    #[allow(clippy::cast_possible_truncation)]
+    out.push(n as u8);
+}
+
+/// zstd-decompresses `stored`, which must unpack to `raw_len` bytes or
+/// fewer, with a decompression context kept per thread: making one costs
+/// more than unpacking a sealed file's tag dictionaries (a query reads
+/// them from every file it touches).
+fn unzstd(stored: &[u8], raw_len: usize) -> Result<Vec<u8>, BadChunk> {
+    thread_local! {
+        static CONTEXT: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    CONTEXT.with(|c| {
+        let mut c = c.borrow_mut();
+        let d = match c.as_mut() {
+            Some(d) => d,
+            None => c.insert(zstd::bulk::Decompressor::new().map_err(|e| bad(format!("zstd: {e}")))?),
+        };
+        d.decompress(stored, raw_len).map_err(|e| bad(format!("zstd: {e}")))
+    })
 }
 
 fn put_len(out: &mut Vec<u8>, n: usize) -> Result<(), BadChunk> {
@@ -272,6 +489,18 @@ impl<'a> Cursor<'a> {
     pub fn len(&mut self) -> Result<usize, BadChunk> {
         Ok(self.u32()? as usize)
     }
+    /// A LEB128 varint below 2^32 (what [`put_varint`] wrote).
+    pub fn varint(&mut self) -> Result<usize, BadChunk> {
+        let mut v = 0u64;
+        for shift in (0..35).step_by(7) {
+            let b = self.u8()?;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return usize::try_from(v).ok().filter(|_| v <= u64::from(u32::MAX)).ok_or_else(|| bad("a varint too large"));
+            }
+        }
+        Err(bad("a varint too long"))
+    }
 }
 
 #[cfg(test)]
@@ -296,6 +525,45 @@ mod tests {
         let mut out = Vec::new();
         put_numbers(&u, &mut out).unwrap();
         assert_eq!(get_numbers::<u64>(&mut Cursor::new(&out), 3).unwrap(), u);
+    }
+
+    #[test]
+    fn pages_split_at_runs_and_decode_alone() {
+        assert_eq!(page_sizes([]), Vec::<usize>::new());
+        assert_eq!(page_sizes([5, 0, 3]), vec![8]);
+        assert_eq!(page_sizes([MIN_PAGE, 1, MIN_PAGE - 1, 0, 7]), vec![MIN_PAGE, MIN_PAGE, 7]);
+        let v: Vec<i64> = (0..9000).map(|i| i * i % 977 - 300).collect();
+        let pages = page_sizes([3000, 10, 2500, 3490]);
+        assert_eq!(pages, vec![3000, 2510, 3490]);
+        let mut out = Vec::new();
+        put_paged(&v, &pages, &mut out).unwrap();
+        let ranges = [(0, 1), (2999, 3001), (5600, 9000)];
+        let want: Vec<i64> = ranges.iter().flat_map(|&(a, b)| v[a..b].iter().copied()).collect();
+        let mut r = Cursor::new(&out);
+        assert_eq!(get_numbers_in::<i64>(&mut r, Encoding::PcoPages, v.len(), &ranges).unwrap(), want);
+        assert!(r.is_empty());
+        assert_eq!(get_numbers_in::<i64>(&mut Cursor::new(&out), Encoding::PcoPages, v.len(), &[(0, 9000)]).unwrap(), v);
+        // The wrong count, ranges out of order or past the end: errors.
+        assert!(get_numbers_in::<i64>(&mut Cursor::new(&out), Encoding::PcoPages, v.len() + 1, &[(0, 1)]).is_err());
+        assert!(get_numbers_in::<i64>(&mut Cursor::new(&out), Encoding::PcoPages, v.len(), &[(5, 6), (1, 2)]).is_err());
+        assert!(get_numbers_in::<i64>(&mut Cursor::new(&out), Encoding::PcoPages, v.len(), &[(0, 9001)]).is_err());
+        // Pages that do not cover the values are refused when written.
+        assert!(put_paged(&v, &[100], &mut Vec::new()).is_err());
+        assert!(put_paged(&v, &[0, 9000], &mut Vec::new()).is_err());
+        // Format 1's whole chunks answer ranges too.
+        let mut whole = Vec::new();
+        put_numbers(&v, &mut whole).unwrap();
+        assert_eq!(get_numbers_in::<i64>(&mut Cursor::new(&whole), Encoding::Pco, v.len(), &ranges).unwrap(), want);
+        // Damage anywhere (cut, or a bit flipped): an error or some
+        // numbers, never a panic.
+        for cut in 0..out.len().min(64) {
+            assert!(get_numbers_in::<i64>(&mut Cursor::new(&out[..cut]), Encoding::PcoPages, v.len(), &ranges).is_err());
+        }
+        for i in (0..out.len()).step_by(7) {
+            let mut b = out.clone();
+            b[i] ^= 0x10;
+            let _ = get_numbers_in::<i64>(&mut Cursor::new(&b), Encoding::PcoPages, v.len(), &ranges);
+        }
     }
 
     #[test]

@@ -41,8 +41,14 @@ pub use writer::{GroupRow, Summary, WriteError, Writer};
 /// Chunks start at multiples of this.
 const ALIGN: u64 = 8;
 
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this build writes. 2 (since 2026-12-07): a
+/// group's times and numeric fields are `pco` pages of whole series runs
+/// (`chunk::Encoding::PcoPages`), so that a query of some series decodes
+/// only theirs; version 1 had one whole `pco` chunk per column.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest format version this build reads.
+pub const FIRST_READ_VERSION: u32 = 1;
 
 /// The most rows a row group may hold (sealing writes 65,536): a reader
 /// refuses a footer that claims more, so that no chunk makes it allocate

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use crate::line_protocol::FieldType;
 use crate::storage::File;
 
-use super::chunk::{get_bits, get_dict, get_numbers, BadChunk, Cursor, Dict, Encoding};
+use super::chunk::{get_bits, get_dict, get_numbers, get_numbers_in, BadChunk, Cursor, Dict, Encoding};
 use super::footer::{ChunkRef, Footer, Group};
-use super::{header, tags, trailer, FORMAT_VERSION, MAX_GROUP_ROWS, MAX_SERIES, MAX_SERIES_KEY_BYTES};
+use super::{header, tags, trailer, FIRST_READ_VERSION, FORMAT_VERSION, MAX_GROUP_ROWS, MAX_SERIES, MAX_SERIES_KEY_BYTES};
 
 /// Why a sealed file could not be read.
 #[derive(Debug)]
@@ -30,7 +30,9 @@ impl fmt::Display for ReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ReadError::Io(e) => write!(f, "{e}"),
-            ReadError::Version(v) => write!(f, "sealed file format version {v} (this build reads {FORMAT_VERSION})"),
+            ReadError::Version(v) => {
+                write!(f, "sealed file format version {v} (this build reads {FIRST_READ_VERSION} to {FORMAT_VERSION})")
+            }
             ReadError::Damaged(m) => f.write_str(m),
         }
     }
@@ -41,6 +43,10 @@ impl From<io::Error> for ReadError {
         ReadError::Io(e)
     }
 }
+
+/// The encodings of a group's times and numeric fields: whole `pco`
+/// (format 1) or `pco` pages (format 2).
+const NUMBERS: &[Encoding] = &[Encoding::Pco, Encoding::PcoPages];
 
 /// One field of one row group, decoded.
 #[derive(Debug)]
@@ -104,7 +110,7 @@ impl Reader {
         file.read_at(&mut head, 0)?;
         let stored_key = header::check(&head).map_err(|e| damaged(e.0))?;
         // The version counts once the header's checksum matched.
-        if version != FORMAT_VERSION {
+        if !(FIRST_READ_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(ReadError::Version(version));
         }
         if stored_key != key {
@@ -171,12 +177,23 @@ impl Reader {
     }
 
     fn decode<T>(&self, c: &ChunkRef, want: Encoding, f: impl FnOnce(&mut Cursor<'_>) -> Result<T, BadChunk>) -> Result<T, ReadError> {
-        if c.encoding != want {
+        self.decode_any(c, &[want], |r, _| f(r))
+    }
+
+    /// [`Reader::decode`] of a chunk in any of the encodings `want`
+    /// (handed to `f`).
+    fn decode_any<T>(
+        &self,
+        c: &ChunkRef,
+        want: &[Encoding],
+        f: impl FnOnce(&mut Cursor<'_>, Encoding) -> Result<T, BadChunk>,
+    ) -> Result<T, ReadError> {
+        if !want.contains(&c.encoding) {
             return Err(self.damaged(c, "unexpected encoding"));
         }
         let b = self.chunk(c)?;
         let mut r = Cursor::new(&b);
-        let v = f(&mut r).map_err(|e| self.damaged(c, &e.0))?;
+        let v = f(&mut r, c.encoding).map_err(|e| self.damaged(c, &e.0))?;
         if !r.is_empty() {
             return Err(self.damaged(c, "bytes after its values"));
         }
@@ -208,35 +225,75 @@ impl Reader {
     /// A group's times, row by row.
     pub fn times(&self, g: &Group) -> Result<Vec<i64>, ReadError> {
         let rows = self.rows_of(g)?;
-        self.decode(&g.time, Encoding::Pco, |r| get_numbers(r, rows))
+        self.times_in(g, &[(0, rows)])
+    }
+
+    /// The times of the group's rows in `ranges` (sorted, disjoint row
+    /// ranges: series runs), concatenated. Only the pages holding them
+    /// are decoded (a format 1 chunk is decoded whole).
+    pub fn times_in(&self, g: &Group, ranges: &[(usize, usize)]) -> Result<Vec<i64>, ReadError> {
+        let rows = self.rows_of(g)?;
+        self.decode_any(&g.time, NUMBERS, |r, e| get_numbers_in(r, e, rows, ranges))
     }
 
     /// Field column `col` (a position in the footer's fields) of a group;
     /// `None` when no row of the group has it.
     pub fn field(&self, g: &Group, col: usize) -> Result<Option<Column>, ReadError> {
+        let rows = self.rows_of(g)?;
+        self.field_in(g, col, &[(0, rows)])
+    }
+
+    /// [`Reader::field`] of the rows in `ranges` only (as
+    /// [`Reader::times_in`] takes them): the column's presence and values
+    /// are those rows', in order.
+    pub fn field_in(&self, g: &Group, col: usize, ranges: &[(usize, usize)]) -> Result<Option<Column>, ReadError> {
         let Some(Some(fc)) = g.fields.get(col) else { return Ok(None) };
         let Some(column) = self.footer.fields.get(col) else { return Ok(None) };
         let rows = self.rows_of(g)?;
         let nulls = usize::try_from(fc.nulls).ok().filter(|&n| n < rows).ok_or_else(|| self.damaged(&fc.chunk, "nulls"))?;
         let n = rows - nulls;
-        let want = if column.ty == FieldType::String { Encoding::Dict } else { Encoding::Pco };
+        let want: &[Encoding] = if column.ty == FieldType::String { &[Encoding::Dict] } else { NUMBERS };
         let ty = column.ty;
-        self.decode(&fc.chunk, want, |r| {
-            let present = if nulls > 0 {
+        let whole = ranges == [(0, rows)];
+        self.decode_any(&fc.chunk, want, |r, encoding| {
+            if ranges.iter().any(|&(a, b)| a >= b || b > rows) || ranges.windows(2).any(|w| w[0].1 > w[1].0) {
+                return Err(BadChunk("row ranges out of order".into()));
+            }
+            // The present values' indexes of the rows asked for, and
+            // those rows' presence.
+            let (present, value_ranges) = if nulls > 0 {
                 let p = get_bits(r, rows)?;
                 if p.iter().filter(|b| !**b).count() != nulls {
                     return Err(BadChunk("presence does not match the null count".into()));
                 }
-                Some(p)
+                if whole {
+                    (Some(p), vec![(0, n)])
+                } else {
+                    let mut before = 0usize; // present values before row `at`
+                    let mut at = 0usize;
+                    let mut vr = Vec::with_capacity(ranges.len());
+                    let mut sel = Vec::with_capacity(ranges.iter().map(|(a, b)| b - a).sum());
+                    for &(a, b) in ranges {
+                        before += p[at..a].iter().filter(|x| **x).count();
+                        let inside = p[a..b].iter().filter(|x| **x).count();
+                        if inside > 0 {
+                            vr.push((before, before + inside));
+                        }
+                        sel.extend_from_slice(&p[a..b]);
+                        before += inside;
+                        at = b;
+                    }
+                    (Some(sel), vr)
+                }
             } else {
-                None
+                (None, ranges.to_vec())
             };
             let values = match ty {
-                FieldType::Float => Values::Float(get_numbers(r, n)?),
-                FieldType::Integer => Values::Integer(get_numbers(r, n)?),
-                FieldType::UInteger => Values::UInteger(get_numbers(r, n)?),
+                FieldType::Float => Values::Float(get_numbers_in(r, encoding, n, &value_ranges)?),
+                FieldType::Integer => Values::Integer(get_numbers_in(r, encoding, n, &value_ranges)?),
+                FieldType::UInteger => Values::UInteger(get_numbers_in(r, encoding, n, &value_ranges)?),
                 FieldType::Boolean => {
-                    let v: Vec<u32> = get_numbers(r, n)?;
+                    let v: Vec<u32> = get_numbers_in(r, encoding, n, &value_ranges)?;
                     if v.iter().any(|&b| b > 1) {
                         return Err(BadChunk("a boolean that is neither 0 nor 1".into()));
                     }
@@ -244,7 +301,7 @@ impl Reader {
                 }
                 FieldType::String => {
                     let dict = get_dict(r)?;
-                    let idx: Vec<u32> = get_numbers(r, n)?;
+                    let idx: Vec<u32> = get_numbers_in(r, encoding, n, &value_ranges)?;
                     if idx.iter().any(|&i| i as usize >= dict.len()) {
                         return Err(BadChunk("a string index past its dictionary".into()));
                     }

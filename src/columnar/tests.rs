@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::*;
+use crate::line_protocol::FieldType;
 use crate::rows::{StoredField, StoredValue};
 use crate::storage::{FsStorage, OpenMode, Storage};
 
@@ -252,4 +253,90 @@ fn rows_that_cannot_be_columns_are_refused() {
     let bad = w.series_id(b"no-comma").unwrap();
     w.write_group(&[GroupRow { series: bad, time: 1, fields: 0..1 }], &f).unwrap();
     assert!(matches!(w.finish((1, 1)), Err(WriteError::Rows(m)) if m.contains("tags")));
+}
+
+/// Series runs longer than a page, every field type, fields missing from
+/// some rows: times and numeric fields are written as pages, and a read of
+/// some runs (`times_in`, `field_in`) answers exactly those runs' rows of
+/// the whole read, for any choice of runs.
+#[test]
+fn runs_read_alone_answer_what_the_whole_group_holds() {
+    let dir = TempDir::new("pages");
+    let mut g = Vec::new();
+    let long = chunk::MIN_PAGE + 300;
+    for (k, host) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+        // Runs of several pages, one page, and shorter than a page.
+        let n = [long * 2, long, 40, 3, long][k];
+        for t in 0..n {
+            let t64 = i64::try_from(t).unwrap();
+            let mut fields = vec![(s("f"), Owned::F(t64 as f64 * 0.25))];
+            if t % 3 != 0 {
+                fields.push((s("i"), Owned::I(t64 - 1000)));
+            }
+            if k != 2 {
+                fields.push((s("u"), Owned::U(u64::try_from(t).unwrap() << 20)));
+            }
+            fields.push((s("b"), Owned::B(t % 5 == 0)));
+            if t % 2 == 0 {
+                fields.push((s("s"), Owned::S(format!("v{}", t % 7).into_bytes())));
+            }
+            g.push((format!(",host={host}").into_bytes(), t64 * 10_000_000_000 + 7, fields));
+        }
+    }
+    let (path, _) = write(&dir.0, &[g]);
+    let r = open(&path).unwrap();
+    let f = r.footer().clone();
+    let grp = &f.groups[0];
+    assert_eq!(grp.time.encoding, chunk::Encoding::PcoPages);
+    for (col, fc) in f.fields.iter().zip(&grp.fields) {
+        let want = if col.ty == FieldType::String { chunk::Encoding::Dict } else { chunk::Encoding::PcoPages };
+        assert_eq!(fc.unwrap().chunk.encoding, want, "{:?}", String::from_utf8_lossy(&col.key));
+    }
+    let runs = r.runs(grp).unwrap();
+    let mut bounds = Vec::new();
+    let mut at = 0usize;
+    for (_, n) in &runs {
+        bounds.push((at, at + *n as usize));
+        at += *n as usize;
+    }
+    let times = r.times(grp).unwrap();
+    let whole: Vec<Column> = (0..f.fields.len()).map(|c| r.field(grp, c).unwrap().unwrap()).collect();
+    // Every subset of the five runs.
+    for mask in 1u32..32 {
+        let mut ranges: Vec<(usize, usize)> = Vec::new();
+        for (i, &(a, b)) in bounds.iter().enumerate() {
+            if mask & (1 << i) != 0 {
+                match ranges.last_mut() {
+                    Some(last) if last.1 == a => last.1 = b,
+                    _ => ranges.push((a, b)),
+                }
+            }
+        }
+        let rows: Vec<usize> = ranges.iter().flat_map(|&(a, b)| a..b).collect();
+        let want_times: Vec<i64> = rows.iter().map(|&i| times[i]).collect();
+        assert_eq!(r.times_in(grp, &ranges).unwrap(), want_times, "mask {mask}");
+        for (c, w) in whole.iter().enumerate() {
+            let got = r.field_in(grp, c, &ranges).unwrap().unwrap();
+            // The whole column's value of each row asked for (None: absent).
+            let value_of = |col: &Column, row: usize| -> Option<String> {
+                let present = col.present.as_ref().is_none_or(|p| p[row]);
+                let k = col.present.as_ref().map_or(row, |p| p[..row].iter().filter(|x| **x).count());
+                present.then(|| match &col.values {
+                    Values::Float(v) => format!("{}", v[k]),
+                    Values::Integer(v) => format!("{}", v[k]),
+                    Values::UInteger(v) => format!("{}", v[k]),
+                    Values::Boolean(v) => format!("{}", v[k]),
+                    Values::String(d, v) => String::from_utf8_lossy(d.get(v[k] as usize).unwrap()).into_owned(),
+                })
+            };
+            let want: Vec<Option<String>> = rows.iter().map(|&i| value_of(w, i)).collect();
+            let have: Vec<Option<String>> = (0..rows.len()).map(|i| value_of(&got, i)).collect();
+            assert_eq!(have, want, "mask {mask}, column {c}");
+        }
+    }
+    // Ranges out of order or past the group are errors, not panics.
+    for bad in [vec![(5usize, 3usize)], vec![(0, at + 1)], vec![(10, 20), (15, 30)]] {
+        assert!(r.times_in(grp, &bad).is_err());
+        assert!(r.field_in(grp, 0, &bad).is_err());
+    }
 }

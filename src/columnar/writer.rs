@@ -11,7 +11,7 @@ use crate::line_protocol::FieldType;
 use crate::rows::{StoredField, StoredValue};
 use crate::storage::File;
 
-use super::chunk::{put_bits, put_dict, put_numbers, BadChunk, Encoding};
+use super::chunk::{page_sizes, put_bits, put_dict, put_numbers, put_paged, BadChunk, Encoding};
 use super::footer::{ChunkRef, FieldChunk, FieldColumn, Footer, Group, TagColumn};
 use super::{header, tags, trailer, ALIGN};
 
@@ -273,8 +273,8 @@ impl Writer {
         put_numbers(&runs.iter().map(|r| r.1).collect::<Vec<u32>>(), &mut bytes)?;
         let series = self.put_chunk(&bytes, Encoding::Runs)?;
         bytes.clear();
-        put_numbers(&times, &mut bytes)?;
-        let time = self.put_chunk(&bytes, Encoding::Pco)?;
+        put_paged(&times, &page_sizes(runs.iter().map(|r| r.1 as usize)), &mut bytes)?;
+        let time = self.put_chunk(&bytes, Encoding::PcoPages)?;
         let mut written = Vec::with_capacity(cols.len());
         for (id, b) in cols {
             bytes.clear();
@@ -282,7 +282,15 @@ impl Writer {
             if nulls > 0 {
                 put_bits(b.present.iter().copied(), &mut bytes);
             }
-            let (encoding, min_max) = encode_values(&b.values, &mut bytes)?;
+            // Pages of whole runs, counted in present values.
+            let mut at = 0usize;
+            let per_run = runs.iter().map(|r| {
+                let rows = &b.present[at..at + r.1 as usize];
+                at += r.1 as usize;
+                rows.iter().filter(|p| **p).count()
+            });
+            let pages = page_sizes(per_run);
+            let (encoding, min_max) = encode_values(&b.values, &pages, &mut bytes)?;
             let chunk = self.put_chunk(&bytes, encoding)?;
             debug_assert_eq!(type_of_values(&b.values), b.ty);
             written.push((id, FieldChunk { chunk, nulls, min_max }));
@@ -414,30 +422,31 @@ fn type_of_values(v: &Values<'_>) -> FieldType {
 }
 
 /// Appends the present values; returns the encoding and min/max bits.
-fn encode_values(v: &Values<'_>, out: &mut Vec<u8>) -> Result<(Encoding, Option<(u64, u64)>), BadChunk> {
+/// Numbers go in `pages` (values per page, as `chunk::page_sizes` gives).
+fn encode_values(v: &Values<'_>, pages: &[usize], out: &mut Vec<u8>) -> Result<(Encoding, Option<(u64, u64)>), BadChunk> {
     Ok(match v {
         Values::Float(x) => {
-            put_numbers(x, out)?;
+            put_paged(x, pages, out)?;
             let lo = x.iter().copied().fold(f64::INFINITY, f64::min);
             let hi = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            (Encoding::Pco, Some((lo.to_bits(), hi.to_bits())))
+            (Encoding::PcoPages, Some((lo.to_bits(), hi.to_bits())))
         }
         Values::Integer(x) => {
-            put_numbers(x, out)?;
+            put_paged(x, pages, out)?;
             let (lo, hi) = (x.iter().min().copied().unwrap_or(0), x.iter().max().copied().unwrap_or(0));
-            (Encoding::Pco, Some((lo as u64, hi as u64)))
+            (Encoding::PcoPages, Some((lo as u64, hi as u64)))
         }
         Values::UInteger(x) => {
-            put_numbers(x, out)?;
-            (Encoding::Pco, Some((x.iter().min().copied().unwrap_or(0), x.iter().max().copied().unwrap_or(0))))
+            put_paged(x, pages, out)?;
+            (Encoding::PcoPages, Some((x.iter().min().copied().unwrap_or(0), x.iter().max().copied().unwrap_or(0))))
         }
         Values::Boolean(x) => {
             // As numbers 0 and 1: pco's entropy coding takes a field that
             // is mostly true to well under a bit a value (measured: 0.06
             // bytes against 0.125 for a bit each).
-            put_numbers(&x.iter().map(|b| u32::from(*b)).collect::<Vec<u32>>(), out)?;
+            put_paged(&x.iter().map(|b| u32::from(*b)).collect::<Vec<u32>>(), pages, out)?;
             let (lo, hi) = (x.iter().all(|b| *b), x.iter().any(|b| *b));
-            (Encoding::Pco, Some((u64::from(lo), u64::from(hi))))
+            (Encoding::PcoPages, Some((u64::from(lo), u64::from(hi))))
         }
         Values::String(x) => {
             let mut dict: Vec<&[u8]> = x.clone();

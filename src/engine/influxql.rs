@@ -74,4 +74,9 @@ impl Store for DbStore<'_> {
             Err(fail(out))
         }
     }
+
+    fn span(&self, measurement: &str, min: i64, max: i64) -> Option<(i64, i64)> {
+        let snap = Snapshot::take(self.inner, self.database, Some(measurement), min, max.saturating_add(1), false).ok()?;
+        snap.span()
+    }
 }

@@ -174,6 +174,30 @@ impl Snapshot {
         Ok(Snapshot { start, end, tables })
     }
 
+    /// The earliest and latest time the snapshot's sealed files and
+    /// blocks say they hold (their headers' and footers' word, not checked
+    /// here: a hint for the order of reading, never an answer); `None`
+    /// when it holds nothing.
+    pub fn span(&self) -> Option<(i64, i64)> {
+        let mut span: Option<(i64, i64)> = None;
+        let mut add = |lo: i64, hi: i64| {
+            span = Some(span.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+        };
+        for t in &self.tables {
+            for part in t.parts() {
+                for sealed in part.sealed {
+                    add(sealed.min_time, sealed.max_time);
+                }
+                for (seg, published) in part.segs {
+                    for b in seg.blocks_upto(*published).iter().filter(|b| b.seq > part.sealed_seq) {
+                        add(b.min_time, b.max_time);
+                    }
+                }
+            }
+        }
+        span.map(|(a, b)| (a.max(self.start), b.min(self.end - 1)))
+    }
+
     /// Checks every byte the scans will read against its checksum, before
     /// the first point goes out: a damaged block or sealed chunk answers
     /// 500 naming it, with nothing delivered. Headers are verified too, so
@@ -266,28 +290,35 @@ impl Snapshot {
                 }
             }
         }
-        // The sealed files' rows in range, each chunk checked as read.
+        // The sealed files' rows in range, each chunk checked as read; of
+        // the series the filter keeps only (their slots asked as the file
+        // is read, by the series' id in the file).
         let mut sealed_rows = Vec::with_capacity(part.sealed.len());
+        let mut sealed_slots = Vec::with_capacity(part.sealed.len());
         let want = filter.as_ref().and_then(|fl| fl.fields);
         for sealed in part.sealed {
-            let read = |r: Reader| match want {
-                Some(fields) => Decoded::read_fields(&r, start, end, fields),
-                None => Decoded::read(&r, start, end),
+            let mut slots = Slots::default();
+            let read = |r: Reader| {
+                if filter.is_none() {
+                    return Decoded::read(&r, start, end);
+                }
+                let mut keep = |id: u32, key: &[u8]| slots.get(&mut filter, id, key).is_some();
+                Decoded::read_selected(&r, start, end, want, &mut keep)
             };
             match open_sealed(inner, part.key, sealed).and_then(read) {
                 Ok(d) => sealed_rows.push(d),
                 Err(e) => return Some(sealed_error(sealed, e)),
             }
+            sealed_slots.push(slots);
         }
         // A series' slot, asked of the filter once per series of each
-        // block and sealed file (by the series' id in its table).
+        // block (by the series' id in its table).
         let mut slots = Slots::default();
         // (time, series, write order, where, slot) of every row in range
         // the filter keeps: the sealed files' first (they were written
         // before any block above their sequences), oldest first.
         let mut pts: Vec<(i64, &[u8], usize, Src<'_>, u32)> = Vec::new();
-        for (fi, d) in sealed_rows.iter().enumerate() {
-            slots.start(d.series_count());
+        for ((fi, d), slots) in sealed_rows.iter().enumerate().zip(&mut sealed_slots) {
             for (at, time, id, series) in d.rows_with_ids(start, end) {
                 if let Some(slot) = slots.get(&mut filter, id, series) {
                     let n = pts.len();
@@ -370,12 +401,17 @@ impl Slots {
         self.by_id.resize(n, None);
     }
 
+    /// The slot of series `id` (key `series`), asked of the filter the
+    /// first time; `Some(0)` without a filter.
     fn get(&mut self, filter: &mut Option<&mut Filter<'_>>, id: u32, series: &[u8]) -> Option<u32> {
         let Some(fl) = filter.as_mut() else { return Some(0) };
+        // Ids are below their table's series count: a sealed file's at
+        // most MAX_SERIES (its reader checks), a block's its dictionary's.
+        if self.by_id.len() <= id as usize && id < crate::columnar::MAX_SERIES {
+            self.by_id.resize(id as usize + 1, None);
+        }
         match self.by_id.get_mut(id as usize) {
-            Some(Some(slot)) => *slot,
-            Some(cell) => *cell.insert((fl.series)(series)),
-            // An id past the table (never from verified bytes): ask.
+            Some(cell) => *cell.get_or_insert_with(|| (fl.series)(series)),
             None => (fl.series)(series),
         }
     }

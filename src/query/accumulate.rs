@@ -67,6 +67,12 @@ impl Acc {
     /// Takes a non-null value of a point; `aux` gives the point's tags and
     /// fields, asked only when this point becomes the chosen one (or, for
     /// `Values`, when `keep_aux`).
+    /// Whether a selector (min, max, first, last) has chosen a point yet;
+    /// false for the other accumulators.
+    pub fn has_pick(&self) -> bool {
+        matches!(self, Acc::Pick { value, .. } if !value.is_null())
+    }
+
     pub fn add(&mut self, f: Func, time: i64, v: &Value, keep_aux: bool, aux: &mut dyn FnMut() -> Aux) {
         match self {
             Acc::Count(n) => *n += 1,

@@ -103,7 +103,7 @@ pub(super) fn collect(store: &dyn Store, p: &Plan) -> Result<Vec<Group>, StmtErr
     let nfields = p.inputs.fields.len();
     let mut field_vals = vec![Value::Null; nfields];
     let seen = std::cell::RefCell::new(Seen::default());
-    let mut groups: Vec<Group> = Vec::new();
+    let groups: std::cell::RefCell<Vec<Group>> = std::cell::RefCell::new(Vec::new());
     let raw_fields: Vec<usize> = (0..nfields).filter(|i| p.columns.iter().any(|c| reads(c, *i))).collect();
     let with_aux = p.is_aggregate() && p.columns.iter().any(reads_point);
     let mut series_fn = |series: &[u8]| seen.borrow_mut().slot(p, series);
@@ -125,6 +125,7 @@ pub(super) fn collect(store: &dyn Store, p: &Plan) -> Result<Vec<Group>, StmtErr
                 return true;
             }
         }
+        let mut groups = groups.borrow_mut();
         while groups.len() <= info.group {
             groups.push(Group::default());
         }
@@ -154,16 +155,45 @@ pub(super) fn collect(store: &dyn Store, p: &Plan) -> Result<Vec<Group>, StmtErr
         }
         true
     };
-    let scanned = store.scan(
-        &p.measurement,
-        p.range.lower(),
-        p.range.upper(),
-        Some(&p.inputs.fields),
-        &mut series_fn,
-        &mut point_fn,
-    );
-    scanned.map_err(StmtError::Store)?;
+    let (lower, upper) = (p.range.lower(), p.range.upper());
+    if latest_only(p) {
+        // Every series in range asked first (none of its points read), so
+        // that the groups that must answer are known; then the points
+        // newest first, in ever longer stretches, until every such group
+        // has every call's point: anything older would lose to it.
+        let mut ask = |series: &[u8]| {
+            seen.borrow_mut().slot(p, series);
+            None
+        };
+        store.scan(&p.measurement, lower, upper, Some(&[]), &mut ask, &mut |_, _, _| true).map_err(StmtError::Store)?;
+        // The first stretch ends at the statement's upper bound, not at
+        // the span's (a hint): no point above it is left out.
+        let span = store.span(&p.measurement, lower, upper);
+        let mut stretch = span.map(|(a, b)| (b.saturating_sub(a) / LATEST_FIRST_PART).max(1));
+        let mut hi = upper;
+        let mut from = span.map_or(lower, |(_, b)| b.min(upper));
+        loop {
+            let lo = match stretch {
+                Some(d) if from.saturating_sub(d) > lower => from - d,
+                _ => lower,
+            };
+            store
+                .scan(&p.measurement, lo, hi, Some(&p.inputs.fields), &mut series_fn, &mut point_fn)
+                .map_err(StmtError::Store)?;
+            if lo == lower || all_picked(&seen.borrow(), &groups.borrow()) {
+                break;
+            }
+            hi = lo - 1;
+            from = hi;
+            stretch = stretch.map(|d| d.saturating_mul(8));
+        }
+    } else {
+        store
+            .scan(&p.measurement, lower, upper, Some(&p.inputs.fields), &mut series_fn, &mut point_fn)
+            .map_err(StmtError::Store)?;
+    }
     let seen = seen.into_inner();
+    let mut groups = groups.into_inner();
     if seen.bad_series {
         return Err(StmtError::Store(Failure {
             status: 500,
@@ -177,6 +207,30 @@ pub(super) fn collect(store: &dyn Store, p: &Plan) -> Result<Vec<Group>, StmtErr
     groups.retain(Group::has_points);
     groups.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(groups)
+}
+
+/// The first stretch a newest-first scan reads: this part of the time the
+/// measurement spans (then 8 times longer each round, so that a scan
+/// that must read everything reads at most a few stretches more).
+const LATEST_FIRST_PART: i64 = 64;
+
+/// Whether a statement can be answered newest first: every call is
+/// `last` and there are no windows, so a group's answer is its newest
+/// point with each field, and the points of a stretch decide it for every
+/// group that has one there (ties are within a stretch: its order of
+/// equal times is the full scan's).
+fn latest_only(p: &Plan) -> bool {
+    p.window.is_none() && !p.calls.is_empty() && p.calls.iter().all(|c| c.func == super::aggregate::Func::Last)
+}
+
+/// Whether every group of a kept series has every call's point.
+fn all_picked(seen: &Seen, groups: &[Group]) -> bool {
+    seen.series.iter().all(|s| {
+        groups
+            .get(s.group)
+            .and_then(|g| g.windows.last())
+            .is_some_and(|(_, accs)| accs.iter().all(super::accumulate::Acc::has_pick))
+    })
 }
 
 /// Which input field a point's k-th stored field is, remembered per

@@ -17,6 +17,8 @@
 pub mod accumulate;
 pub mod aggregate;
 mod collect;
+#[cfg(test)]
+mod collect_tests;
 mod fill;
 #[cfg(feature = "arrow")]
 pub mod arrow;

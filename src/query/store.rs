@@ -66,4 +66,10 @@ pub trait Store {
         series: &mut SeriesFn<'_>,
         f: &mut PointFn<'_>,
     ) -> Result<(), Failure>;
+    /// The earliest and latest time `measurement` may hold in
+    /// `[min, max]`, from what the store knows without reading points (a
+    /// hint: a query's answer never depends on it); `None` when unknown.
+    fn span(&self, _measurement: &str, _min: i64, _max: i64) -> Option<(i64, i64)> {
+        None
+    }
 }

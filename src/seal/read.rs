@@ -36,6 +36,10 @@ impl std::fmt::Debug for Decoded {
     }
 }
 
+/// Which series a read keeps: asked with a series' id in the file and its
+/// key.
+pub type Keep<'k> = dyn FnMut(u32, &[u8]) -> bool + 'k;
+
 /// A row of a [`Decoded`]: its group and its place in it.
 #[derive(Clone, Copy, Debug)]
 pub struct RowAt {
@@ -50,21 +54,29 @@ fn damaged(r: &Reader, what: &str) -> ReadError {
 impl Decoded {
     /// Decodes the groups of `r` whose times overlap `[start, end)`.
     pub fn read(r: &Reader, start: i64, end: i64) -> Result<Decoded, ReadError> {
-        Decoded::read_where(r, None, |g| overlaps(g, start, end), None)
+        Decoded::read_where(r, None, |g| overlaps(g, start, end), None, None)
     }
 
     /// [`Decoded::read`] of only the field columns whose (escaped) keys
-    /// are in `fields`: the others are neither read nor decoded, and rows
-    /// answer without them.
-    pub fn read_fields(r: &Reader, start: i64, end: i64, fields: &[Vec<u8>]) -> Result<Decoded, ReadError> {
-        Decoded::read_where(r, None, |g| overlaps(g, start, end), Some(fields))
+    /// are in `fields` (`None`: all), and of only the series `keep` takes
+    /// (asked once per series id of a group with rows in range, with its
+    /// key): rows of other series are neither decoded nor answered, and
+    /// only the `pco` pages of the series kept are decoded (format 2).
+    pub fn read_selected(
+        r: &Reader,
+        start: i64,
+        end: i64,
+        fields: Option<&[Vec<u8>]>,
+        keep: &mut Keep<'_>,
+    ) -> Result<Decoded, ReadError> {
+        Decoded::read_where(r, None, |g| overlaps(g, start, end), fields, Some(keep))
     }
 
     /// Decodes group `index` of `r` (its series keys given, when read
     /// already: they are the file's).
     pub fn read_group(r: &Reader, keys: Option<Vec<Vec<u8>>>, index: usize) -> Result<Decoded, ReadError> {
         let want = r.footer().groups.get(index).ok_or_else(|| damaged(r, "no such group"))?;
-        Decoded::read_where(r, keys, |g| std::ptr::eq(g, want), None)
+        Decoded::read_where(r, keys, |g| std::ptr::eq(g, want), None, None)
     }
 
     /// The file's series keys, by id (taken back to read the next group).
@@ -77,6 +89,7 @@ impl Decoded {
         keys: Option<Vec<Vec<u8>>>,
         pick: impl Fn(&Group) -> bool,
         fields: Option<&[Vec<u8>]>,
+        mut keep: Option<&mut Keep<'_>>,
     ) -> Result<Decoded, ReadError> {
         let f = r.footer();
         let keys = match keys {
@@ -84,13 +97,43 @@ impl Decoded {
             None if f.groups.iter().any(&pick) => r.series_keys()?,
             None => Vec::new(),
         };
+        // Each series' answer, asked once (None: not asked yet).
+        let mut kept: Vec<Option<bool>> = Vec::new();
         let mut groups = Vec::new();
         for g in f.groups.iter().filter(|g| pick(g)) {
-            let times = r.times(g)?;
-            let mut series = Vec::with_capacity(times.len());
+            // The rows to read: the runs of the series kept, as row
+            // ranges (adjacent runs joined), and each row's series.
+            let mut ranges: Vec<(usize, usize)> = Vec::new();
+            let mut series = Vec::new();
+            let mut at = 0usize;
             for (id, n) in r.runs(g)? {
-                series.extend(std::iter::repeat_n(id, n as usize));
+                let n = n as usize;
+                let take = match keep.as_mut() {
+                    None => true,
+                    Some(keep) => {
+                        if kept.len() <= id as usize {
+                            kept.resize(id as usize + 1, None);
+                        }
+                        *kept[id as usize]
+                            .get_or_insert_with(|| keep(id, keys.get(id as usize).map_or(&[][..], |k| k.as_slice())))
+                    }
+                };
+                if take {
+                    match ranges.last_mut() {
+                        Some(last) if last.1 == at => last.1 = at + n,
+                        _ => ranges.push((at, at + n)),
+                    }
+                    series.extend(std::iter::repeat_n(id, n));
+                }
+                at += n;
             }
+            if usize::try_from(g.rows).ok() != Some(at) {
+                return Err(damaged(r, "series runs and rows disagree"));
+            }
+            if ranges.is_empty() {
+                continue; // no series of the group is wanted
+            }
+            let times = r.times_in(g, &ranges)?;
             if series.len() != times.len() {
                 return Err(damaged(r, "series runs and times disagree"));
             }
@@ -100,7 +143,7 @@ impl Decoded {
                     columns.push(None);
                     continue;
                 }
-                columns.push(r.field(g, c)?.map(|column| {
+                columns.push(r.field_in(g, c, &ranges)?.map(|column| {
                     let index = column.present.as_ref().map(|p| {
                         let mut k = 0u32;
                         p.iter()
