@@ -51,6 +51,41 @@ impl Store for DbStore<'_> {
         series: &mut SeriesFn<'_>,
         f: &mut PointFn<'_>,
     ) -> Result<(), Failure> {
+        self.scan_in(measurement, min, max, fields, series, f, false)
+    }
+
+    fn scan_by_series(
+        &self,
+        measurement: &str,
+        min: i64,
+        max: i64,
+        fields: Option<&[String]>,
+        series: &mut SeriesFn<'_>,
+        f: &mut PointFn<'_>,
+    ) -> Result<(), Failure> {
+        self.scan_in(measurement, min, max, fields, series, f, true)
+    }
+
+    fn span(&self, measurement: &str, min: i64, max: i64) -> Option<(i64, i64)> {
+        let snap = Snapshot::take(self.inner, self.database, Some(measurement), min, max.saturating_add(1), false).ok()?;
+        snap.span()
+    }
+}
+
+impl DbStore<'_> {
+    /// [`Store::scan`], in time order or (`by_series`) series by series in
+    /// each partition.
+    #[allow(clippy::too_many_arguments)]
+    fn scan_in(
+        &self,
+        measurement: &str,
+        min: i64,
+        max: i64,
+        fields: Option<&[String]>,
+        series: &mut SeriesFn<'_>,
+        f: &mut PointFn<'_>,
+        by_series: bool,
+    ) -> Result<(), Failure> {
         let fail = |o: super::Outcome| Failure { status: o.status, message: o.message };
         let end = max.saturating_add(1);
         let snap = Snapshot::take(self.inner, self.database, Some(measurement), min, end, false).map_err(fail)?;
@@ -66,17 +101,12 @@ impl Store for DbStore<'_> {
                 })
                 .collect()
         });
-        let filter = Filter { fields: escaped.as_deref(), series };
+        let filter = Filter { fields: escaped.as_deref(), series, by_series };
         let out = snap.scan_with(self.inner, Some(filter), &mut |p, slot| f(slot, p.time, p.fields));
         if out.status == 200 {
             Ok(())
         } else {
             Err(fail(out))
         }
-    }
-
-    fn span(&self, measurement: &str, min: i64, max: i64) -> Option<(i64, i64)> {
-        let snap = Snapshot::take(self.inner, self.database, Some(measurement), min, max.saturating_add(1), false).ok()?;
-        snap.span()
     }
 }

@@ -45,6 +45,10 @@ pub struct Point<'p> {
 pub struct Filter<'f> {
     pub fields: Option<&'f [Vec<u8>]>,
     pub series: &'f mut dyn FnMut(&[u8]) -> Option<u32>,
+    /// Points of a partition in (slot, time) order, not (time, slot):
+    /// each series' in time order, series after series. Sealed rows are
+    /// stored by series, so this sorts little.
+    pub by_series: bool,
 }
 
 impl std::fmt::Debug for Filter<'_> {
@@ -241,7 +245,8 @@ impl Snapshot {
     /// [`Snapshot::scan`] of what `filter` keeps: `f` gets each point with
     /// its series' slot (0 without a filter). A point's fields are those
     /// the filter wants that it has. With a filter, points come in time
-    /// order, but those of one time in slot order, not series key order.
+    /// order, but those of one time in slot order, not series key order
+    /// (with `Filter::by_series`, a partition's in slot, then time order).
     pub fn scan_with(
         &self,
         inner: &Inner,
@@ -344,7 +349,9 @@ impl Snapshot {
         // later write wins when merged. With a filter, a series is its
         // slot (one slot per series key): integers compare faster than
         // keys, and a filtered scan promises time order only.
-        if filter.is_some() {
+        if filter.as_ref().is_some_and(|f| f.by_series) {
+            pts.sort_unstable_by_key(|p| (p.4, p.0, p.2));
+        } else if filter.is_some() {
             pts.sort_unstable_by_key(|p| (p.0, p.4, p.2));
         } else {
             pts.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));

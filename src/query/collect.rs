@@ -178,7 +178,7 @@ pub(super) fn collect(store: &dyn Store, p: &Plan) -> Result<Vec<Group>, StmtErr
                 _ => lower,
             };
             store
-                .scan(&p.measurement, lo, hi, Some(&p.inputs.fields), &mut series_fn, &mut point_fn)
+                .scan_by_series(&p.measurement, lo, hi, Some(&p.inputs.fields), &mut series_fn, &mut point_fn)
                 .map_err(StmtError::Store)?;
             if lo == lower || all_picked(&seen.borrow(), &groups.borrow()) {
                 break;
@@ -212,13 +212,15 @@ pub(super) fn collect(store: &dyn Store, p: &Plan) -> Result<Vec<Group>, StmtErr
 /// The first stretch a newest-first scan reads: this part of the time the
 /// measurement spans (then 8 times longer each round, so that a scan
 /// that must read everything reads at most a few stretches more).
-const LATEST_FIRST_PART: i64 = 64;
+const LATEST_FIRST_PART: i64 = 256;
 
 /// Whether a statement can be answered newest first: every call is
 /// `last` and there are no windows, so a group's answer is its newest
 /// point with each field, and the points of a stretch decide it for every
 /// group that has one there (ties are within a stretch: its order of
-/// equal times is the full scan's).
+/// equal times is the full scan's). Nor does it need time order across
+/// series: of equal times the first seen wins, and `scan_by_series` gives
+/// those in the order a time-ordered scan does.
 fn latest_only(p: &Plan) -> bool {
     p.window.is_none() && !p.calls.is_empty() && p.calls.iter().all(|c| c.func == super::aggregate::Func::Last)
 }

@@ -66,6 +66,22 @@ pub trait Store {
         series: &mut SeriesFn<'_>,
         f: &mut PointFn<'_>,
     ) -> Result<(), Failure>;
+    /// [`Store::scan`] with a weaker order, which may cost less: each
+    /// series' points in time order, and of two points of different
+    /// series with the same time, the one whose series got the lower slot
+    /// first; points of different series are otherwise in any order. (Time
+    /// order is one such order: the default.)
+    fn scan_by_series(
+        &self,
+        measurement: &str,
+        min: i64,
+        max: i64,
+        fields: Option<&[String]>,
+        series: &mut SeriesFn<'_>,
+        f: &mut PointFn<'_>,
+    ) -> Result<(), Failure> {
+        self.scan(measurement, min, max, fields, series, f)
+    }
     /// The earliest and latest time `measurement` may hold in
     /// `[min, max]`, from what the store knows without reading points (a
     /// hint: a query's answer never depends on it); `None` when unknown.
