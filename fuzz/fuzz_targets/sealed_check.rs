@@ -114,6 +114,7 @@ pub fn check(data: &[u8]) {
         }
         Err(ReadError::Version(v)) => {
             assert!(file.len() >= 12 && u32::from_le_bytes(file[8..12].try_into().unwrap()) == v);
+            assert!(!(linedb::columnar::FIRST_READ_VERSION..=linedb::columnar::FORMAT_VERSION).contains(&v), "version {v} is read");
             return;
         }
         Err(e) => panic!("open: {e}"),

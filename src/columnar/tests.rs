@@ -340,3 +340,32 @@ fn runs_read_alone_answer_what_the_whole_group_holds() {
         assert!(r.field_in(grp, 0, &bad).is_err());
     }
 }
+
+/// A header naming format 1 or 2 is read (format 1's chunks are whole
+/// `pco`: a file whose chunks are all whole reads back the same under
+/// either); 0 and 3 are refused as `Version`, checked after the header's
+/// checksum.
+#[test]
+fn versions_one_and_two_are_read_and_others_refused() {
+    let d = TempDir::new("versions");
+    let (path, _) = write(&d.0, &sample());
+    let good = std::fs::read(&path).unwrap();
+    let key_len = u32::from_le_bytes(good[12..16].try_into().unwrap()) as usize;
+    let crc_at = 16 + key_len;
+    let want = read_all(&open(&path).unwrap());
+    for v in [0u32, 1, 2, 3] {
+        let mut b = good.clone();
+        b[8..12].copy_from_slice(&v.to_le_bytes());
+        let crc = crc32fast::hash(&b[..crc_at]);
+        b[crc_at..crc_at + 4].copy_from_slice(&crc.to_le_bytes());
+        std::fs::write(&path, &b).unwrap();
+        match open(&path) {
+            Ok(r) => {
+                assert!((FIRST_READ_VERSION..=FORMAT_VERSION).contains(&v), "version {v} opened");
+                assert_eq!(read_all(&r), want);
+            }
+            Err(ReadError::Version(found)) => assert!(found == v && !(1..=2).contains(&v), "version {v} refused"),
+            Err(e) => panic!("version {v}: {e}"),
+        }
+    }
+}
