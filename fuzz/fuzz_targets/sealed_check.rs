@@ -158,7 +158,7 @@ pub fn check(data: &[u8]) {
         // the same order (only their runs' pages decoded).
         let keep_id = |id: u32| if setting & 2 == 2 { id % 2 == 1 } else { id + 1 == f.series };
         let mut asked = Vec::new();
-        let picked = Decoded::read_selected(&r, i64::MIN, i64::MAX, None, &mut |id, _| {
+        let picked = Decoded::read_selected(&r, None, i64::MIN, i64::MAX, None, &mut |id, _| {
             asked.push(id);
             keep_id(id)
         });

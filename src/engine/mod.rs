@@ -260,6 +260,8 @@ struct Inner {
     retired: Mutex<Vec<Retired>>,
     /// Sealed files made since open.
     sealed_total: AtomicU64,
+    /// Recently read sealed files' series keys (bounded).
+    series_keys: crate::seal::keys::KeyCache,
     /// When the store was opened: the engine's clock counts from it.
     started: std::time::Instant,
     /// Tells the maintenance thread to stop.

@@ -242,6 +242,7 @@ pub fn open(dir: &Path, opts: Options) -> Result<Inner, OpenError> {
         ahead: Mutex::new(()),
         retired: Mutex::new(Vec::new()),
         sealed_total: AtomicU64::new(0),
+        series_keys: crate::seal::keys::KeyCache::new(crate::seal::keys::DEFAULT_BUDGET),
         started: std::time::Instant::now(),
         stop: Arc::new(Default::default()),
         creating: Mutex::new(()),

@@ -307,8 +307,9 @@ impl Snapshot {
                 if filter.is_none() {
                     return Decoded::read(&r, start, end);
                 }
+                let keys = inner.series_keys.get(sealed, &r)?;
                 let mut keep = |id: u32, key: &[u8]| slots.get(&mut filter, id, key).is_some();
-                Decoded::read_selected(&r, start, end, want, &mut keep)
+                Decoded::read_selected(&r, Some(keys), start, end, want, &mut keep)
             };
             match open_sealed(inner, part.key, sealed).and_then(read) {
                 Ok(d) => sealed_rows.push(d),

@@ -5,6 +5,8 @@
 use crate::columnar::{footer::Group, Column, ReadError, Reader, Values};
 use crate::rows::{StoredField, StoredValue};
 
+use super::keys::Keys;
+
 /// One field column of a decoded group.
 struct DecodedColumn {
     column: Column,
@@ -24,7 +26,7 @@ struct DecodedGroup {
 /// The decoded row groups of one sealed file that overlap a time range.
 pub struct Decoded {
     /// Series keys by id.
-    keys: Vec<Vec<u8>>,
+    keys: Keys,
     /// Field keys by column.
     fields: Vec<Vec<u8>>,
     groups: Vec<DecodedGroup>,
@@ -62,31 +64,34 @@ impl Decoded {
     /// (asked once per series id of a group with rows in range, with its
     /// key): rows of other series are neither decoded nor answered, and
     /// only the `pco` pages of the series kept are decoded (format 2).
+    /// The file's series keys may be given (`keys`: read before, e.g.
+    /// kept by a [`super::keys::KeyCache`]).
     pub fn read_selected(
         r: &Reader,
+        keys: Option<Keys>,
         start: i64,
         end: i64,
         fields: Option<&[Vec<u8>]>,
         keep: &mut Keep<'_>,
     ) -> Result<Decoded, ReadError> {
-        Decoded::read_where(r, None, |g| overlaps(g, start, end), fields, Some(keep))
+        Decoded::read_where(r, keys, |g| overlaps(g, start, end), fields, Some(keep))
     }
 
     /// Decodes group `index` of `r` (its series keys given, when read
     /// already: they are the file's).
-    pub fn read_group(r: &Reader, keys: Option<Vec<Vec<u8>>>, index: usize) -> Result<Decoded, ReadError> {
+    pub fn read_group(r: &Reader, keys: Option<Keys>, index: usize) -> Result<Decoded, ReadError> {
         let want = r.footer().groups.get(index).ok_or_else(|| damaged(r, "no such group"))?;
         Decoded::read_where(r, keys, |g| std::ptr::eq(g, want), None, None)
     }
 
     /// The file's series keys, by id (taken back to read the next group).
-    pub fn into_keys(self) -> Vec<Vec<u8>> {
+    pub fn into_keys(self) -> Keys {
         self.keys
     }
 
     fn read_where(
         r: &Reader,
-        keys: Option<Vec<Vec<u8>>>,
+        keys: Option<Keys>,
         pick: impl Fn(&Group) -> bool,
         fields: Option<&[Vec<u8>]>,
         mut keep: Option<&mut Keep<'_>>,
@@ -94,8 +99,8 @@ impl Decoded {
         let f = r.footer();
         let keys = match keys {
             Some(k) => k,
-            None if f.groups.iter().any(&pick) => r.series_keys()?,
-            None => Vec::new(),
+            None if f.groups.iter().any(&pick) => Keys::new(r.series_keys()?),
+            None => Keys::default(),
         };
         // Each series' answer, asked once (None: not asked yet).
         let mut kept: Vec<Option<bool>> = Vec::new();
