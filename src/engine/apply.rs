@@ -121,7 +121,8 @@ pub fn apply_batch(st: &mut State, b: &BatchApply<'_>, placer: &mut dyn Placer) 
         if !part.segments.iter().any(|s| Arc::ptr_eq(s, &seg)) {
             if let Some(prev) = part.segments.last() {
                 // Nothing but zeros past its blocks, and its blocks
-                // durable: see `Segment::clear_past_end`.
+                // durable: see `Segment::clear_past_end` (done when the
+                // group was placed; here for replay, which places none).
                 prev.clear_past_end()?;
                 prev.flush()?;
             }

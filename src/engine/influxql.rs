@@ -66,8 +66,47 @@ impl Store for DbStore<'_> {
         self.scan_in(measurement, min, max, fields, series, f, true)
     }
 
+    /// One snapshot for the series and every stretch: a write between
+    /// two stretches is in none of them.
+    fn scan_newest_first(
+        &self,
+        measurement: &str,
+        min: i64,
+        max: i64,
+        fields: Option<&[String]>,
+        series: &mut SeriesFn<'_>,
+        f: &mut PointFn<'_>,
+        enough: &mut dyn FnMut() -> bool,
+    ) -> Result<(), Failure> {
+        let fail = |o: super::Outcome| Failure { status: o.status, message: o.message };
+        let snap = Snapshot::take(self.inner, self.database, Some(measurement), min, max.saturating_add(1), false)
+            .map_err(fail)?;
+        snap.verify(self.inner).map_err(fail)?;
+        let mut ask = |s: &[u8]| series(s).and(None);
+        let listing = Filter { fields: Some(&[]), series: &mut ask, by_series: true };
+        let out = snap.scan_with(self.inner, Some(listing), &mut |_, _| true);
+        if out.status != 200 {
+            return Err(fail(out));
+        }
+        let escaped = escaped_fields(fields);
+        for (lo, hi) in crate::query::store::stretches(snap.span(), min, max) {
+            let filter = Filter { fields: escaped.as_deref(), series: &mut *series, by_series: true };
+            let out = snap.scan_range(self.inner, lo, hi.saturating_add(1), Some(filter), &mut |p, slot| {
+                f(slot, p.time, p.fields)
+            });
+            if out.status != 200 {
+                return Err(fail(out));
+            }
+            if enough() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn span(&self, measurement: &str, min: i64, max: i64) -> Option<(i64, i64)> {
-        let snap = Snapshot::take(self.inner, self.database, Some(measurement), min, max.saturating_add(1), false).ok()?;
+        let snap =
+            Snapshot::take(self.inner, self.database, Some(measurement), min, max.saturating_add(1), false).ok()?;
         snap.span()
     }
 }
@@ -90,17 +129,7 @@ impl DbStore<'_> {
         let end = max.saturating_add(1);
         let snap = Snapshot::take(self.inner, self.database, Some(measurement), min, end, false).map_err(fail)?;
         snap.verify(self.inner).map_err(fail)?;
-        // Field keys as rows store them.
-        let escaped: Option<Vec<Vec<u8>>> = fields.map(|names| {
-            names
-                .iter()
-                .map(|n| {
-                    let mut s = String::new();
-                    write_escaped_name(&mut s, n, scan::KEY);
-                    s.into_bytes()
-                })
-                .collect()
-        });
+        let escaped = escaped_fields(fields);
         let filter = Filter { fields: escaped.as_deref(), series, by_series };
         let out = snap.scan_with(self.inner, Some(filter), &mut |p, slot| f(slot, p.time, p.fields));
         if out.status == 200 {
@@ -108,5 +137,75 @@ impl DbStore<'_> {
         } else {
             Err(fail(out))
         }
+    }
+}
+
+/// Field keys as rows store them.
+fn escaped_fields(fields: Option<&[String]>) -> Option<Vec<Vec<u8>>> {
+    fields.map(|names| {
+        names
+            .iter()
+            .map(|n| {
+                let mut s = String::new();
+                write_escaped_name(&mut s, n, scan::KEY);
+                s.into_bytes()
+            })
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::DbStore;
+    use crate::engine::{Engine, Options};
+    use crate::line_protocol::Precision;
+    use crate::query::Store;
+
+    /// Host c's newest point with `v` is old; between the first stretch
+    /// and the next, a client writes c@10000 and then c@9000. The later
+    /// stretches read the snapshot taken before: they answer c@40, never
+    /// 9000 (which was never c's newest point).
+    #[test]
+    fn every_stretch_reads_one_snapshot() {
+        let dir = std::env::temp_dir().join(format!("linedb-newest-first-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let opts = Options { no_auth: true, background_sealing: false, ..Options::default() };
+        let e = Engine::open(&dir, opts).unwrap();
+        e.create_database("db").unwrap();
+        let mut lines = String::new();
+        for t in 1..=10_000i64 {
+            lines.push_str(&format!("m,host=a v={t} {t}\n"));
+            if t <= 40 {
+                lines.push_str(&format!("m,host=c v={t} {t}\n"));
+            }
+        }
+        assert_eq!(e.write("db", lines.as_bytes(), Precision::Nanosecond).status, 204);
+        let store = DbStore { inner: &e.inner, database: "db" };
+        let newest: RefCell<Vec<(u32, i64)>> = RefCell::new(Vec::new());
+        let mut stretches = 0;
+        let mut series = |key: &[u8]| Some(u32::from(key == b",host=c"));
+        let mut point = |slot: u32, time: i64, _: &[crate::rows::StoredField<'_>]| {
+            newest.borrow_mut().push((slot, time));
+            true
+        };
+        let fields = ["v".to_owned()];
+        let mut enough = || {
+            stretches += 1;
+            if stretches == 1 {
+                let late = b"m,host=c v=1 10000\nm,host=c v=2 9000\n";
+                assert_eq!(e.write("db", late, Precision::Nanosecond).status, 204);
+            }
+            false
+        };
+        store.scan_newest_first("m", 0, i64::MAX - 1, Some(&fields), &mut series, &mut point, &mut enough).unwrap();
+        assert!(stretches > 1, "several stretches");
+        let seen = newest.into_inner();
+        let c: Vec<i64> = seen.iter().filter(|(s, _)| *s == 1).map(|(_, t)| *t).collect();
+        assert_eq!(c, (1..=40).collect::<Vec<i64>>(), "host c as the snapshot held it");
+        assert_eq!(seen.iter().filter(|(s, _)| *s == 0).count(), 10_000);
+        drop(e);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -153,6 +153,15 @@ pub(super) fn place(inner: &Inner, group: &[Arc<Pending>], may_create: bool) -> 
                     // next segment gets a block (see there), done here,
                     // outside the state's write lock.
                     if !entry.new {
+                        // Zeros past its blocks (see
+                        // `Segment::clear_past_end`), then its blocks
+                        // durable.
+                        match entry.segment.clear_past_end() {
+                            Ok(_) => {}
+                            // Past its blocks only: an answer (503), not a failure.
+                            Err(e) if is_transient(&e) || crate::storage::is_no_space(&e) => return Err(Placing::Io(e)),
+                            Err(e) => return Err(Placing::SyncFailed(e)),
+                        }
                         match entry.segment.flush() {
                             Ok(_) => {}
                             // Could not open the file: nothing synced.

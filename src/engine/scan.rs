@@ -250,13 +250,33 @@ impl Snapshot {
     pub fn scan_with(
         &self,
         inner: &Inner,
+        filter: Option<Filter<'_>>,
+        f: &mut dyn FnMut(&Point<'_>, u32) -> bool,
+    ) -> Outcome {
+        self.scan_range(inner, self.start, self.end, filter, f)
+    }
+
+    /// [`Snapshot::scan_with`] of the points in `[start, end)` only (a
+    /// part of the snapshot's range): stretches of one snapshot.
+    pub fn scan_range(
+        &self,
+        inner: &Inner,
+        start: i64,
+        end: i64,
         mut filter: Option<Filter<'_>>,
         f: &mut dyn FnMut(&Point<'_>, u32) -> bool,
     ) -> Outcome {
+        let (start, end) = (start.max(self.start), end.min(self.end));
         let mut count = 0u64;
+        if start >= end {
+            return Outcome::ok(200, count);
+        }
         for t in &self.tables {
             for part in t.parts() {
-                if let Some(out) = self.scan_part(inner, t, &part, filter.as_mut(), &mut count, f) {
+                if !part_overlaps(&part, start, end) {
+                    continue;
+                }
+                if let Some(out) = self.scan_part(inner, t, &part, (start, end), filter.as_mut(), &mut count, f) {
                     return out;
                 }
             }
@@ -266,16 +286,17 @@ impl Snapshot {
 
     /// The points of one partition, merged, to `f`; `Some` when the scan
     /// ends here (`f` stopped it, or an error).
+    #[allow(clippy::too_many_arguments)]
     fn scan_part(
         &self,
         inner: &Inner,
         t: &TableSnap,
         part: &PartFiles<'_>,
+        (start, end): (i64, i64),
         mut filter: Option<&mut Filter<'_>>,
         count: &mut u64,
         f: &mut dyn FnMut(&Point<'_>, u32) -> bool,
     ) -> Option<Outcome> {
-        let (start, end) = (self.start, self.end);
         // The partition's files stay open while its rows are read.
         let mut views = Vec::with_capacity(part.segs.len());
         for (seg, _) in part.segs {
@@ -392,6 +413,13 @@ impl Snapshot {
         }
         None
     }
+}
+
+/// Whether a partition (a UTC day) can hold points of `[start, end)`.
+fn part_overlaps(part: &PartFiles<'_>, start: i64, end: i64) -> bool {
+    let day = part.key.2;
+    let (first, last) = (Day::of(start), Day::of(end - 1));
+    first <= day && day <= last
 }
 
 /// The slots of one block's or sealed file's series, by series id, asked

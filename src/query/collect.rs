@@ -157,36 +157,21 @@ pub(super) fn collect(store: &dyn Store, p: &Plan) -> Result<Vec<Group>, StmtErr
     };
     let (lower, upper) = (p.range.lower(), p.range.upper());
     if latest_only(p) {
-        // Every series in range asked first (none of its points read), so
-        // that the groups that must answer are known; then the points
-        // newest first, in ever longer stretches, until every such group
-        // has every call's point: anything older would lose to it.
-        let mut ask = |series: &[u8]| {
-            seen.borrow_mut().slot(p, series);
-            None
-        };
-        store.scan(&p.measurement, lower, upper, Some(&[]), &mut ask, &mut |_, _, _| true).map_err(StmtError::Store)?;
-        // The first stretch ends at the statement's upper bound, not at
-        // the span's (a hint): no point above it is left out.
-        let span = store.span(&p.measurement, lower, upper);
-        let mut stretch = span.map(|(a, b)| (b.saturating_sub(a) / LATEST_FIRST_PART).max(1));
-        let mut hi = upper;
-        let mut from = span.map_or(lower, |(_, b)| b.min(upper));
-        loop {
-            let lo = match stretch {
-                Some(d) if from.saturating_sub(d) > lower => from - d,
-                _ => lower,
-            };
-            store
-                .scan_by_series(&p.measurement, lo, hi, Some(&p.inputs.fields), &mut series_fn, &mut point_fn)
-                .map_err(StmtError::Store)?;
-            if lo == lower || all_picked(&seen.borrow(), &groups.borrow()) {
-                break;
-            }
-            hi = lo - 1;
-            from = hi;
-            stretch = stretch.map(|d| d.saturating_mul(8));
-        }
+        // Newest first, in ever longer stretches, until every group of a
+        // kept series has every call's point: anything older would lose
+        // to it (`Store::scan_newest_first`, one snapshot throughout).
+        let mut enough = || all_picked(&seen.borrow(), &groups.borrow());
+        store
+            .scan_newest_first(
+                &p.measurement,
+                lower,
+                upper,
+                Some(&p.inputs.fields),
+                &mut series_fn,
+                &mut point_fn,
+                &mut enough,
+            )
+            .map_err(StmtError::Store)?;
     } else {
         store
             .scan(&p.measurement, lower, upper, Some(&p.inputs.fields), &mut series_fn, &mut point_fn)
@@ -208,11 +193,6 @@ pub(super) fn collect(store: &dyn Store, p: &Plan) -> Result<Vec<Group>, StmtErr
     groups.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(groups)
 }
-
-/// The first stretch a newest-first scan reads: this part of the time the
-/// measurement spans (then 8 times longer each round, so that a scan
-/// that must read everything reads at most a few stretches more).
-const LATEST_FIRST_PART: i64 = 256;
 
 /// Whether a statement can be answered newest first: every call is
 /// `last` and there are no windows, so a group's answer is its newest

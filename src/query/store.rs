@@ -82,10 +82,97 @@ pub trait Store {
     ) -> Result<(), Failure> {
         self.scan(measurement, min, max, fields, series, f)
     }
+    /// The points of `[min, max]` as [`Store::scan_by_series`] gives them,
+    /// newest first in stretches ([`stretches`]), all of one snapshot of
+    /// the store: first every series in range is asked of `series` (no
+    /// point read), then each stretch's points go to `f`, and after each
+    /// stretch `enough` says whether to stop. The default scans once per
+    /// stretch: a store whose scans are snapshots of their own must
+    /// override it, so that no stretch sees a write an earlier one did
+    /// not (which could answer a point that was never the newest).
+    #[allow(clippy::too_many_arguments)]
+    fn scan_newest_first(
+        &self,
+        measurement: &str,
+        min: i64,
+        max: i64,
+        fields: Option<&[String]>,
+        series: &mut SeriesFn<'_>,
+        f: &mut PointFn<'_>,
+        enough: &mut dyn FnMut() -> bool,
+    ) -> Result<(), Failure> {
+        self.scan(measurement, min, max, Some(&[]), &mut |s| series(s).and(None), &mut |_, _, _| true)?;
+        for (lo, hi) in stretches(self.span(measurement, min, max), min, max) {
+            self.scan_by_series(measurement, lo, hi, fields, series, f)?;
+            if enough() {
+                break;
+            }
+        }
+        Ok(())
+    }
     /// The earliest and latest time `measurement` may hold in
     /// `[min, max]`, from what the store knows without reading points (a
     /// hint: a query's answer never depends on it); `None` when unknown.
     fn span(&self, _measurement: &str, _min: i64, _max: i64) -> Option<(i64, i64)> {
         None
+    }
+}
+
+/// The first stretch of a newest-first scan is this part of the time the
+/// data spans; each next one is 8 times longer, so that a scan that must
+/// read everything reads little more than all of it.
+const FIRST_PART: i64 = 256;
+
+/// The stretches of a newest-first scan of `[lower, upper]` (inclusive),
+/// newest first, together exactly `[lower, upper]`: the first ends at
+/// `upper` whatever `span` (the data's earliest and latest time, a hint)
+/// says, and the last starts at `lower`. Without a span, one stretch.
+pub fn stretches(span: Option<(i64, i64)>, lower: i64, upper: i64) -> impl Iterator<Item = (i64, i64)> {
+    let mut length = span.map(|(a, b)| (b.saturating_sub(a) / FIRST_PART).max(1));
+    let mut from = span.map_or(lower, |(_, b)| b.min(upper));
+    let mut hi = Some(upper).filter(|_| lower <= upper);
+    std::iter::from_fn(move || {
+        let top = hi?;
+        let lo = match length {
+            Some(d) if from.saturating_sub(d) > lower => from - d,
+            _ => lower,
+        };
+        let lo = lo.min(top);
+        hi = if lo > lower { Some(lo - 1) } else { None };
+        from = lo.saturating_sub(1);
+        length = length.map(|d| d.saturating_mul(8));
+        Some((lo, top))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stretches;
+
+    #[test]
+    fn stretches_cover_the_range_newest_first_without_gaps() {
+        for (span, lower, upper) in [
+            (Some((0, 25_600)), 0, 25_600),
+            (Some((0, 25_600)), -5, i64::MAX),
+            (Some((100, 200)), i64::MIN, i64::MAX),
+            (Some((500, 400)), 0, 1_000),
+            (None, 3, 9),
+            (Some((0, 10)), 7, 7),
+            (Some((i64::MIN, i64::MAX)), i64::MIN, i64::MAX),
+        ] {
+            let s: Vec<(i64, i64)> = stretches(span, lower, upper).take(100).collect();
+            assert_eq!(s.first().map(|x| x.1), Some(upper), "{span:?}");
+            assert_eq!(s.last().map(|x| x.0), Some(lower), "{span:?}");
+            for w in s.windows(2) {
+                assert_eq!(w[1].1, w[0].0 - 1, "{span:?}: {s:?}");
+            }
+            assert!(s.iter().all(|(a, b)| a <= b), "{span:?}: {s:?}");
+            assert!(s.len() < 30, "{span:?}: {} stretches", s.len());
+        }
+        // The first stretch of a long span is its 256th part.
+        let s: Vec<(i64, i64)> = stretches(Some((0, 25_600)), 0, 25_600).collect();
+        assert_eq!(s[0], (25_500, 25_600));
+        assert_eq!(s[1], (24_699, 25_499));
+        assert!(stretches(Some((0, 9)), 5, 4).next().is_none(), "an empty range has none");
     }
 }

@@ -40,7 +40,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -173,6 +173,11 @@ pub struct Segment {
     published: RwLock<Published>,
     /// Whether `open` cut a torn tail.
     repaired: bool,
+    /// Nothing but zeros lies past the published blocks, known without
+    /// reading: a file this process made (appends write whole blocks), or
+    /// one [`Segment::clear_past_end`] cleared. False for a file opened
+    /// from disk until cleared.
+    clear: AtomicBool,
     /// Blocks starting below this offset were opened with header checks
     /// only; [`Segment::ensure_verified`] verifies them before use.
     verified_from: u64,
@@ -256,6 +261,7 @@ impl Segment {
             map,
             published: RwLock::new(Published::default()),
             repaired: false,
+            clear: AtomicBool::new(true),
             verified_from: header_len,
             verified: AtomicBool::new(true),
             verify: Mutex::new(verify::VerifyState::default()),
@@ -318,6 +324,7 @@ impl Segment {
             map,
             published: RwLock::new(Published { blocks: rec.blocks }),
             repaired: rec.repaired,
+            clear: AtomicBool::new(false),
             verified_from: rec.verified_from,
             verified: AtomicBool::new(all_verified),
             verify: Mutex::new(verify::VerifyState::default()),
@@ -408,10 +415,21 @@ impl Segment {
     /// after it, it would be damage and the store would not open. So no
     /// segment becomes "not the last" with anything but zeros past its
     /// blocks.
+    ///
+    /// Once cleared (or made by this process) it returns at once, opening
+    /// nothing: the commit path clears a segment when it places a group's
+    /// first block in the next one (where a shortage of descriptors is a
+    /// 503), so that applying the group, after its WAL record, needs no
+    /// descriptor it might not get.
     pub fn clear_past_end(&self) -> io::Result<bool> {
+        if self.clear.load(Ordering::Acquire) {
+            return Ok(false);
+        }
         let mut tail = self.map.lock_tail()?;
         let (from, to) = (self.map.published(), tail.allocated());
-        recovery::zero_tail(&mut tail, from, to)
+        let wrote = recovery::zero_tail(&mut tail, from, to)?;
+        self.clear.store(true, Ordering::Release);
+        Ok(wrote)
     }
 
     /// The most bytes the file may grow to.

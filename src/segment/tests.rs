@@ -556,6 +556,8 @@ struct Faults {
     fail_sync: AtomicBool,
     /// The errno a failing sync returns (0: EIO).
     sync_errno: std::sync::atomic::AtomicI32,
+    /// `open_file` fails with EMFILE.
+    fail_open: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -575,6 +577,9 @@ impl Storage for FaultyStorage {
         self.inner.create_dir_all(path)
     }
     fn open_file(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn File>> {
+        if self.faults.fail_open.load(Ordering::SeqCst) {
+            return Err(io::Error::from_raw_os_error(libc::EMFILE));
+        }
         let inner = self.inner.open_file(path, mode)?;
         Ok(Box::new(FaultyFile { inner, faults: Arc::clone(&self.faults) }))
     }
@@ -628,6 +633,7 @@ fn faulty() -> (Arc<dyn Storage>, Arc<Faults>) {
         alloc_limit: AtomicU64::new(u64::MAX),
         fail_sync: AtomicBool::new(false),
         sync_errno: std::sync::atomic::AtomicI32::new(0),
+        fail_open: AtomicBool::new(false),
     });
     (Arc::new(FaultyStorage { inner: FsStorage, faults: Arc::clone(&faults) }), faults)
 }
@@ -845,4 +851,35 @@ fn debris_past_a_clean_end_is_cleared_before_a_later_segment() {
             Err(e) => panic!("unexpected: {e}"),
         }
     }
+}
+
+/// The commit path clears a segment when it places a block in the next
+/// one; applying the group after its WAL record then asks it again, and
+/// must not need a descriptor (the segment cache may have closed the file
+/// meanwhile): a segment this process made, or one cleared, answers
+/// without opening anything. One opened from disk is cleared once.
+#[test]
+fn clearing_a_made_or_cleared_segment_opens_nothing() {
+    let dir = TempDir::new("clear-open");
+    let (storage, faults) = faulty();
+    let cache = SegmentCache::new(1);
+    let a = Segment::create(&storage, &cache, &dir.0.join("000001.seg"), KEY, 64 * MIB).unwrap();
+    append(&a, 1);
+    a.flush().unwrap();
+    let b = Segment::create(&storage, &cache, &dir.0.join("000002.seg"), KEY, 64 * MIB).unwrap();
+    append(&b, 2); // the cache of one closes `a`
+    faults.fail_open.store(true, Ordering::SeqCst);
+    assert!(!a.clear_past_end().unwrap(), "made here: nothing to write, nothing opened");
+    faults.fail_open.store(false, Ordering::SeqCst);
+    drop((a, b));
+    let a = Segment::open(&storage, &cache, &dir.0.join("000001.seg"), 0, 64 * MIB).unwrap();
+    let b = Segment::open(&storage, &cache, &dir.0.join("000002.seg"), 0, 64 * MIB).unwrap();
+    b.clear_past_end().unwrap();
+    a.clear_past_end().unwrap();
+    b.blocks();
+    faults.fail_open.store(true, Ordering::SeqCst);
+    // Cleared once: asked again with no descriptor to be had, it answers.
+    assert!(!a.clear_past_end().unwrap());
+    assert!(!b.clear_past_end().unwrap());
+    faults.fail_open.store(false, Ordering::SeqCst);
 }
