@@ -129,15 +129,19 @@ fn split<'a>(
     front_ranges: usize,
 ) -> Result<(), ParseError> {
     spare.clear();
+    // The fallbacks parse the batch as given: `parse` skips one leading
+    // byte-order mark itself (given the batch without it, it would skip a
+    // second one, which is an ordinary character).
+    let whole = input;
     let input = skip_bom(input);
     let text = match std::str::from_utf8(input) {
         Ok(t) if input.len() >= min_len.max(2) && (min_len == 0 || two_cpus()) => t,
-        _ => return parse(input, precision, default_time_ns, out),
+        _ => return parse(whole, precision, default_time_ns, out),
     };
     let starts = range_starts(input);
     let ranges = starts.len() - 1;
     if ranges < 2 {
-        return parse(input, precision, default_time_ns, out);
+        return parse(whole, precision, default_time_ns, out);
     }
     out.clear();
     out.input = text;
@@ -277,6 +281,30 @@ mod tests {
         assert!(starts.len() <= 4);
         // No newline after the first guess: one range.
         assert_eq!(range_starts(b"m f=1i 1"), vec![0, 8]);
+    }
+
+    /// Only the first byte-order mark is skipped, by the split parse's
+    /// fallbacks too (found by fuzzing: a batch of two marks and bytes
+    /// that are not UTF-8 had its second mark skipped as well, and the
+    /// error named another column).
+    #[test]
+    fn a_second_byte_order_mark_is_a_character_on_every_way() {
+        let inputs: [&[u8]; 3] = [
+            b"\xEF\xBB\xBF\xEF\xBB\xBF==y\xBF=e",
+            b"\xEF\xBB\xBF\xEF\xBB\xBFm f=1i 1",
+            b"\xEF\xBB\xBF\xEF\xBB\xBFm f=1i 1\nm f=2i 2\n",
+        ];
+        for input in inputs {
+            let mut one = Batch::new();
+            let r1 = parse(input, Precision::Nanosecond, 0, &mut one);
+            let (mut out, mut spare) = (Batch::new(), Batch::new());
+            let r2 = parse_split_from(input, Precision::Nanosecond, 0, &mut out, &mut spare, 0);
+            assert_eq!(r1, r2, "{input:?}");
+            assert_eq!(one.len(), out.len(), "{input:?}");
+        }
+        let mut one = Batch::new();
+        let err = parse(inputs[0], Precision::Nanosecond, 0, &mut one).unwrap_err();
+        assert!(format!("{err:?}").contains("column: 7"), "{err:?}");
     }
 
     /// `Batch::owned` must be set whenever a name or string owns its text,
