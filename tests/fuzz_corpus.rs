@@ -135,8 +135,8 @@ fn write_sealed_seeds() {
     let tmp = std::env::temp_dir().join(format!("linedb-sealed-seeds-{}", std::process::id()));
     fs::create_dir_all(&tmp).unwrap();
     // Shape 4: runs longer than a page (`chunk::MIN_PAGE`), so that
-    // chunks hold several pages. (Files written before format 2 are kept
-    // as `v1_seed_*`.)
+    // chunks hold several pages. (The corpus's format-1 files, written
+    // before format 2, stay in it: they keep format 1 read.)
     for shape in 0..5u32 {
         let path = tmp.join(format!("{shape}.col"));
         let _ = fs::remove_file(&path);

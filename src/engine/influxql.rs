@@ -51,23 +51,15 @@ impl Store for DbStore<'_> {
         series: &mut SeriesFn<'_>,
         f: &mut PointFn<'_>,
     ) -> Result<(), Failure> {
-        self.scan_in(measurement, min, max, fields, series, f, false)
-    }
-
-    fn scan_by_series(
-        &self,
-        measurement: &str,
-        min: i64,
-        max: i64,
-        fields: Option<&[String]>,
-        series: &mut SeriesFn<'_>,
-        f: &mut PointFn<'_>,
-    ) -> Result<(), Failure> {
-        self.scan_in(measurement, min, max, fields, series, f, true)
+        let snap = self.snapshot(measurement, min, max)?;
+        let escaped = escaped_fields(fields);
+        let filter = Filter { fields: escaped.as_deref(), series, by_series: false };
+        ok(snap.scan_with(self.inner, Some(filter), &mut |p, slot| f(slot, p.time, p.fields)))
     }
 
     /// One snapshot for the series and every stretch: a write between
-    /// two stretches is in none of them.
+    /// two stretches is in none of them. Each partition's points come
+    /// series by series (`Filter::by_series`), which sorts less.
     fn scan_newest_first(
         &self,
         measurement: &str,
@@ -78,66 +70,45 @@ impl Store for DbStore<'_> {
         f: &mut PointFn<'_>,
         enough: &mut dyn FnMut() -> bool,
     ) -> Result<(), Failure> {
-        let fail = |o: super::Outcome| Failure { status: o.status, message: o.message };
-        let snap = Snapshot::take(self.inner, self.database, Some(measurement), min, max.saturating_add(1), false)
-            .map_err(fail)?;
-        snap.verify(self.inner).map_err(fail)?;
+        let snap = self.snapshot(measurement, min, max)?;
         let mut ask = |s: &[u8]| series(s).and(None);
         let listing = Filter { fields: Some(&[]), series: &mut ask, by_series: true };
-        let out = snap.scan_with(self.inner, Some(listing), &mut |_, _| true);
-        if out.status != 200 {
-            return Err(fail(out));
-        }
+        ok(snap.scan_with(self.inner, Some(listing), &mut |_, _| true))?;
         let escaped = escaped_fields(fields);
         for (lo, hi) in crate::query::store::stretches(snap.span(), min, max) {
             let filter = Filter { fields: escaped.as_deref(), series: &mut *series, by_series: true };
-            let out = snap.scan_range(self.inner, lo, hi.saturating_add(1), Some(filter), &mut |p, slot| {
+            ok(snap.scan_range(self.inner, lo, hi.saturating_add(1), Some(filter), &mut |p, slot| {
                 f(slot, p.time, p.fields)
-            });
-            if out.status != 200 {
-                return Err(fail(out));
-            }
+            }))?;
             if enough() {
                 break;
             }
         }
         Ok(())
     }
-
-    fn span(&self, measurement: &str, min: i64, max: i64) -> Option<(i64, i64)> {
-        let snap =
-            Snapshot::take(self.inner, self.database, Some(measurement), min, max.saturating_add(1), false).ok()?;
-        snap.span()
-    }
 }
 
 impl DbStore<'_> {
-    /// [`Store::scan`], in time order or (`by_series`) series by series in
-    /// each partition.
-    #[allow(clippy::too_many_arguments)]
-    fn scan_in(
-        &self,
-        measurement: &str,
-        min: i64,
-        max: i64,
-        fields: Option<&[String]>,
-        series: &mut SeriesFn<'_>,
-        f: &mut PointFn<'_>,
-        by_series: bool,
-    ) -> Result<(), Failure> {
-        let fail = |o: super::Outcome| Failure { status: o.status, message: o.message };
-        let end = max.saturating_add(1);
-        let snap = Snapshot::take(self.inner, self.database, Some(measurement), min, end, false).map_err(fail)?;
-        snap.verify(self.inner).map_err(fail)?;
-        let escaped = escaped_fields(fields);
-        let filter = Filter { fields: escaped.as_deref(), series, by_series };
-        let out = snap.scan_with(self.inner, Some(filter), &mut |p, slot| f(slot, p.time, p.fields));
-        if out.status == 200 {
-            Ok(())
-        } else {
-            Err(fail(out))
-        }
+    /// A verified snapshot of `measurement` over `[min, max]`.
+    fn snapshot(&self, measurement: &str, min: i64, max: i64) -> Result<Snapshot, Failure> {
+        let snap = Snapshot::take(self.inner, self.database, Some(measurement), min, max.saturating_add(1), false)
+            .map_err(failure)?;
+        snap.verify(self.inner).map_err(failure)?;
+        Ok(snap)
     }
+}
+
+/// A scan's outcome as a query takes it.
+fn ok(out: super::Outcome) -> Result<(), Failure> {
+    if out.status == 200 {
+        Ok(())
+    } else {
+        Err(failure(out))
+    }
+}
+
+fn failure(o: super::Outcome) -> Failure {
+    Failure { status: o.status, message: o.message }
 }
 
 /// Field keys as rows store them.

@@ -199,8 +199,8 @@ pub(super) fn collect(store: &dyn Store, p: &Plan) -> Result<Vec<Group>, StmtErr
 /// point with each field, and the points of a stretch decide it for every
 /// group that has one there (ties are within a stretch: its order of
 /// equal times is the full scan's). Nor does it need time order across
-/// series: of equal times the first seen wins, and `scan_by_series` gives
-/// those in the order a time-ordered scan does.
+/// series: of equal times the first seen wins, and `Store::scan_newest_first`
+/// gives those in the order a time-ordered scan does.
 fn latest_only(p: &Plan) -> bool {
     p.window.is_none() && !p.calls.is_empty() && p.calls.iter().all(|c| c.func == super::aggregate::Func::Last)
 }

@@ -66,27 +66,14 @@ pub trait Store {
         series: &mut SeriesFn<'_>,
         f: &mut PointFn<'_>,
     ) -> Result<(), Failure>;
-    /// [`Store::scan`] with a weaker order, which may cost less: each
-    /// series' points in time order, and of two points of different
-    /// series with the same time, the one whose series got the lower slot
-    /// first; points of different series are otherwise in any order. (Time
-    /// order is one such order: the default.)
-    fn scan_by_series(
-        &self,
-        measurement: &str,
-        min: i64,
-        max: i64,
-        fields: Option<&[String]>,
-        series: &mut SeriesFn<'_>,
-        f: &mut PointFn<'_>,
-    ) -> Result<(), Failure> {
-        self.scan(measurement, min, max, fields, series, f)
-    }
-    /// The points of `[min, max]` as [`Store::scan_by_series`] gives them,
-    /// newest first in stretches ([`stretches`]), all of one snapshot of
-    /// the store: first every series in range is asked of `series` (no
-    /// point read), then each stretch's points go to `f`, and after each
-    /// stretch `enough` says whether to stop. The default scans once per
+    /// The points of `[min, max]`, newest first in stretches
+    /// ([`stretches`]), all of one snapshot of the store: first every
+    /// series in range is asked of `series` (no point read), then each
+    /// stretch's points go to `f`, and after each stretch `enough` says
+    /// whether to stop. Within a stretch, each series' points come in time
+    /// order, and of two points of different series with the same time,
+    /// the one whose series got the lower slot first; points of different
+    /// series are otherwise in any order (time order is one such order). The default scans once per
     /// stretch: a store whose scans are snapshots of their own must
     /// override it, so that no stretch sees a write an earlier one did
     /// not (which could answer a point that was never the newest).
@@ -103,7 +90,7 @@ pub trait Store {
     ) -> Result<(), Failure> {
         self.scan(measurement, min, max, Some(&[]), &mut |s| series(s).and(None), &mut |_, _, _| true)?;
         for (lo, hi) in stretches(self.span(measurement, min, max), min, max) {
-            self.scan_by_series(measurement, lo, hi, fields, series, f)?;
+            self.scan(measurement, lo, hi, fields, series, f)?;
             if enough() {
                 break;
             }
