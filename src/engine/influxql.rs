@@ -4,7 +4,7 @@
 
 use crate::partition::Day;
 use crate::line_protocol::{scan, write_escaped_name};
-use crate::query::store::{PointFn, SeriesFn};
+use crate::query::store::{Order, PointFn, Request, SeriesFn};
 use crate::query::{Failure, Meta, Store};
 
 use super::scan::{Filter, Snapshot};
@@ -42,18 +42,26 @@ impl Store for DbStore<'_> {
         })
     }
 
-    fn scan(
+    fn scan(&self, r: &Request<'_>, series: &mut SeriesFn<'_>, f: &mut PointFn<'_>) -> Result<(), Failure> {
+        let snap = self.snapshot(r.measurement, r.min, r.max)?;
+        let escaped = escaped_fields(r.fields);
+        let filter = Filter { fields: escaped.as_deref(), series, by_series: false };
+        ok(snap.scan_with(self.inner, Some(filter), &mut |p, slot| f(slot, p.time, p.fields)))
+    }
+
+    /// One snapshot for the listing and the points: a write between the
+    /// two is in neither.
+    fn scan_listed(
         &self,
-        measurement: &str,
-        min: i64,
-        max: i64,
-        fields: Option<&[String]>,
+        r: &Request<'_>,
         series: &mut SeriesFn<'_>,
         f: &mut PointFn<'_>,
+        order: &mut dyn FnMut() -> Order,
     ) -> Result<(), Failure> {
-        let snap = self.snapshot(measurement, min, max)?;
-        let escaped = escaped_fields(fields);
-        let filter = Filter { fields: escaped.as_deref(), series, by_series: false };
+        let snap = self.snapshot(r.measurement, r.min, r.max)?;
+        self.list(&snap, series)?;
+        let escaped = escaped_fields(r.fields);
+        let filter = Filter { fields: escaped.as_deref(), series, by_series: order() == Order::Series };
         ok(snap.scan_with(self.inner, Some(filter), &mut |p, slot| f(slot, p.time, p.fields)))
     }
 
@@ -62,20 +70,15 @@ impl Store for DbStore<'_> {
     /// series by series (`Filter::by_series`), which sorts less.
     fn scan_newest_first(
         &self,
-        measurement: &str,
-        min: i64,
-        max: i64,
-        fields: Option<&[String]>,
+        r: &Request<'_>,
         series: &mut SeriesFn<'_>,
         f: &mut PointFn<'_>,
         enough: &mut dyn FnMut() -> bool,
     ) -> Result<(), Failure> {
-        let snap = self.snapshot(measurement, min, max)?;
-        let mut ask = |s: &[u8]| series(s).and(None);
-        let listing = Filter { fields: Some(&[]), series: &mut ask, by_series: true };
-        ok(snap.scan_with(self.inner, Some(listing), &mut |_, _| true))?;
-        let escaped = escaped_fields(fields);
-        for (lo, hi) in crate::query::store::stretches(snap.span(), min, max) {
+        let snap = self.snapshot(r.measurement, r.min, r.max)?;
+        self.list(&snap, series)?;
+        let escaped = escaped_fields(r.fields);
+        for (lo, hi) in crate::query::store::stretches(snap.span(), r.min, r.max) {
             let filter = Filter { fields: escaped.as_deref(), series: &mut *series, by_series: true };
             ok(snap.scan_range(self.inner, lo, hi.saturating_add(1), Some(filter), &mut |p, slot| {
                 f(slot, p.time, p.fields)
@@ -95,6 +98,13 @@ impl DbStore<'_> {
             .map_err(failure)?;
         snap.verify(self.inner).map_err(failure)?;
         Ok(snap)
+    }
+
+    /// Asks `series` of every series of `snap`, reading no point.
+    fn list(&self, snap: &Snapshot, series: &mut SeriesFn<'_>) -> Result<(), Failure> {
+        let mut ask = |s: &[u8]| series(s).and(None);
+        let listing = Filter { fields: Some(&[]), series: &mut ask, by_series: true };
+        ok(snap.scan_with(self.inner, Some(listing), &mut |_, _| true))
     }
 }
 
@@ -132,7 +142,72 @@ mod tests {
     use super::DbStore;
     use crate::engine::{Engine, Options};
     use crate::line_protocol::Precision;
+    use crate::query::store::{Order, Request};
     use crate::query::Store;
+
+    /// The listing and the points are one snapshot: a series written
+    /// while the order is chosen is in neither, nor a point of a listed
+    /// series; and series order is series by series, each in time order.
+    #[test]
+    fn a_listed_scan_reads_one_snapshot_in_the_order_chosen() {
+        let dir = std::env::temp_dir().join(format!("linedb-listed-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let opts = Options { no_auth: true, background_sealing: false, ..Options::default() };
+        let e = Engine::open(&dir, opts).unwrap();
+        e.create_database("db").unwrap();
+        let early = b"m,host=a v=1 10\nm,host=b v=2 10\nm,host=a v=3 20\nm,host=b v=4 30\n";
+        assert_eq!(e.write("db", early, Precision::Nanosecond).status, 204);
+        // Half of it sealed, half in segments, with a point written again.
+        e.compact().unwrap();
+        let late = b"m,host=a v=5 40\nm,host=b v=6 5\nm,host=a v=7 20\n";
+        assert_eq!(e.write("db", late, Precision::Nanosecond).status, 204);
+        let store = DbStore { inner: &e.inner, database: "db" };
+        // The second scan sees what was written during the first (c@15
+        // and a@50, values 8 and 9), not what is written during itself
+        // (values 18 and 19).
+        for (round, order) in [Order::Series, Order::Time].into_iter().enumerate() {
+            let listed: RefCell<Vec<Vec<u8>>> = RefCell::new(Vec::new());
+            let mut series = |key: &[u8]| {
+                let mut l = listed.borrow_mut();
+                if !l.iter().any(|k| k == key) {
+                    l.push(key.to_vec());
+                }
+                u32::try_from(l.iter().position(|k| k == key)?).ok()
+            };
+            let mut seen: Vec<(u32, i64, String)> = Vec::new();
+            let mut point = |slot: u32, time: i64, fields: &[crate::rows::StoredField<'_>]| {
+                seen.push((slot, time, format!("{:?}", fields[0].value)));
+                true
+            };
+            let mut choose = || {
+                let during = format!("m,host=c v={} 15\nm,host=a v={} 50\n", 8 + 10 * round, 9 + 10 * round);
+                assert_eq!(e.write("db", during.as_bytes(), Precision::Nanosecond).status, 204);
+                order
+            };
+            let r = Request::new("m", 0, 1_000, None);
+            store.scan_listed(&r, &mut series, &mut point, &mut choose).unwrap();
+            let hosts: &[&[u8]] = if round == 0 { &[b",host=a", b",host=b"] } else { &[b",host=a", b",host=b", b",host=c"] };
+            assert_eq!(listed.into_inner(), hosts);
+            let want: Vec<(u32, i64, &str)> = match order {
+                Order::Series => vec![(0, 10, "1"), (0, 20, "7"), (0, 40, "5"), (1, 5, "6"), (1, 10, "2"), (1, 30, "4")],
+                Order::Time => vec![
+                    (1, 5, "6"),
+                    (0, 10, "1"),
+                    (1, 10, "2"),
+                    (2, 15, "8"),
+                    (0, 20, "7"),
+                    (1, 30, "4"),
+                    (0, 40, "5"),
+                    (0, 50, "9"),
+                ],
+            };
+            let want: Vec<(u32, i64, String)> =
+                want.into_iter().map(|(s, t, v)| (s, t, format!("Float({v}.0)"))).collect();
+            assert_eq!(seen, want, "{order:?}");
+        }
+        drop(e);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     /// Host c's newest point with `v` is old; between the first stretch
     /// and the next, a client writes c@10000 and then c@9000. The later
@@ -170,7 +245,8 @@ mod tests {
             }
             false
         };
-        store.scan_newest_first("m", 0, i64::MAX - 1, Some(&fields), &mut series, &mut point, &mut enough).unwrap();
+        let r = Request::new("m", 0, i64::MAX - 1, Some(&fields));
+        store.scan_newest_first(&r, &mut series, &mut point, &mut enough).unwrap();
         assert!(stretches > 1, "several stretches");
         let seen = newest.into_inner();
         let c: Vec<i64> = seen.iter().filter(|(s, _)| *s == 1).map(|(_, t)| *t).collect();

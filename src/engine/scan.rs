@@ -341,15 +341,20 @@ impl Snapshot {
         // A series' slot, asked of the filter once per series of each
         // block (by the series' id in its table).
         let mut slots = Slots::default();
-        // (time, series, write order, where, slot) of every row in range
-        // the filter keeps: the sealed files' first (they were written
-        // before any block above their sequences), oldest first.
-        let mut pts: Vec<(i64, &[u8], usize, Src<'_>, u32)> = Vec::new();
+        // Every row in range the filter keeps, in write order (series and
+        // where it is): the sealed files' first (they were written before
+        // any block above their sequences), oldest first; and its sort
+        // key (time, slot, index in `rows`), small so that sorting moves
+        // little. (Sized for the sealed rows: growing vectors of a
+        // million points costs more than a few of them left unused.)
+        let sealed_count = sealed_rows.iter().map(Decoded::row_count).sum();
+        let mut rows: Vec<(&[u8], Src<'_>)> = Vec::with_capacity(sealed_count);
+        let mut order: Vec<SortKey> = Vec::with_capacity(sealed_count);
         for ((fi, d), slots) in sealed_rows.iter().enumerate().zip(&mut sealed_slots) {
             for (at, time, id, series) in d.rows_with_ids(start, end) {
                 if let Some(slot) = slots.get(&mut filter, id, series) {
-                    let n = pts.len();
-                    pts.push((time, series, n, Src::Sealed(at, fi), slot));
+                    order.push(SortKey { time, slot, n: rows.len() });
+                    rows.push((series, Src::Sealed(at, fi)));
                 }
             }
         }
@@ -361,8 +366,8 @@ impl Snapshot {
                 };
                 if row.time >= start && row.time < end {
                     if let Some(slot) = slots.get(&mut filter, row.series_id, row.series) {
-                        let n = pts.len();
-                        pts.push((row.time, row.series, n, Src::Block(row.fields, bi), slot));
+                        order.push(SortKey { time: row.time, slot, n: rows.len() });
+                        rows.push((row.series, Src::Block(row.fields, bi)));
                     }
                 }
             }
@@ -372,29 +377,39 @@ impl Snapshot {
         // slot (one slot per series key): integers compare faster than
         // keys, and a filtered scan promises time order only.
         if filter.as_ref().is_some_and(|f| f.by_series) {
-            pts.sort_unstable_by_key(|p| (p.4, p.0, p.2));
+            // Keys were pushed in write order (so equal ones stay in it)
+            // and come in long runs of (slot, time) order, one per sealed
+            // row group or block: a stable sort merges runs.
+            order.sort_by_key(|k| (k.slot, k.time));
         } else if filter.is_some() {
-            pts.sort_unstable_by_key(|p| (p.0, p.4, p.2));
+            order.sort_unstable_by_key(|k| (k.time, k.slot, k.n));
         } else {
-            pts.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+            // (Series keys looked up only for equal times.)
+            order.sort_unstable_by(|a, b| {
+                a.time.cmp(&b.time).then_with(|| rows[a.n].0.cmp(rows[b.n].0)).then(a.n.cmp(&b.n))
+            });
         }
         let mut i = 0;
         let mut scratch = Vec::new();
         let mut acc: Vec<StoredField<'_>> = Vec::new();
         let mut next: Vec<StoredField<'_>> = Vec::new();
         let fields_of = |src, out: &mut _| fields_of(src, &decoded, &sealed_rows, out);
-        while i < pts.len() {
-            let (time, series, slot) = (pts[i].0, pts[i].1, pts[i].4);
+        // Every key's index is one of `rows`' (they were pushed together).
+        let row = |k: &SortKey| rows[k.n];
+        while i < order.len() {
+            let (time, slot) = (order[i].time, order[i].slot);
+            let (series, src) = row(&order[i]);
             acc.clear();
-            if !fields_of(pts[i].3, &mut acc) {
+            if !fields_of(src, &mut acc) {
                 return Some(Outcome::error(500, "damaged row fields"));
             }
-            let mut from_block = matches!(pts[i].3, Src::Block(..));
+            let mut from_block = matches!(src, Src::Block(..));
             let mut j = i + 1;
-            while j < pts.len() && pts[j].0 == time && pts[j].4 == slot && pts[j].1 == series {
-                from_block |= matches!(pts[j].3, Src::Block(..));
+            while j < order.len() && order[j].time == time && order[j].slot == slot && row(&order[j]).0 == series {
+                let src = row(&order[j]).1;
+                from_block |= matches!(src, Src::Block(..));
                 next.clear();
-                if !fields_of(pts[j].3, &mut next) {
+                if !fields_of(src, &mut next) {
                     return Some(Outcome::error(500, "damaged row fields"));
                 }
                 merge_fields(&mut acc, &next, &mut scratch);
@@ -413,6 +428,16 @@ impl Snapshot {
         }
         None
     }
+}
+
+/// Where a row of a partition goes in a scan's order: by time (or slot
+/// first, series by series), then slot, then write order (`n`, its index
+/// among the partition's rows).
+#[derive(Clone, Copy)]
+struct SortKey {
+    time: i64,
+    slot: u32,
+    n: usize,
 }
 
 /// Whether a partition (a UTC day) can hold points of `[start, end)`.

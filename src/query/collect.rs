@@ -14,7 +14,7 @@ use super::accumulate::Acc;
 use super::expr::{eval, truth, Node, PointEnv};
 use super::plan::Plan;
 use super::select::StmtError;
-use super::store::{Failure, Store};
+use super::store::{Failure, Order, Request, Store};
 use super::time::window_start;
 use super::value::Value;
 
@@ -48,6 +48,8 @@ struct Seen {
     series: Vec<SeriesInfo>,
     /// Group keys (the grouped tags' values), by group index.
     groups: Vec<Vec<String>>,
+    /// The number of kept series of each group.
+    members: Vec<u32>,
     by_key: HashMap<Vec<String>, usize>,
     /// Every series key asked about, with its slot (or none: skipped).
     known: HashMap<Vec<u8>, Option<u32>>,
@@ -82,10 +84,12 @@ impl Seen {
                 Some(&g) => g,
                 None => {
                     self.groups.push(key.clone());
+                    self.members.push(0);
                     self.by_key.insert(key, self.groups.len() - 1);
                     self.groups.len() - 1
                 }
             };
+            self.members[group] += 1;
             self.series.push(SeriesInfo { tags, group });
             u32::try_from(self.series.len() - 1).ok()
         } else {
@@ -134,9 +138,10 @@ pub(super) fn collect(store: &dyn Store, p: &Plan) -> Result<Vec<Group>, StmtErr
             if p.calls.iter().all(|c| field_vals[c.field].is_null()) {
                 return true;
             }
-            // Points come in time order: a point's window is the last one
-            // or a new one after it.
-            let ws = p.window.map_or(i64::MIN, |(interval, offset)| window_start(time, interval, offset));
+            // A group's points come in time order (all points do, or its
+            // one series' do): a point's window is the last one or a new
+            // one after it.
+            let ws = window_of(p.window, group.windows.last().map(|w| w.0), time);
             if group.windows.last().is_none_or(|w| w.0 != ws) {
                 group.windows.push((ws, p.calls.iter().map(|c| Acc::new(c.func)).collect()));
             }
@@ -156,27 +161,29 @@ pub(super) fn collect(store: &dyn Store, p: &Plan) -> Result<Vec<Group>, StmtErr
         true
     };
     let (lower, upper) = (p.range.lower(), p.range.upper());
+    let r = Request::new(&p.measurement, lower, upper, Some(&p.inputs.fields));
     if latest_only(p) {
         // Newest first, in ever longer stretches, until every group of a
         // kept series has every call's point: anything older would lose
         // to it (`Store::scan_newest_first`, one snapshot throughout).
         let mut enough = || all_picked(&seen.borrow(), &groups.borrow());
-        store
-            .scan_newest_first(
-                &p.measurement,
-                lower,
-                upper,
-                Some(&p.inputs.fields),
-                &mut series_fn,
-                &mut point_fn,
-                &mut enough,
-            )
-            .map_err(StmtError::Store)?;
+        store.scan_newest_first(&r, &mut series_fn, &mut point_fn, &mut enough)
+    } else if p.group_at.is_empty() {
+        store.scan(&r, &mut series_fn, &mut point_fn)
     } else {
-        store
-            .scan(&p.measurement, lower, upper, Some(&p.inputs.fields), &mut series_fn, &mut point_fn)
-            .map_err(StmtError::Store)?;
+        // Grouped by tags: when every group has one series, a group's
+        // points in series order are in time order (and series order
+        // sorts far less), so the series are listed first.
+        let mut order = || {
+            if seen.borrow().members.iter().all(|&n| n <= 1) {
+                Order::Series
+            } else {
+                Order::Time
+            }
+        };
+        store.scan_listed(&r, &mut series_fn, &mut point_fn, &mut order)
     }
+    .map_err(StmtError::Store)?;
     let seen = seen.into_inner();
     let mut groups = groups.into_inner();
     if seen.bad_series {
@@ -192,6 +199,23 @@ pub(super) fn collect(store: &dyn Store, p: &Plan) -> Result<Vec<Group>, StmtErr
     groups.retain(Group::has_points);
     groups.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(groups)
+}
+
+/// The start of the window of a point at `time` (`i64::MIN` without
+/// windows), given the start of its group's last window: the same one
+/// when `time` is in it, found without a division.
+pub(super) fn window_of(window: Option<(i64, i64)>, last: Option<i64>, time: i64) -> i64 {
+    match (window, last) {
+        (None, _) => i64::MIN,
+        // (A last start of the least time may be one clamped: not a real
+        // window's start.)
+        (Some((interval, _)), Some(last))
+            if last != i64::MIN && time >= last && time.checked_sub(last).is_some_and(|d| d < interval) =>
+        {
+            last
+        }
+        (Some((interval, offset)), _) => window_start(time, interval, offset),
+    }
 }
 
 /// Whether a statement can be answered newest first: every call is
@@ -228,7 +252,7 @@ struct FieldMap {
 impl FieldMap {
     fn input(&mut self, p: &Plan, k: usize, key: &[u8]) -> Option<usize> {
         if let Some((last, input)) = self.at.get(k) {
-            if last.as_slice() == key {
+            if same(last, key) {
                 return *input;
             }
         }
@@ -240,6 +264,20 @@ impl FieldMap {
         self.at[k] = (key.to_vec(), input);
         input
     }
+}
+
+/// Whether two names are equal: short ones (most) compared as two
+/// words each, without a call to `memcmp`.
+pub(super) fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if (8..=16).contains(&n) {
+        let word = |s: &[u8], at: usize| s.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok());
+        return word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8);
+    }
+    a == b
 }
 
 /// A stored (escaped) name without its escapes, borrowed when it has none.

@@ -10,7 +10,7 @@ use crate::rows::escaped_measurement;
 use super::expr::{compile, truth, Inputs, PointEnv};
 use super::result::Series;
 use super::select::StmtError;
-use super::store::Store;
+use super::store::{Request, Store};
 use super::time::{MAX_TIME, MIN_TIME};
 use super::value::Value;
 
@@ -94,7 +94,9 @@ fn series_keys(store: &dyn Store, m: &str) -> Result<BTreeSet<Vec<u8>>, StmtErro
         }
         None
     };
-    store.scan(m, MIN_TIME, MAX_TIME, Some(&[]), &mut note, &mut |_, _, _| true).map_err(StmtError::Store)?;
+    store
+        .scan(&Request::new(m, MIN_TIME, MAX_TIME, Some(&[])), &mut note, &mut |_, _, _| true)
+        .map_err(StmtError::Store)?;
     Ok(keys)
 }
 

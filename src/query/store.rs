@@ -45,6 +45,37 @@ pub type SeriesFn<'f> = dyn FnMut(&[u8]) -> Option<u32> + 'f;
 /// fields (keys escaped); false stops the scan.
 pub type PointFn<'f> = dyn FnMut(u32, i64, &[StoredField<'_>]) -> bool + 'f;
 
+/// What a scan reads: the points of `measurement` with
+/// `min <= time <= max`, with only the `fields` named (unescaped;
+/// `None`: all).
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    pub measurement: &'a str,
+    pub min: i64,
+    pub max: i64,
+    pub fields: Option<&'a [String]>,
+}
+
+impl<'a> Request<'a> {
+    pub fn new(measurement: &'a str, min: i64, max: i64, fields: Option<&'a [String]>) -> Request<'a> {
+        Request { measurement, min, max, fields }
+    }
+}
+
+/// The order of a scan's points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// Time order; points of one time in the order their series got
+    /// their slots.
+    Time,
+    /// Each series' points in time order, and of two series' points in a
+    /// partition (a UTC day) those of the series with the lower slot
+    /// first: series after series, day after day. Cheaper than time
+    /// order when many series are read; a store may give time order
+    /// instead (it is one such order).
+    Series,
+}
+
 /// One database, as a query sees it.
 pub trait Store {
     /// Every database of the store, in creation order.
@@ -54,43 +85,49 @@ pub trait Store {
     /// A measurement's names over the days of `[min, max]` (inclusive);
     /// `None` when it has no partition there.
     fn meta(&self, measurement: &str, min: i64, max: i64) -> Option<Meta>;
-    /// Every point of `measurement` with `min <= time <= max`, merged, in
-    /// time order, of the series `series` keeps, to `f`, with only the
-    /// `fields` named (unescaped; `None`: all).
-    fn scan(
+    /// Every point `r` asks for, merged, in time order, of the series
+    /// `series` keeps, to `f`.
+    fn scan(&self, r: &Request<'_>, series: &mut SeriesFn<'_>, f: &mut PointFn<'_>) -> Result<(), Failure>;
+    /// [`Store::scan`] in two passes over one snapshot: every series in
+    /// range is first asked of `series` (no point read), then `order`
+    /// says in which order the points follow. The default scans twice: a
+    /// store whose scans are snapshots of their own must override it, so
+    /// that no series comes after `order` was chosen.
+    fn scan_listed(
         &self,
-        measurement: &str,
-        min: i64,
-        max: i64,
-        fields: Option<&[String]>,
+        r: &Request<'_>,
         series: &mut SeriesFn<'_>,
         f: &mut PointFn<'_>,
-    ) -> Result<(), Failure>;
-    /// The points of `[min, max]`, newest first in stretches
-    /// ([`stretches`]), all of one snapshot of the store: first every
-    /// series in range is asked of `series` (no point read), then each
-    /// stretch's points go to `f`, and after each stretch `enough` says
-    /// whether to stop. Within a stretch, each series' points come in time
-    /// order, and of two points of different series with the same time,
-    /// the one whose series got the lower slot first; points of different
-    /// series are otherwise in any order (time order is one such order). The default scans once per
-    /// stretch: a store whose scans are snapshots of their own must
-    /// override it, so that no stretch sees a write an earlier one did
-    /// not (which could answer a point that was never the newest).
-    #[allow(clippy::too_many_arguments)]
+        order: &mut dyn FnMut() -> Order,
+    ) -> Result<(), Failure> {
+        let listing = Request { fields: Some(&[]), ..*r };
+        self.scan(&listing, &mut |s| series(s).and(None), &mut |_, _, _| true)?;
+        order();
+        self.scan(r, series, f)
+    }
+    /// The points `r` asks for, newest first in stretches
+    /// ([`stretches`]), all of one snapshot of the store:
+    /// first every series in range is asked of `series` (no point read),
+    /// then each stretch's points go to `f`, and after each stretch
+    /// `enough` says whether to stop. Within a stretch, each series'
+    /// points come in time order, and of two points of different series
+    /// with the same time, the one whose series got the lower slot first;
+    /// points of different series are otherwise in any order (time order
+    /// is one such order). The default scans once per stretch: a store
+    /// whose scans are snapshots of their own must override it, so that
+    /// no stretch sees a write an earlier one did not (which could answer
+    /// a point that was never the newest).
     fn scan_newest_first(
         &self,
-        measurement: &str,
-        min: i64,
-        max: i64,
-        fields: Option<&[String]>,
+        r: &Request<'_>,
         series: &mut SeriesFn<'_>,
         f: &mut PointFn<'_>,
         enough: &mut dyn FnMut() -> bool,
     ) -> Result<(), Failure> {
-        self.scan(measurement, min, max, Some(&[]), &mut |s| series(s).and(None), &mut |_, _, _| true)?;
-        for (lo, hi) in stretches(self.span(measurement, min, max), min, max) {
-            self.scan(measurement, lo, hi, fields, series, f)?;
+        let listing = Request { fields: Some(&[]), ..*r };
+        self.scan(&listing, &mut |s| series(s).and(None), &mut |_, _, _| true)?;
+        for (lo, hi) in stretches(self.span(r.measurement, r.min, r.max), r.min, r.max) {
+            self.scan(&Request { min: lo, max: hi, ..*r }, series, f)?;
             if enough() {
                 break;
             }

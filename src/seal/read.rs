@@ -167,6 +167,11 @@ impl Decoded {
         Ok(Decoded { keys, fields: f.fields.iter().map(|c| c.key.clone()).collect(), groups })
     }
 
+    /// The number of rows decoded (of every time).
+    pub fn row_count(&self) -> usize {
+        self.groups.iter().map(|g| g.times.len()).sum()
+    }
+
     /// The number of series keys the file names (ids run below it).
     pub fn series_count(&self) -> usize {
         self.keys.len()
