@@ -2,10 +2,11 @@
 //! from the catalog under the state's read lock, its points through
 //! verified [`Snapshot`] scans.
 
-use crate::partition::Day;
 use crate::line_protocol::{scan, write_escaped_name};
+use crate::partition::Day;
 use crate::query::store::{Order, PointFn, Request, SeriesFn};
 use crate::query::{Failure, Meta, Store};
+use crate::seal::index::TagValues;
 
 use super::scan::{Filter, Snapshot};
 use super::Inner;
@@ -45,7 +46,8 @@ impl Store for DbStore<'_> {
     fn scan(&self, r: &Request<'_>, series: &mut SeriesFn<'_>, f: &mut PointFn<'_>) -> Result<(), Failure> {
         let snap = self.snapshot(r.measurement, r.min, r.max)?;
         let escaped = escaped_fields(r.fields);
-        let filter = Filter { fields: escaped.as_deref(), series, by_series: false };
+        let must = tag_values(r);
+        let filter = Filter { fields: escaped.as_deref(), series, by_series: false, tags: &must };
         ok(snap.scan_with(self.inner, Some(filter), &mut |p, slot| f(slot, p.time, p.fields)))
     }
 
@@ -59,9 +61,10 @@ impl Store for DbStore<'_> {
         order: &mut dyn FnMut() -> Order,
     ) -> Result<(), Failure> {
         let snap = self.snapshot(r.measurement, r.min, r.max)?;
-        self.list(&snap, series)?;
+        let must = tag_values(r);
+        self.list(&snap, &must, series)?;
         let escaped = escaped_fields(r.fields);
-        let filter = Filter { fields: escaped.as_deref(), series, by_series: order() == Order::Series };
+        let filter = Filter { fields: escaped.as_deref(), series, by_series: order() == Order::Series, tags: &must };
         ok(snap.scan_with(self.inner, Some(filter), &mut |p, slot| f(slot, p.time, p.fields)))
     }
 
@@ -76,10 +79,11 @@ impl Store for DbStore<'_> {
         enough: &mut dyn FnMut() -> bool,
     ) -> Result<(), Failure> {
         let snap = self.snapshot(r.measurement, r.min, r.max)?;
-        self.list(&snap, series)?;
+        let must = tag_values(r);
+        self.list(&snap, &must, series)?;
         let escaped = escaped_fields(r.fields);
         for (lo, hi) in crate::query::store::stretches(snap.span(), r.min, r.max) {
-            let filter = Filter { fields: escaped.as_deref(), series: &mut *series, by_series: true };
+            let filter = Filter { fields: escaped.as_deref(), series: &mut *series, by_series: true, tags: &must };
             ok(snap.scan_range(self.inner, lo, hi.saturating_add(1), Some(filter), &mut |p, slot| {
                 f(slot, p.time, p.fields)
             }))?;
@@ -100,10 +104,11 @@ impl DbStore<'_> {
         Ok(snap)
     }
 
-    /// Asks `series` of every series of `snap`, reading no point.
-    fn list(&self, snap: &Snapshot, series: &mut SeriesFn<'_>) -> Result<(), Failure> {
+    /// Asks `series` of every series of `snap` (that may hold the tag
+    /// values `must` names), reading no point.
+    fn list(&self, snap: &Snapshot, must: &TagValues, series: &mut SeriesFn<'_>) -> Result<(), Failure> {
         let mut ask = |s: &[u8]| series(s).and(None);
-        let listing = Filter { fields: Some(&[]), series: &mut ask, by_series: true };
+        let listing = Filter { fields: Some(&[]), series: &mut ask, by_series: true, tags: must };
         ok(snap.scan_with(self.inner, Some(listing), &mut |_, _| true))
     }
 }
@@ -119,6 +124,11 @@ fn ok(out: super::Outcome) -> Result<(), Failure> {
 
 fn failure(o: super::Outcome) -> Failure {
     Failure { status: o.status, message: o.message }
+}
+
+/// A request's tag values, as a scan's filter takes them.
+fn tag_values(r: &Request<'_>) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
+    r.tags.iter().map(|(k, vs)| (k.as_bytes().to_vec(), vs.iter().map(|v| v.as_bytes().to_vec()).collect())).collect()
 }
 
 /// Field keys as rows store them.
@@ -186,10 +196,13 @@ mod tests {
             };
             let r = Request::new("m", 0, 1_000, None);
             store.scan_listed(&r, &mut series, &mut point, &mut choose).unwrap();
-            let hosts: &[&[u8]] = if round == 0 { &[b",host=a", b",host=b"] } else { &[b",host=a", b",host=b", b",host=c"] };
+            let hosts: &[&[u8]] =
+                if round == 0 { &[b",host=a", b",host=b"] } else { &[b",host=a", b",host=b", b",host=c"] };
             assert_eq!(listed.into_inner(), hosts);
             let want: Vec<(u32, i64, &str)> = match order {
-                Order::Series => vec![(0, 10, "1"), (0, 20, "7"), (0, 40, "5"), (1, 5, "6"), (1, 10, "2"), (1, 30, "4")],
+                Order::Series => {
+                    vec![(0, 10, "1"), (0, 20, "7"), (0, 40, "5"), (1, 5, "6"), (1, 10, "2"), (1, 30, "4")]
+                }
                 Order::Time => vec![
                     (1, 5, "6"),
                     (0, 10, "1"),
@@ -205,6 +218,66 @@ mod tests {
                 want.into_iter().map(|(s, t, v)| (s, t, format!("Float({v}.0)"))).collect();
             assert_eq!(seen, want, "{order:?}");
         }
+        drop(e);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Of a sealed file, only the series that hold the tag values a
+    /// request names are asked about (by the file's tag index); blocks
+    /// not sealed yet are asked whole.
+    #[test]
+    fn a_sealed_files_series_are_asked_by_their_tag_values() {
+        let dir = std::env::temp_dir().join(format!("linedb-tag-index-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let opts = Options { no_auth: true, background_sealing: false, ..Options::default() };
+        let e = Engine::open(&dir, opts).unwrap();
+        e.create_database("db").unwrap();
+        let lines: String = (0..1_000).map(|i| format!("m,host=h{i:04},rack=r{} v={i} {}\n", i % 10, i + 1)).collect();
+        assert_eq!(e.write("db", lines.as_bytes(), Precision::Nanosecond).status, 204);
+        e.compact().unwrap();
+        let late = b"m,host=h0007,rack=r7 v=1 2000\nm,host=h0008,rack=r8 v=1 2000\n";
+        assert_eq!(e.write("db", late, Precision::Nanosecond).status, 204);
+        let store = DbStore { inner: &e.inner, database: "db" };
+        let must = [
+            ("host".to_owned(), vec!["h0007".to_owned(), "h0500".to_owned()]),
+            ("rack".to_owned(), vec!["r7".to_owned(), "r0".to_owned()]),
+        ];
+        let asked: RefCell<Vec<Vec<u8>>> = RefCell::new(Vec::new());
+        let mut series = |key: &[u8]| {
+            asked.borrow_mut().push(key.to_vec());
+            Some(0)
+        };
+        let mut points = 0;
+        let r = Request { tags: &must, ..Request::new("m", 0, 10_000, None) };
+        store
+            .scan(&r, &mut series, &mut |_, _, _| {
+                points += 1;
+                true
+            })
+            .unwrap();
+        let mut asked = asked.into_inner();
+        asked.sort();
+        asked.dedup();
+        // The sealed file's two, and the block's two (not indexed).
+        let want: Vec<Vec<u8>> = [",host=h0007,rack=r7", ",host=h0008,rack=r8", ",host=h0500,rack=r0"]
+            .iter()
+            .map(|k| k.as_bytes().to_vec())
+            .collect();
+        assert_eq!(asked, want);
+        assert_eq!(points, 4, "what the series function kept, all of it");
+        // The statement finds the same through the engine.
+        let q = "SELECT count(v) FROM m WHERE (host = 'h0007' OR host = 'h0500') AND rack != 'x' GROUP BY host";
+        let mut body = Vec::new();
+        let opts = crate::query::Options { now_ns: 0, epoch: crate::query::Epoch::Divisor(1) };
+        let out = e.influxql("db", q, opts, &mut |b| {
+            body.extend_from_slice(b);
+            true
+        });
+        assert_eq!(out.status, 200);
+        let text = String::from_utf8(body).unwrap();
+        assert!(text.contains("\"host\":\"h0007\"},\"columns\":[\"time\",\"count\"],\"values\":[[0,2]]"), "{text}");
+        assert!(text.contains("\"host\":\"h0500\"},\"columns\":[\"time\",\"count\"],\"values\":[[0,1]]"), "{text}");
+        assert_eq!(text.matches("\"host\"").count(), 2, "{text}");
         drop(e);
         let _ = std::fs::remove_dir_all(&dir);
     }

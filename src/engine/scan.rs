@@ -19,6 +19,7 @@ use std::sync::Arc;
 use crate::columnar::{ReadError, Reader};
 use crate::partition::Day;
 use crate::rows::{self, merge_fields, StoredField};
+use crate::seal::index::TagValues;
 use crate::seal::read::{Decoded, RowAt};
 use crate::seal::SealedFile;
 use crate::segment::{BlockMeta, Blocks, Segment};
@@ -49,6 +50,10 @@ pub struct Filter<'f> {
     /// each series' in time order, series after series. Sealed rows are
     /// stored by series, so this sorts little.
     pub by_series: bool,
+    /// Tag values every series `series` keeps holds: the series of a
+    /// sealed file that hold none of a term's values are skipped without
+    /// asking (by the file's tag index).
+    pub tags: &'f TagValues,
 }
 
 impl std::fmt::Debug for Filter<'_> {
@@ -329,7 +334,13 @@ impl Snapshot {
                     return Decoded::read(&r, start, end);
                 }
                 let keys = inner.series_keys.get(sealed, &r)?;
-                let mut keep = |id: u32, key: &[u8]| slots.get(&mut filter, id, key).is_some();
+                let must = filter.as_ref().map_or(&[][..], |fl| fl.tags);
+                let allowed =
+                    if must.is_empty() { None } else { inner.series_keys.index(sealed, &keys).allowed(keys.len(), must) };
+                let mut keep = |id: u32, key: &[u8]| {
+                    allowed.as_ref().is_none_or(|a| a.get(id as usize).copied().unwrap_or(false))
+                        && slots.get(&mut filter, id, key).is_some()
+                };
                 Decoded::read_selected(&r, Some(keys), start, end, want, &mut keep)
             };
             match open_sealed(inner, part.key, sealed).and_then(read) {

@@ -161,7 +161,7 @@ pub(super) fn collect(store: &dyn Store, p: &Plan) -> Result<Vec<Group>, StmtErr
         true
     };
     let (lower, upper) = (p.range.lower(), p.range.upper());
-    let r = Request::new(&p.measurement, lower, upper, Some(&p.inputs.fields));
+    let r = Request { tags: &p.tag_values, ..Request::new(&p.measurement, lower, upper, Some(&p.inputs.fields)) };
     if latest_only(p) {
         // Newest first, in ever longer stretches, until every group of a
         // kept series has every call's point: anything older would lose

@@ -4,13 +4,14 @@
 
 use std::collections::HashSet;
 
-use crate::influxql::ast::{Cast, Dimension, Expr, Field, Fill, Select};
+use crate::influxql::ast::{BinOp, Cast, Dimension, Expr, Field, Fill, Select};
 use crate::schema::FieldType;
 
 use super::aggregate::Func;
 use super::expr::{compile, compile_with, reads_field, Inputs, Node};
 use super::store::Meta;
 use super::time::{self, TimeRange};
+use super::value::Value;
 
 /// One aggregate call of a statement: `func` over a field.
 #[derive(Debug)]
@@ -35,6 +36,9 @@ pub struct Plan {
     pub series_condition: Option<Node>,
     /// The rest, tested per point.
     pub point_condition: Option<Node>,
+    /// The tag values the series condition requires, for a store's index
+    /// ([`tag_values`]).
+    pub tag_values: Vec<(String, Vec<String>)>,
     /// The tag keys grouped by, sorted.
     pub group_tags: Vec<String>,
     /// Their indexes in [`Inputs::tags`].
@@ -168,6 +172,7 @@ pub fn plan(s: &Select, meta: &Meta, now: i64, range: TimeRange, condition: Opti
         measurement: s.from.measurement.clone(),
         range,
         window,
+        tag_values: series_condition.as_ref().map_or_else(Vec::new, |c| tag_values(c, &inputs.tags)),
         series_condition,
         point_condition,
         group_tags,
@@ -202,6 +207,44 @@ fn split_conjuncts(c: Node) -> (Option<Node>, Option<Node>) {
     let (tags, rest): (Vec<Node>, Vec<Node>) = all.into_iter().partition(|n| !reads_field(n));
     let join = |v: Vec<Node>| v.into_iter().reduce(|a, b| Node::And(Box::new(a), Box::new(b)));
     (join(tags), join(rest))
+}
+
+/// What a series condition requires of tag values: each conjunct that is
+/// `tag = 'v'`, or an `OR` of such of one tag, as (tag, values) (`tags`
+/// names the inputs' tags). Every series the condition keeps holds one
+/// value of each; other conjuncts are left to the condition.
+pub fn tag_values(c: &Node, tags: &[String]) -> Vec<(String, Vec<String>)> {
+    fn any_of(n: &Node) -> Option<(usize, Vec<String>)> {
+        match n {
+            Node::Cmp(BinOp::Eq, a, b) => match (&**a, &**b) {
+                (Node::Tag(i), Node::Lit(Value::String(v))) | (Node::Lit(Value::String(v)), Node::Tag(i)) => {
+                    Some((*i, vec![v.to_string()]))
+                }
+                _ => None,
+            },
+            Node::Or(l, r) => {
+                let ((i, mut a), (j, b)) = (any_of(l)?, any_of(r)?);
+                (i == j).then(|| {
+                    a.extend(b);
+                    (i, a)
+                })
+            }
+            _ => None,
+        }
+    }
+    fn walk(n: &Node, tags: &[String], out: &mut Vec<(String, Vec<String>)>) {
+        if let Node::And(l, r) = n {
+            walk(l, tags, out);
+            walk(r, tags, out);
+        } else if let Some((i, values)) = any_of(n) {
+            if let Some(name) = tags.get(i) {
+                out.push((name.clone(), values));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(c, tags, &mut out);
+    out
 }
 
 /// Splits a statement's `WHERE` into its time bounds and the rest.
@@ -307,5 +350,49 @@ fn name_of(e: &Expr) -> String {
             }
         }
         _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::influxql::{parse, Statement};
+    use crate::schema::{ColumnKind, FieldType};
+
+    use super::super::store::Meta;
+
+    /// The tag values a statement's plan asks a store for.
+    fn wanted(q: &str) -> Vec<(String, Vec<String>)> {
+        let Statement::Select(s) = parse(q).unwrap().remove(0) else { unreachable!() };
+        let mut meta = Meta { tags: vec!["host".into(), "rack".into()], ..Meta::default() };
+        meta.fields.push(("v".into(), FieldType::Float));
+        meta.kinds.insert("host".into(), ColumnKind::Tag);
+        meta.kinds.insert("rack".into(), ColumnKind::Tag);
+        meta.kinds.insert("v".into(), ColumnKind::Field);
+        let (cond, range) = super::bounds(&s, 0).unwrap();
+        super::plan(&s, &meta, 0, range, cond.as_ref()).unwrap().tag_values
+    }
+
+    fn terms(t: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
+        t.iter().map(|(k, vs)| (k.to_string(), vs.iter().map(|v| v.to_string()).collect())).collect()
+    }
+
+    #[test]
+    fn equalities_of_tags_anded_at_the_top_are_asked_of_the_store() {
+        let q = "SELECT v FROM m WHERE host = 'a' AND time > 5 AND v > 1";
+        assert_eq!(wanted(q), terms(&[("host", &["a"])]));
+        let q = "SELECT v FROM m WHERE ('a' = host OR host = 'b') AND rack = '1'";
+        assert_eq!(wanted(q), terms(&[("host", &["a", "b"]), ("rack", &["1"])]));
+        // Nothing a series must hold: other tags or fields in the OR,
+        // other comparisons, regular expressions, no condition.
+        for q in [
+            "SELECT v FROM m WHERE host = 'a' OR rack = '1'",
+            "SELECT v FROM m WHERE host = 'a' OR v > 1",
+            "SELECT v FROM m WHERE host != 'a'",
+            "SELECT v FROM m WHERE host =~ /a/",
+            "SELECT v FROM m WHERE host = 5",
+            "SELECT v FROM m",
+        ] {
+            assert_eq!(wanted(q), Vec::new(), "{q}");
+        }
     }
 }

@@ -54,11 +54,16 @@ pub struct Request<'a> {
     pub min: i64,
     pub max: i64,
     pub fields: Option<&'a [String]>,
+    /// Tag values every series the query keeps holds (for each tag key,
+    /// values of which it holds one; unescaped): a store may skip other
+    /// series without asking about them (by an index). A hint: the
+    /// series function decides what is kept either way.
+    pub tags: &'a [(String, Vec<String>)],
 }
 
 impl<'a> Request<'a> {
     pub fn new(measurement: &'a str, min: i64, max: i64, fields: Option<&'a [String]>) -> Request<'a> {
-        Request { measurement, min, max, fields }
+        Request { measurement, min, max, fields, tags: &[] }
     }
 }
 

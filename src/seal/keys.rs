@@ -4,6 +4,9 @@
 //! `benches/query.rs`: 14% of its time). Bounded by bytes, whatever the
 //! number of files; the least recently used go first.
 //!
+//! Beside a file's keys, their tag index ([`TagIndex`]) once a query
+//! names tag values.
+//!
 //! A file is known by its path and its WAL sequences: a sealed file is
 //! never rewritten in place, and a file made later at the same path holds
 //! later sequences, so an entry never answers for other bytes.
@@ -16,6 +19,7 @@ use parking_lot::Mutex;
 
 use crate::columnar::{ReadError, Reader};
 
+use super::index::TagIndex;
 use super::SealedFile;
 
 /// A file's series keys, by id (escaped, `,k=v` per tag).
@@ -29,10 +33,18 @@ type FileId = (PathBuf, u64, u64);
 
 #[derive(Default)]
 struct State {
-    /// Keys, their bytes, and when last used.
-    map: HashMap<FileId, (Keys, usize, u64)>,
+    map: HashMap<FileId, Entry>,
     bytes: usize,
     clock: u64,
+}
+
+/// A file's keys, their index once built, the bytes of both, and when
+/// last used.
+struct Entry {
+    keys: Keys,
+    index: Option<Arc<TagIndex>>,
+    bytes: usize,
+    used: u64,
 }
 
 pub struct KeyCache {
@@ -60,9 +72,9 @@ impl KeyCache {
             let mut s = self.state.lock();
             s.clock += 1;
             let now = s.clock;
-            if let Some((keys, _, used)) = s.map.get_mut(&id) {
-                *used = now;
-                return Ok(Arc::clone(keys));
+            if let Some(e) = s.map.get_mut(&id) {
+                e.used = now;
+                return Ok(Arc::clone(&e.keys));
             }
         }
         // Read outside the lock: other queries go on meanwhile.
@@ -71,18 +83,44 @@ impl KeyCache {
         if bytes <= self.budget {
             let mut s = self.state.lock();
             let now = s.clock;
-            if let Some((_, old, _)) = s.map.insert(id, (Arc::clone(&keys), bytes, now)) {
-                s.bytes -= old;
+            let entry = Entry { keys: Arc::clone(&keys), index: None, bytes, used: now };
+            if let Some(old) = s.map.insert(id, entry) {
+                s.bytes -= old.bytes;
             }
             s.bytes += bytes;
-            while s.bytes > self.budget {
-                let Some(oldest) = s.map.iter().min_by_key(|(_, e)| e.2).map(|(k, _)| k.clone()) else { break };
-                if let Some((_, b, _)) = s.map.remove(&oldest) {
-                    s.bytes -= b;
-                }
-            }
+            self.evict(&mut s);
         }
         Ok(keys)
+    }
+
+    /// The tag index of `file`'s `keys` (as [`KeyCache::get`] gave them):
+    /// kept beside them, or built now (and kept if they are and it fits).
+    pub fn index(&self, file: &SealedFile, keys: &Keys) -> Arc<TagIndex> {
+        let id: FileId = (file.path.clone(), file.min_seq, file.max_seq);
+        if let Some(index) = self.state.lock().map.get(&id).and_then(|e| e.index.clone()) {
+            return index;
+        }
+        // Built outside the lock, as keys are read.
+        let index = Arc::new(TagIndex::build(keys));
+        let mut s = self.state.lock();
+        let fits = |e: &Entry| Arc::ptr_eq(&e.keys, keys) && e.bytes + index.bytes() <= self.budget;
+        if let Some(e) = s.map.get_mut(&id).filter(|e| e.index.is_none() && fits(e)) {
+            e.index = Some(Arc::clone(&index));
+            e.bytes += index.bytes();
+            s.bytes += index.bytes();
+            self.evict(&mut s);
+        }
+        index
+    }
+
+    /// Drops the least recently used entries until the budget holds.
+    fn evict(&self, s: &mut State) {
+        while s.bytes > self.budget {
+            let Some(oldest) = s.map.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| k.clone()) else { break };
+            if let Some(e) = s.map.remove(&oldest) {
+                s.bytes -= e.bytes;
+            }
+        }
     }
 
     /// Files and bytes kept.
@@ -146,6 +184,30 @@ mod tests {
         let small = KeyCache::new(100);
         assert_eq!(small.get(&files[1].0, &files[1].1).unwrap().len(), 100);
         assert_eq!(small.usage(), (0, 0));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_index_is_kept_beside_its_keys_and_counted() {
+        let dir = std::env::temp_dir().join(format!("linedb-keys-index-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (f, r) = file(&dir.join("0.col"), 100, (1, 9));
+        let cache = KeyCache::new(DEFAULT_BUDGET);
+        let keys = cache.get(&f, &r).unwrap();
+        let (_, before) = cache.usage();
+        let index = cache.index(&f, &keys);
+        let must = [(b"host".to_vec(), vec![b"h00042".to_vec()])];
+        let allowed = index.allowed(keys.len(), &must).unwrap();
+        assert_eq!(allowed.iter().filter(|a| **a).count(), 1);
+        assert!(allowed[42]);
+        assert_eq!(cache.usage(), (1, before + index.bytes()));
+        assert!(Arc::ptr_eq(&index, &cache.index(&f, &keys)), "kept, not built again");
+        // Keys kept but no room for their index: built, not kept.
+        let tight = KeyCache::new(before + 10);
+        let keys = tight.get(&f, &r).unwrap();
+        let index = tight.index(&f, &keys);
+        assert!(!Arc::ptr_eq(&index, &tight.index(&f, &keys)));
+        assert_eq!(tight.usage(), (1, before));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

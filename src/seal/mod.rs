@@ -6,6 +6,7 @@
 //! the engine's (`engine::seal`).
 
 mod file;
+pub mod index;
 pub mod keys;
 pub mod read;
 pub mod rows;
