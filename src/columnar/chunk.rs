@@ -210,6 +210,9 @@ pub fn get_paged<'a>(r: &mut Cursor<'a>, n: usize) -> Result<Paged<'a>, BadChunk
     Ok(Paged { pages, meta })
 }
 
+/// pco's batch: a page is read in lengths that are multiples of it.
+const BATCH: usize = 256;
+
 impl Paged<'_> {
     /// The values at the indexes of `ranges` (sorted, disjoint, each within
     /// the chunk), concatenated: only the pages they touch are decoded.
@@ -236,11 +239,16 @@ impl Paged<'_> {
             if ranges[r].0 >= end {
                 continue; // no range reaches into this page
             }
+            // Decoded only as far as the last range in it reaches (pco
+            // decodes from a page's start, in batches of 256: a length
+            // that is a multiple of 256 or the whole page).
+            let last = ranges[r..].iter().take_while(|x| x.0 < end).map(|x| x.1.min(end)).max().unwrap_or(end);
+            let upto = (last - first).next_multiple_of(BATCH).min(n);
             buf.clear();
-            buf.resize(n, T::default());
+            buf.resize(upto, T::default());
             let mut pd = cd.page_decompressor(bytes, n).map_err(pco_err)?;
             let progress = pd.read(&mut buf).map_err(pco_err)?;
-            if progress.n_processed != n || !progress.finished {
+            if progress.n_processed != upto || (upto == n) != progress.finished {
                 return Err(bad(format!("a page of {} numbers where {n} were expected", progress.n_processed)));
             }
             let mut k = r;
@@ -563,6 +571,30 @@ mod tests {
             let mut b = out.clone();
             b[i] ^= 0x10;
             let _ = get_numbers_in::<i64>(&mut Cursor::new(&b), Encoding::PcoPages, v.len(), &ranges);
+        }
+    }
+
+    /// A page is decoded only as far as its last range reaches: every
+    /// cut (inside a batch of 256, at its end, the page's end) answers
+    /// what the whole page holds.
+    #[test]
+    fn pages_decoded_in_part_answer_their_values() {
+        let v: Vec<f64> = (0..7000).map(|i| f64::from(i % 911) * 0.25 - 7.0).collect();
+        let pages = page_sizes([3000, 1000, 3000]);
+        assert_eq!(pages, vec![3000, 4000]);
+        let mut out = Vec::new();
+        put_paged(&v, &pages, &mut out).unwrap();
+        let mut sets: Vec<Vec<(usize, usize)>> = Vec::new();
+        for end in [1, 255, 256, 257, 511, 512, 2999, 3000] {
+            sets.push(vec![(0, end)]);
+            sets.push(vec![(end - 1, end), (3000 + end - 1, 3000 + end)]);
+        }
+        sets.push(vec![(10, 20), (300, 301), (3001, 3002), (6999, 7000)]);
+        sets.push(vec![(2990, 3010)]);
+        for ranges in sets {
+            let want: Vec<f64> = ranges.iter().flat_map(|&(a, b)| v[a..b].iter().copied()).collect();
+            let got = get_numbers_in::<f64>(&mut Cursor::new(&out), Encoding::PcoPages, v.len(), &ranges).unwrap();
+            assert_eq!(got, want, "{ranges:?}");
         }
     }
 
