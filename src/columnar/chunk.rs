@@ -249,7 +249,10 @@ impl Paged<'_> {
             let mut pd = cd.page_decompressor(bytes, n).map_err(pco_err)?;
             let progress = pd.read(&mut buf).map_err(pco_err)?;
             if progress.n_processed != upto || (upto == n) != progress.finished {
-                return Err(bad(format!("a page of {} numbers where {n} were expected", progress.n_processed)));
+                return Err(bad(format!(
+                    "{} numbers of a page where {upto} of {n} were expected",
+                    progress.n_processed
+                )));
             }
             let mut k = r;
             while k < ranges.len() && ranges[k].0 < end {
@@ -504,7 +507,10 @@ impl<'a> Cursor<'a> {
             let b = self.u8()?;
             v |= u64::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
-                return usize::try_from(v).ok().filter(|_| v <= u64::from(u32::MAX)).ok_or_else(|| bad("a varint too large"));
+                return usize::try_from(v)
+                    .ok()
+                    .filter(|_| v <= u64::from(u32::MAX))
+                    .ok_or_else(|| bad("a varint too large"));
             }
         }
         Err(bad("a varint too long"))
@@ -528,7 +534,10 @@ mod tests {
         let mut out = Vec::new();
         put_numbers(&f, &mut out).unwrap();
         let back = get_numbers::<f64>(&mut Cursor::new(&out), f.len()).unwrap();
-        assert_eq!(back.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), f.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+        assert_eq!(
+            back.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            f.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
         let u: Vec<u64> = vec![u64::MAX, 0, 1];
         let mut out = Vec::new();
         put_numbers(&u, &mut out).unwrap();
@@ -550,7 +559,10 @@ mod tests {
         let mut r = Cursor::new(&out);
         assert_eq!(get_numbers_in::<i64>(&mut r, Encoding::PcoPages, v.len(), &ranges).unwrap(), want);
         assert!(r.is_empty());
-        assert_eq!(get_numbers_in::<i64>(&mut Cursor::new(&out), Encoding::PcoPages, v.len(), &[(0, 9000)]).unwrap(), v);
+        assert_eq!(
+            get_numbers_in::<i64>(&mut Cursor::new(&out), Encoding::PcoPages, v.len(), &[(0, 9000)]).unwrap(),
+            v
+        );
         // The wrong count, ranges out of order or past the end: errors.
         assert!(get_numbers_in::<i64>(&mut Cursor::new(&out), Encoding::PcoPages, v.len() + 1, &[(0, 1)]).is_err());
         assert!(get_numbers_in::<i64>(&mut Cursor::new(&out), Encoding::PcoPages, v.len(), &[(5, 6), (1, 2)]).is_err());

@@ -258,7 +258,8 @@ mod tests {
         let mut asked = asked.into_inner();
         asked.sort();
         asked.dedup();
-        // The sealed file's two, and the block's two (not indexed).
+        // The sealed file's two (h0007, h0500), and the block's two
+        // (h0007 again, h0008: blocks are not indexed).
         let want: Vec<Vec<u8>> = [",host=h0007,rack=r7", ",host=h0008,rack=r8", ",host=h0500,rack=r0"]
             .iter()
             .map(|k| k.as_bytes().to_vec())

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use crate::columnar::{ReadError, Reader};
 use crate::partition::Day;
 use crate::rows::{self, merge_fields, StoredField};
-use crate::seal::index::TagValues;
+use crate::seal::index::{TagIndex, TagValues};
 use crate::seal::read::{Decoded, RowAt};
 use crate::seal::SealedFile;
 use crate::segment::{BlockMeta, Blocks, Segment};
@@ -52,13 +52,14 @@ pub struct Filter<'f> {
     pub by_series: bool,
     /// Tag values every series `series` keeps holds: the series of a
     /// sealed file that hold none of a term's values are skipped without
-    /// asking (by the file's tag index).
+    /// asking (by the file's tag index, when the key cache has room for
+    /// it; else every series is asked).
     pub tags: &'f TagValues,
 }
 
 impl std::fmt::Debug for Filter<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Filter({:?} fields)", self.fields.map(<[Vec<u8>]>::len))
+        write!(f, "Filter({:?} fields, {} tag terms)", self.fields.map(<[Vec<u8>]>::len), self.tags.len())
     }
 }
 
@@ -335,8 +336,11 @@ impl Snapshot {
                 }
                 let keys = inner.series_keys.get(sealed, &r)?;
                 let must = filter.as_ref().map_or(&[][..], |fl| fl.tags);
-                let allowed =
-                    if must.is_empty() { None } else { inner.series_keys.index(sealed, &keys).allowed(keys.len(), must) };
+                let allowed = if TagIndex::narrows(must) {
+                    inner.series_keys.index(sealed, &keys).and_then(|ix| ix.allowed(keys.len(), must))
+                } else {
+                    None
+                };
                 let mut keep = |id: u32, key: &[u8]| {
                     allowed.as_ref().is_none_or(|a| a.get(id as usize).copied().unwrap_or(false))
                         && slots.get(&mut filter, id, key).is_some()
@@ -386,7 +390,8 @@ impl Snapshot {
         // Stable order for equal (time, series): write order, so the
         // later write wins when merged. With a filter, a series is its
         // slot (one slot per series key): integers compare faster than
-        // keys, and a filtered scan promises time order only.
+        // keys, and a filtered scan promises no order of series' points
+        // of one time but that of their slots.
         if filter.as_ref().is_some_and(|f| f.by_series) {
             // Keys were pushed in write order (so equal ones stay in it)
             // and come in long runs of (slot, time) order, one per sealed

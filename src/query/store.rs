@@ -95,9 +95,11 @@ pub trait Store {
     fn scan(&self, r: &Request<'_>, series: &mut SeriesFn<'_>, f: &mut PointFn<'_>) -> Result<(), Failure>;
     /// [`Store::scan`] in two passes over one snapshot: every series in
     /// range is first asked of `series` (no point read), then `order`
-    /// says in which order the points follow. The default scans twice: a
-    /// store whose scans are snapshots of their own must override it, so
-    /// that no series comes after `order` was chosen.
+    /// says in which order the points follow (a store may give time
+    /// order whatever `order` says: it is always right). The default
+    /// scans twice, in time order; a store that overrides it to give
+    /// series order must list and scan one snapshot, so that no series
+    /// comes after `order` was chosen.
     fn scan_listed(
         &self,
         r: &Request<'_>,

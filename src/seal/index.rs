@@ -1,10 +1,11 @@
 //! Which series of a sealed file have a tag value: for each tag key, its
 //! values with the ids of the series that hold them. Built from the
 //! file's series keys the first time a query names tag values, and kept
-//! with them ([`super::keys::KeyCache`]): a query of `WHERE host = 'h'`
-//! then asks about the one series that can match, not every series of
-//! the file.
+//! with them when there is room ([`super::keys::KeyCache`]): a query of
+//! `WHERE host = 'h'` then asks about the one series that can match, not
+//! every series of the file.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::columnar::tags;
@@ -32,12 +33,32 @@ impl TagIndex {
                 return TagIndex::default();
             };
             for (k, v) in pairs {
-                let (k, v) = (tags::unescape(k), tags::unescape(v));
-                index.bytes += k.len() + v.len() + 64;
-                index.tags.entry(k).or_default().entry(v).or_default().push(id);
+                let (k, v) = (unescaped(k), unescaped(v));
+                // Each key and value is held once (with its map's
+                // overhead, about 48 bytes), each id as 4 bytes.
+                if !index.tags.contains_key(&*k) {
+                    index.bytes += k.len() + 48;
+                    index.tags.insert(k.to_vec(), HashMap::new());
+                }
+                let Some(by_value) = index.tags.get_mut(&*k) else { continue };
+                if !by_value.contains_key(&*v) {
+                    index.bytes += v.len() + 48;
+                    by_value.insert(v.to_vec(), Vec::new());
+                }
+                if let Some(ids) = by_value.get_mut(&*v) {
+                    ids.push(id);
+                    index.bytes += 4;
+                }
             }
         }
         index
+    }
+
+    /// Whether the index can narrow `must` down (else every series is
+    /// asked about, and no index is needed): there are terms, and none
+    /// names `''` (held by every series without the tag).
+    pub fn narrows(must: &TagValues) -> bool {
+        !must.is_empty() && !must.iter().any(|(_, values)| values.iter().any(Vec::is_empty))
     }
 
     /// Memory held, roughly.
@@ -49,7 +70,7 @@ impl TagIndex {
     /// (a series without a tag holds `""` for it): `None` when the index
     /// cannot tell (every series may).
     pub fn allowed(&self, count: usize, must: &TagValues) -> Option<Vec<bool>> {
-        if !self.whole || must.is_empty() || must.iter().any(|(_, values)| values.iter().any(Vec::is_empty)) {
+        if !self.whole || !TagIndex::narrows(must) {
             return None;
         }
         // A series is allowed when it holds a value of every term: count
@@ -70,6 +91,15 @@ impl TagIndex {
             }
         }
         Some(met.into_iter().map(|m| m == must.len()).collect())
+    }
+}
+
+/// A stored name without its escapes, borrowed when it has none.
+fn unescaped(name: &[u8]) -> Cow<'_, [u8]> {
+    if name.contains(&b'\\') {
+        Cow::Owned(tags::unescape(name))
+    } else {
+        Cow::Borrowed(name)
     }
 }
 

@@ -38,13 +38,21 @@ struct State {
     clock: u64,
 }
 
-/// A file's keys, their index once built, the bytes of both, and when
-/// last used.
+/// A file's keys, their index, the bytes of both, and when last used.
 struct Entry {
     keys: Keys,
-    index: Option<Arc<TagIndex>>,
+    index: Index,
     bytes: usize,
     used: u64,
+}
+
+/// A kept file's tag index.
+enum Index {
+    NotBuilt,
+    Kept(Arc<TagIndex>),
+    /// Too large for the budget beside its keys (the budget and the keys
+    /// never change: it stays so).
+    NoRoom,
 }
 
 pub struct KeyCache {
@@ -83,7 +91,7 @@ impl KeyCache {
         if bytes <= self.budget {
             let mut s = self.state.lock();
             let now = s.clock;
-            let entry = Entry { keys: Arc::clone(&keys), index: None, bytes, used: now };
+            let entry = Entry { keys: Arc::clone(&keys), index: Index::NotBuilt, bytes, used: now };
             if let Some(old) = s.map.insert(id, entry) {
                 s.bytes -= old.bytes;
             }
@@ -94,23 +102,48 @@ impl KeyCache {
     }
 
     /// The tag index of `file`'s `keys` (as [`KeyCache::get`] gave them):
-    /// kept beside them, or built now (and kept if they are and it fits).
-    pub fn index(&self, file: &SealedFile, keys: &Keys) -> Arc<TagIndex> {
+    /// kept beside them, or built now and kept. `None` when the keys are
+    /// not kept or there is no room for their index (an index is about
+    /// as large as its keys): the caller then asks about each series, as
+    /// building an index to drop it costs more than that.
+    pub fn index(&self, file: &SealedFile, keys: &Keys) -> Option<Arc<TagIndex>> {
         let id: FileId = (file.path.clone(), file.min_seq, file.max_seq);
-        if let Some(index) = self.state.lock().map.get(&id).and_then(|e| e.index.clone()) {
-            return index;
+        {
+            let mut s = self.state.lock();
+            s.clock += 1;
+            let now = s.clock;
+            let e = s.map.get_mut(&id).filter(|e| Arc::ptr_eq(&e.keys, keys))?;
+            e.used = now;
+            match &e.index {
+                Index::Kept(index) => return Some(Arc::clone(index)),
+                Index::NoRoom => return None,
+                Index::NotBuilt if e.bytes.saturating_mul(2) > self.budget => {
+                    e.index = Index::NoRoom;
+                    return None;
+                }
+                Index::NotBuilt => {}
+            }
         }
         // Built outside the lock, as keys are read.
         let index = Arc::new(TagIndex::build(keys));
         let mut s = self.state.lock();
-        let fits = |e: &Entry| Arc::ptr_eq(&e.keys, keys) && e.bytes + index.bytes() <= self.budget;
-        if let Some(e) = s.map.get_mut(&id).filter(|e| e.index.is_none() && fits(e)) {
-            e.index = Some(Arc::clone(&index));
-            e.bytes += index.bytes();
-            s.bytes += index.bytes();
-            self.evict(&mut s);
+        let now = s.clock;
+        let budget = self.budget;
+        if let Some(e) = s.map.get_mut(&id).filter(|e| Arc::ptr_eq(&e.keys, keys)) {
+            if matches!(e.index, Index::NotBuilt) {
+                if e.bytes + index.bytes() <= budget {
+                    e.index = Index::Kept(Arc::clone(&index));
+                    e.bytes += index.bytes();
+                    e.used = now;
+                    s.bytes += index.bytes();
+                    self.evict(&mut s);
+                } else {
+                    e.index = Index::NoRoom;
+                }
+            }
         }
-        index
+        // (Evicted meanwhile: this query still uses what it built.)
+        Some(index)
     }
 
     /// Drops the least recently used entries until the budget holds.
@@ -195,19 +228,23 @@ mod tests {
         let cache = KeyCache::new(DEFAULT_BUDGET);
         let keys = cache.get(&f, &r).unwrap();
         let (_, before) = cache.usage();
-        let index = cache.index(&f, &keys);
+        let index = cache.index(&f, &keys).unwrap();
         let must = [(b"host".to_vec(), vec![b"h00042".to_vec()])];
         let allowed = index.allowed(keys.len(), &must).unwrap();
         assert_eq!(allowed.iter().filter(|a| **a).count(), 1);
         assert!(allowed[42]);
         assert_eq!(cache.usage(), (1, before + index.bytes()));
-        assert!(Arc::ptr_eq(&index, &cache.index(&f, &keys)), "kept, not built again");
-        // Keys kept but no room for their index: built, not kept.
+        assert!(Arc::ptr_eq(&index, &cache.index(&f, &keys).unwrap()), "kept, not built again");
+        // Keys kept but no room for an index beside them: none (the
+        // caller asks about each series).
         let tight = KeyCache::new(before + 10);
         let keys = tight.get(&f, &r).unwrap();
-        let index = tight.index(&f, &keys);
-        assert!(!Arc::ptr_eq(&index, &tight.index(&f, &keys)));
+        assert!(tight.index(&f, &keys).is_none());
         assert_eq!(tight.usage(), (1, before));
+        // Keys not kept: none either.
+        let small = KeyCache::new(100);
+        let keys = small.get(&f, &r).unwrap();
+        assert!(small.index(&f, &keys).is_none());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
