@@ -155,16 +155,23 @@ mod tests {
     use crate::query::store::{Order, Request};
     use crate::query::Store;
 
+    /// A fresh store at a temporary directory named after `name`, with
+    /// database `db`, sealing only when asked.
+    fn open(name: &str) -> (std::path::PathBuf, Engine) {
+        let dir = std::env::temp_dir().join(format!("linedb-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let opts = Options { no_auth: true, background_sealing: false, ..Options::default() };
+        let e = Engine::open(&dir, opts).unwrap();
+        e.create_database("db").unwrap();
+        (dir, e)
+    }
+
     /// The listing and the points are one snapshot: a series written
     /// while the order is chosen is in neither, nor a point of a listed
     /// series; and series order is series by series, each in time order.
     #[test]
     fn a_listed_scan_reads_one_snapshot_in_the_order_chosen() {
-        let dir = std::env::temp_dir().join(format!("linedb-listed-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let opts = Options { no_auth: true, background_sealing: false, ..Options::default() };
-        let e = Engine::open(&dir, opts).unwrap();
-        e.create_database("db").unwrap();
+        let (dir, e) = open("listed");
         let early = b"m,host=a v=1 10\nm,host=b v=2 10\nm,host=a v=3 20\nm,host=b v=4 30\n";
         assert_eq!(e.write("db", early, Precision::Nanosecond).status, 204);
         // Half of it sealed, half in segments, with a point written again.
@@ -227,11 +234,7 @@ mod tests {
     /// not sealed yet are asked whole.
     #[test]
     fn a_sealed_files_series_are_asked_by_their_tag_values() {
-        let dir = std::env::temp_dir().join(format!("linedb-tag-index-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let opts = Options { no_auth: true, background_sealing: false, ..Options::default() };
-        let e = Engine::open(&dir, opts).unwrap();
-        e.create_database("db").unwrap();
+        let (dir, e) = open("tag-index");
         let lines: String = (0..1_000).map(|i| format!("m,host=h{i:04},rack=r{} v={i} {}\n", i % 10, i + 1)).collect();
         assert_eq!(e.write("db", lines.as_bytes(), Precision::Nanosecond).status, 204);
         e.compact().unwrap();
@@ -289,11 +292,7 @@ mod tests {
     /// 9000 (which was never c's newest point).
     #[test]
     fn every_stretch_reads_one_snapshot() {
-        let dir = std::env::temp_dir().join(format!("linedb-newest-first-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let opts = Options { no_auth: true, background_sealing: false, ..Options::default() };
-        let e = Engine::open(&dir, opts).unwrap();
-        e.create_database("db").unwrap();
+        let (dir, e) = open("newest-first");
         let mut lines = String::new();
         for t in 1..=10_000i64 {
             lines.push_str(&format!("m,host=a v={t} {t}\n"));

@@ -160,19 +160,17 @@ fn points_come_series_by_series_only_when_every_group_has_one_series() {
     // One series a group: series order, and the same answer as in time
     // order.
     let by_host = "SELECT mean(v), count(w), first(v), last(w), median(v) FROM m GROUP BY time(1000s), host";
-    let out = ask(&s, by_host);
-    assert_eq!(s.orders.take(), vec![Order::Series]);
-    s.honour.set(false);
-    assert_eq!(ask(&s, by_host), out);
-    s.honour.set(true);
-    s.orders.take();
-    let raw = "SELECT v, w FROM m WHERE time > 9990 GROUP BY *";
-    let out = ask(&s, raw);
-    assert_eq!(s.orders.take(), vec![Order::Series]);
-    s.honour.set(false);
-    assert_eq!(ask(&s, raw), out);
-    s.honour.set(true);
-    s.orders.take();
+    // Asked in series order, answered as in time order.
+    let series_order_answers_as_time_order = |q: &str| {
+        let out = ask(&s, q);
+        assert_eq!(s.orders.take(), vec![Order::Series], "{q}");
+        s.honour.set(false);
+        assert_eq!(ask(&s, q), out, "{q}");
+        s.honour.set(true);
+        s.orders.take();
+    };
+    series_order_answers_as_time_order(by_host);
+    series_order_answers_as_time_order("SELECT v, w FROM m WHERE time > 9990 GROUP BY *");
     // Two series a rack: time order.
     let out = ask(&s, "SELECT count(v) FROM m WHERE time <= 25 GROUP BY time(10ns), rack");
     assert_eq!(s.orders.take(), vec![Order::Time]);
